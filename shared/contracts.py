@@ -1,0 +1,215 @@
+"""What crosses a process boundary, declared once: messages, stream and channel names, task names.
+
+Messages are immutable and versioned (``v``). Producers and consumers import
+these classes; no service imports another service's code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Timeframe(StrEnum):
+    M1 = "1m"
+    M5 = "5m"
+    M15 = "15m"
+    H1 = "1h"
+    D1 = "1d"
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class SignalAction(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+    EXIT = "EXIT"
+
+
+class OrderType(StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    SL = "SL"
+    SL_M = "SL-M"
+
+
+class Product(StrEnum):
+    CNC = "CNC"
+    MIS = "MIS"
+
+
+class Validity(StrEnum):
+    DAY = "DAY"
+    IOC = "IOC"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"
+    DENIED = "DENIED"
+    SUBMITTED = "SUBMITTED"
+    OPEN = "OPEN"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+    UNKNOWN = "UNKNOWN"
+
+
+class Message(BaseModel):
+    """Base of every bus message: frozen, unknown fields refused, versioned."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    v: int = 1
+
+
+class TickMsg(Message):
+    kind: Literal["tick"] = "tick"
+    symbol: str
+    ts: datetime
+    price: float
+    qty: float = 0.0
+
+
+class CandleMsg(Message):
+    kind: Literal["candle"] = "candle"
+    symbol: str
+    timeframe: Timeframe
+    start: datetime
+    end: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    trades: int
+
+
+class SignalMsg(Message):
+    kind: Literal["signal"] = "signal"
+    signal_id: str
+    user_id: int
+    subscription_id: int
+    strategy: str
+    symbol: str
+    timeframe: Timeframe
+    candle_end: datetime
+    action: SignalAction
+    confidence: float = Field(ge=0, le=1)
+    price: float
+    stop: float | None = None
+    target: float | None = None
+    reason: str = ""
+
+
+class OrderIntent(Message):
+    """An order a strategy (or a person) wants placed; ``client_order_id`` is its idempotency key."""
+
+    kind: Literal["order_intent"] = "order_intent"
+    client_order_id: str
+    user_id: int
+    broker_account_id: int
+    symbol: str
+    side: Side
+    quantity: Decimal
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    product: Product = Product.MIS
+    validity: Validity = Validity.DAY
+    origin: Literal["manual", "subscription"] = "subscription"
+    subscription_id: int | None = None
+    algo_tag: str | None = None
+    stop: Decimal | None = None
+    target: Decimal | None = None
+    created_at: datetime
+
+
+class OrderEvent(Message):
+    kind: Literal["order"] = "order"
+    user_id: int
+    order_id: int
+    client_order_id: str
+    symbol: str
+    side: Side
+    status: OrderStatus
+    quantity: Decimal
+    filled_quantity: Decimal
+    average_price: Decimal | None = None
+    reason_code: str | None = None
+    reason: str | None = None
+    ts: datetime
+
+
+class FillEvent(Message):
+    kind: Literal["fill"] = "fill"
+    user_id: int
+    order_id: int
+    fill_id: int
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    charges: Decimal
+    ts: datetime
+
+
+class PositionEvent(Message):
+    kind: Literal["position"] = "position"
+    user_id: int
+    broker_account_id: int
+    symbol: str
+    quantity: Decimal
+    average_price: Decimal
+    realised_pnl: Decimal
+    unrealised_pnl: Decimal
+    ts: datetime
+
+
+class ControlEvent(Message):
+    """Subscription changes, halts and resumes: read by workers and the order processor."""
+
+    kind: Literal["control"] = "control"
+    action: Literal[
+        "subscription_changed", "halt", "resume", "liquidate", "session_revoked"
+    ]
+    user_id: int | None = None  # None: everyone
+    subscription_id: int | None = None
+    reason: str = ""
+    ts: datetime
+
+
+# Streams (Redis Streams in the distributed profile): delivery that must not lose messages.
+STREAM_ORDER_INTENTS = "stream:order_intents"
+STREAM_CONTROL = "stream:control"
+GROUP_ORDER_PROCESSOR = "order_processor"
+
+# Channels (pub/sub): fan-out that may drop (public market data, user notifications
+# whose truth is in the database).
+CHANNEL_TICKS = "md:ticks:{symbol}"
+CHANNEL_CANDLES = "md:candles:{symbol}:{timeframe}"
+CHANNEL_USER = "user:{user_id}"  # orders, fills, positions, signals, pnl of one user
+CHANNEL_CONTROL = "control"
+
+# Celery task names.
+TASK_EVALUATE_CANDLES = "strategy_workers.evaluate_candles"
+TASK_RUN_BACKTEST = "analytics_service.run_backtest"
+
+
+def user_channel(user_id: int) -> str:
+    return CHANNEL_USER.format(user_id=user_id)
+
+
+def tick_channel(symbol: str) -> str:
+    return CHANNEL_TICKS.format(symbol=symbol)
+
+
+def candle_channel(symbol: str, timeframe: Timeframe | str) -> str:
+    return CHANNEL_CANDLES.format(symbol=symbol, timeframe=str(timeframe))

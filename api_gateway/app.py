@@ -1,0 +1,76 @@
+"""The FastAPI application: REST under /api/v1, the SPA at /."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from api_gateway.context import GatewayContext
+from api_gateway.errors import install_error_handlers
+from api_gateway.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from api_gateway.routers import admin, auth, brokers, health, users
+from shared.config import Environment
+
+API_PREFIX = "/api/v1"
+WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
+
+# Routers other parts of the platform contribute (market data, orders, subscriptions...).
+ROUTERS: list[APIRouter] = [auth.router, users.router, brokers.router, admin.router]
+
+
+def create_app(
+    ctx: GatewayContext,
+    *,
+    extra_routers: Sequence[APIRouter] = (),
+    on_startup: Sequence[Callable[[], object]] = (),
+    dispose_engine: bool = True,
+) -> FastAPI:
+    settings = ctx.settings
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for hook in on_startup:
+            result = hook()
+            if hasattr(result, "__await__"):
+                await result  # type: ignore[misc]
+        yield
+        if dispose_engine:
+            await ctx.engine.dispose()
+
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title="algotrade",
+        version="0.1.0",
+        summary="Multi-user algorithmic trading platform",
+        lifespan=lifespan,
+        docs_url=f"{API_PREFIX}/docs" if docs else None,
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json" if docs else None,
+        debug=False,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    api = APIRouter(prefix=API_PREFIX)
+    for router in [*ROUTERS, *extra_routers]:
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(health.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=settings.environment is not Environment.DEVELOPMENT
+            or "*" not in settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if WEB_DIST.is_dir():
+        app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="web")
+    return app

@@ -1,0 +1,50 @@
+"""Everything the gateway's routes need, built once by the composition root and passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from api_gateway.services.throttle import AddressThrottle
+from shared.clock import Clock, SystemClock
+from shared.config import Environment, Settings
+from shared.db import create_engine, create_sessionmaker
+from shared.security.jwt import JWTKeys
+from shared.security.passwords import PasswordHasher
+from shared.security.secrets import SecretBox
+
+
+@dataclass
+class GatewayContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    hasher: PasswordHasher
+    jwt: JWTKeys
+    secrets: SecretBox
+    clock: Clock
+    address_throttle: AddressThrottle
+    bus: object | None = None  # shared.bus.EventBus once wired; None publishes nothing
+    extras: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Clock | None = None,
+              bus: object | None = None, engine: AsyncEngine | None = None) -> GatewayContext:
+        engine = engine or create_engine(settings)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=create_sessionmaker(engine),
+            hasher=PasswordHasher(
+                concurrency=settings.password_hash_concurrency,
+                fast_for_tests=settings.environment is Environment.TEST,
+            ),
+            jwt=JWTKeys(settings),
+            secrets=SecretBox(settings.secrets_encryption_keys),
+            clock=clock or SystemClock(),
+            address_throttle=AddressThrottle(
+                settings.max_login_attempts_per_address, settings.login_address_window_seconds
+            ),
+            bus=bus,
+        )

@@ -1,0 +1,142 @@
+"""What routes need, named once as annotated types: the route signature reads as its contract."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api_gateway.context import GatewayContext
+from api_gateway.repositories.users import UserRepository
+from api_gateway.services.auth import RequestMeta
+from shared.contracts import CHANNEL_CONTROL, ControlEvent, Message
+from shared.errors import Forbidden, Unauthorized
+from shared.models import User
+
+log = logging.getLogger(__name__)
+bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
+
+
+def get_ctx(request: Request) -> GatewayContext:
+    ctx: GatewayContext = request.app.state.ctx
+    return ctx
+
+
+CtxDep = Annotated[GatewayContext, Depends(get_ctx)]
+
+
+@dataclass
+class UnitOfWork:
+    """The request's transaction and the events to publish once it has committed."""
+
+    session: AsyncSession
+    events: list[ControlEvent] = field(default_factory=list)
+    messages: list[tuple[str, Message]] = field(default_factory=list)
+
+
+async def get_uow(ctx: CtxDep) -> AsyncIterator[UnitOfWork]:
+    async with ctx.sessions() as session:
+        uow = UnitOfWork(session)
+        try:
+            yield uow
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+    await _publish_after_commit(ctx, uow)
+
+
+async def _publish_after_commit(ctx: GatewayContext, uow: UnitOfWork) -> None:
+    bus = ctx.bus
+    if bus is None:
+        return
+    for event in uow.events:
+        uow.messages.append((CHANNEL_CONTROL, event))
+    for channel, message in uow.messages:
+        try:
+            await bus.publish(channel, message)  # type: ignore[attr-defined]
+        except Exception:  # the commit stands; subscribers re-read state from the database
+            log.exception("publishing %s after commit failed", message.kind)  # type: ignore[attr-defined]
+
+
+# scope="function": commit before the response is sent, so a failed commit is never a 2xx.
+UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
+
+
+def get_meta(request: Request) -> RequestMeta:
+    host = request.client.host if request.client else "unknown"
+    return RequestMeta(ip_address=host, user_agent=request.headers.get("user-agent"))
+
+
+MetaDep = Annotated[RequestMeta, Depends(get_meta)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    session_id: str
+
+
+async def get_principal(
+    ctx: CtxDep,
+    uow: UowDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("authentication required", code="not_authenticated",
+                           headers={"WWW-Authenticate": "Bearer"})
+    claims = ctx.jwt.decode_access(credentials.credentials)
+    found = await UserRepository(uow.session).authenticate_session(
+        claims.user_id, claims.session_id, ctx.clock.now()
+    )
+    if found is None:
+        raise Unauthorized("this session has ended", code="session_ended")
+    user, _ = found
+    if not user.is_active:
+        raise Unauthorized("this account is disabled", code="account_disabled")
+    if user.token_version != claims.token_version:
+        raise Unauthorized("this session has ended", code="session_ended")
+    return Principal(user, claims.session_id)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_current_user(principal: PrincipalDep) -> User:
+    return principal.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_admin(user: CurrentUser) -> User:
+    # The role is read from the database row loaded for this request, never from the token.
+    if user.role != "admin":
+        raise Forbidden("admin role required", code="admin_required")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin)]
+
+
+@dataclass(frozen=True)
+class Paging:
+    limit: int
+    offset: int
+
+
+def get_paging(
+    ctx: CtxDep,
+    limit: Annotated[int | None, Query(ge=1, le=200, description="page size (max 200)")] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Paging:
+    size = limit or ctx.settings.default_page_size
+    return Paging(min(size, ctx.settings.max_page_size), offset)
+
+
+PagingDep = Annotated[Paging, Depends(get_paging)]

@@ -1,0 +1,109 @@
+"""Queries on users, login sessions and refresh tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.models import RefreshToken, TokenFamily, User
+from shared.repository import Page, paginate
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_id(self, user_id: int) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def by_email(self, email: str, *, for_update: bool = False) -> User | None:
+        stmt = select(User).where(User.email == email.lower())
+        if for_update:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
+
+    async def email_taken(self, email: str) -> bool:
+        return await self.session.scalar(select(User.id).where(User.email == email.lower())) \
+            is not None
+
+    def add(self, user: User) -> User:
+        user.email = user.email.lower()
+        self.session.add(user)
+        return user
+
+    async def count_admins(self) -> int:
+        stmt = select(func.count()).select_from(User).where(
+            User.role == "admin", User.is_active.is_(True)
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def search(self, q: str | None, role: str | None, active: bool | None,
+                     limit: int, offset: int) -> Page[User]:
+        stmt = select(User)
+        if q:
+            like = f"%{q.lower()}%"
+            stmt = stmt.where(or_(func.lower(User.email).like(like),
+                                  func.lower(User.full_name).like(like)))
+        if role:
+            stmt = stmt.where(User.role == role)
+        if active is not None:
+            stmt = stmt.where(User.is_active.is_(active))
+        return await paginate(self.session, stmt.order_by(User.id), limit, offset)
+
+    async def authenticate_session(self, user_id: int, session_id: str,
+                                   now: datetime) -> tuple[User, TokenFamily] | None:
+        """The user and their live login session, or None when either is gone."""
+        stmt = (
+            select(User, TokenFamily)
+            .join(TokenFamily, TokenFamily.user_id == User.id)
+            .where(User.id == user_id, TokenFamily.id == session_id,
+                   TokenFamily.revoked_at.is_(None), TokenFamily.expires_at > now)
+        )
+        row = (await self.session.execute(stmt)).first()
+        return (row[0], row[1]) if row else None
+
+
+class TokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add_family(self, family: TokenFamily) -> None:
+        self.session.add(family)
+
+    def add_token(self, token: RefreshToken) -> None:
+        self.session.add(token)
+
+    async def token_by_hash(self, token_hash: str) -> tuple[RefreshToken, TokenFamily] | None:
+        stmt = (
+            select(RefreshToken, TokenFamily)
+            .join(TokenFamily, TokenFamily.id == RefreshToken.family_id)
+            .where(RefreshToken.token_hash == token_hash)
+            .with_for_update(of=RefreshToken)
+        )
+        row = (await self.session.execute(stmt)).first()
+        return (row[0], row[1]) if row else None
+
+    async def mark_used(self, token_id: int, now: datetime) -> bool:
+        """Mark a token used; False when another request used it first."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == token_id, RefreshToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def revoke_family(self, family_id: str, now: datetime, reason: str) -> None:
+        await self.session.execute(
+            update(TokenFamily)
+            .where(TokenFamily.id == family_id, TokenFamily.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+
+    async def revoke_all(self, user_id: int, now: datetime, reason: str) -> None:
+        await self.session.execute(
+            update(TokenFamily)
+            .where(TokenFamily.user_id == user_id, TokenFamily.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason)
+        )

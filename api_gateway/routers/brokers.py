@@ -1,0 +1,44 @@
+"""/broker-accounts: the signed-in user's linked brokers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api_gateway.deps import CtxDep, CurrentUser, MetaDep, PagingDep, UowDep
+from api_gateway.schemas.brokers import (
+    BrokerAccountCreate,
+    BrokerAccountPublic,
+    BrokerAccountUpdate,
+)
+from api_gateway.schemas.common import PageOut
+from api_gateway.services.brokers import BrokerAccountService
+
+router = APIRouter(prefix="/broker-accounts", tags=["broker accounts"])
+
+
+@router.post("", response_model=BrokerAccountPublic, status_code=status.HTTP_201_CREATED)
+async def create(body: BrokerAccountCreate, user: CurrentUser, ctx: CtxDep, uow: UowDep,
+                 meta: MetaDep) -> object:
+    return await BrokerAccountService(ctx, uow.session, user).create(body, meta)
+
+
+@router.get("", response_model=PageOut[BrokerAccountPublic])
+async def list_accounts(user: CurrentUser, ctx: CtxDep, uow: UowDep, paging: PagingDep) -> object:
+    return await BrokerAccountService(ctx, uow.session, user).list(paging.limit, paging.offset)
+
+
+@router.get("/{account_id}", response_model=BrokerAccountPublic)
+async def get(account_id: int, user: CurrentUser, ctx: CtxDep, uow: UowDep) -> object:
+    return await BrokerAccountService(ctx, uow.session, user).get(account_id)
+
+
+@router.patch("/{account_id}", response_model=BrokerAccountPublic)
+async def update(account_id: int, body: BrokerAccountUpdate, user: CurrentUser, ctx: CtxDep,
+                 uow: UowDep, meta: MetaDep) -> object:
+    return await BrokerAccountService(ctx, uow.session, user).update(account_id, body, meta)
+
+
+@router.delete("/{account_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete(account_id: int, user: CurrentUser, ctx: CtxDep, uow: UowDep,
+                 meta: MetaDep) -> None:
+    await BrokerAccountService(ctx, uow.session, user).delete(account_id, meta)

@@ -1,0 +1,40 @@
+"""Per-address login throttling: a sliding window of failed attempts per client address."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timedelta
+
+
+class AddressThrottle:
+    """Counts failed logins per address in a window; over the limit, the address waits.
+
+    Kept in process memory: with several gateway processes each enforces the
+    limit on what it sees (the per-account lockout, stored in the database,
+    holds across processes).
+    """
+
+    def __init__(self, max_attempts: int, window_seconds: int, max_addresses: int = 100_000):
+        self.max_attempts = max_attempts
+        self.window = timedelta(seconds=window_seconds)
+        self._failures: dict[str, deque[datetime]] = {}
+        self._max_addresses = max_addresses
+
+    def retry_after(self, address: str, now: datetime) -> int:
+        """Seconds the address must wait, or 0 when it may try."""
+        q = self._failures.get(address)
+        if not q:
+            return 0
+        while q and now - q[0] > self.window:
+            q.popleft()
+        if len(q) < self.max_attempts:
+            return 0
+        return max(1, int((q[0] + self.window - now).total_seconds()) + 1)
+
+    def record_failure(self, address: str, now: datetime) -> None:
+        if address not in self._failures and len(self._failures) >= self._max_addresses:
+            self._failures.pop(next(iter(self._failures)))
+        self._failures.setdefault(address, deque()).append(now)
+
+    def reset(self, address: str) -> None:
+        self._failures.pop(address, None)

@@ -1,0 +1,173 @@
+"""The one Settings object of the platform (environment variables prefixed ``ALGOTRADE_``)."""
+
+from __future__ import annotations
+
+import functools
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me"  # noqa: S105 - refused outside development
+DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktc2VjcmV0cy1rZXktY2hhbmdlLW1lISE="  # Fernet key, dev only
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Profile(StrEnum):
+    EMBEDDED = "embedded"
+    DISTRIBUTED = "distributed"
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every setting of every service; see ``.env.example`` for the variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALGOTRADE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    profile: Profile = Profile.EMBEDDED
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+
+    # PostgreSQL (distributed) or SQLite (embedded)
+    database_url: str | None = None  # explicit URL wins over the parts below
+    db_host: str = "127.0.0.1"
+    db_port: int = 5432
+    db_name: str = "algotrade"
+    db_user: str = "postgres"
+    db_password: SecretStr = SecretStr("")
+    db_driver: str = Field("asyncpg", pattern="^(asyncpg|psycopg)$")
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
+    db_pool_timeout: float = 30.0
+    db_pool_recycle: int = 3600
+    db_pool_pre_ping: bool = True
+    db_statement_timeout_ms: int = 15_000
+    use_pgbouncer: bool = False
+    pgbouncer_host: str = "127.0.0.1"
+    pgbouncer_port: int = 6432
+
+    # Redis
+    redis_host: str = "127.0.0.1"
+    redis_port: int = 6379
+    redis_db: int = 0
+    redis_password: SecretStr | None = None
+    redis_max_connections: int = 50
+    redis_cluster_mode: bool = False
+    redis_cluster_nodes: CommaList = []
+
+    # InfluxDB (v1-compatible HTTP API)
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_database: str = "algotrade"
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    influx_token: SecretStr | None = None
+
+    # Tokens and passwords
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_kid: str = "k1"
+    jwt_previous_keys: CommaList = []  # "kid:secret" pairs still accepted for verification
+    access_token_minutes: int = Field(15, ge=1, le=120)
+    refresh_token_days: int = Field(7, ge=1, le=90)
+    session_timeout_minutes: int = Field(30, ge=1)
+    max_login_attempts: int = Field(3, ge=1)
+    login_lockout_seconds: int = Field(60, ge=1)
+    max_login_attempts_per_address: int = Field(30, ge=1)
+    login_address_window_seconds: int = Field(300, ge=1)
+    password_hash_concurrency: int = Field(2, ge=1)
+    secrets_encryption_keys: CommaList = [DEV_ENCRYPTION_KEY]  # first encrypts; all decrypt
+
+    # HTTP
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    ws_port: int = 8001
+    cors_origins: CommaList = []
+    docs_enabled: bool = True
+    max_body_bytes: int = 64 * 1024
+    default_page_size: int = 50
+    max_page_size: int = 200
+
+    # Trading defaults
+    paper_starting_capital: Decimal = Decimal("50000")
+    base_currency: str = "INR"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_lists(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in ("redis_cluster_nodes", "jwt_previous_keys", "secrets_encryption_keys",
+                        "cors_origins"):
+                if key in data:
+                    data[key] = _split(data[key])
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Self:
+        if self.environment is Environment.DEVELOPMENT:
+            return self
+        problems = []
+        if self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+            problems.append("ALGOTRADE_JWT_SECRET is the development default")
+        elif len(self.jwt_secret.get_secret_value()) < 32:
+            problems.append("ALGOTRADE_JWT_SECRET must be at least 32 characters")
+        if DEV_ENCRYPTION_KEY in self.secrets_encryption_keys:
+            problems.append("ALGOTRADE_SECRETS_ENCRYPTION_KEYS contains the development key")
+        if "*" in self.cors_origins:
+            problems.append("ALGOTRADE_CORS_ORIGINS may not be '*' outside development")
+        if problems:
+            raise ValueError(
+                f"refusing to start in {self.environment.value}: " + "; ".join(problems)
+                + ". Set real secrets (see .env.example)."
+            )
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """Where the services connect: SQLite (embedded), PostgreSQL, or PgBouncer."""
+        if self.database_url:
+            return self.database_url
+        if self.profile is Profile.EMBEDDED:
+            return f"sqlite+aiosqlite:///{self.data_dir / 'algotrade.db'}"
+        host, port = (
+            (self.pgbouncer_host, self.pgbouncer_port)
+            if self.use_pgbouncer
+            else (self.db_host, self.db_port)
+        )
+        return self._pg_url(host, port)
+
+    @property
+    def migration_url(self) -> str:
+        """Where migrations run: always straight to PostgreSQL, never through PgBouncer."""
+        if self.database_url or self.profile is Profile.EMBEDDED:
+            return self.sqlalchemy_url
+        return self._pg_url(self.db_host, self.db_port)
+
+    def _pg_url(self, host: str, port: int) -> str:
+        password = self.db_password.get_secret_value()
+        auth = f"{self.db_user}:{password}" if password else self.db_user
+        return f"postgresql+{self.db_driver}://{auth}@{host}:{port}/{self.db_name}"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Settings read once from the environment; pass them on explicitly from there."""
+    return Settings()

@@ -1,0 +1,8 @@
+"""ORM models. Import every model here so Alembic sees the whole metadata."""
+
+from shared.models.audit import AuditEntry
+from shared.models.base import Base
+from shared.models.brokers import BrokerAccount
+from shared.models.users import RefreshToken, Role, TokenFamily, User
+
+__all__ = ["AuditEntry", "Base", "BrokerAccount", "RefreshToken", "Role", "TokenFamily", "User"]

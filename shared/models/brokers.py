@@ -1,0 +1,27 @@
+"""Broker accounts linked by users; credentials are stored encrypted only."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.models.base import BigId, Base, Money, TimestampMixin
+
+
+class BrokerAccount(TimestampMixin, Base):
+    __tablename__ = "broker_accounts"
+    __table_args__ = (UniqueConstraint("user_id", "label"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    broker: Mapped[str] = mapped_column(String(32), nullable=False)
+    label: Mapped[str] = mapped_column(String(100), nullable=False)
+    credentials_encrypted: Mapped[str | None] = mapped_column(String(4000), nullable=True)
+    credentials_hint: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    starting_capital: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    currency: Mapped[str] = mapped_column(String(8), nullable=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)

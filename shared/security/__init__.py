@@ -1,0 +1,1 @@
+"""Security primitives: JWTs, password hashing, secret encryption, opaque tokens."""

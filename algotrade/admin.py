@@ -24,15 +24,25 @@ async def ensure_admin(settings: Settings, email: str, password: str, full_name:
             user = await session.scalar(select(User).where(User.email == email.lower()))
             created = user is None
             if user is None:
-                user = User(email=email.lower(), full_name=full_name,
-                            password_hash=await PasswordHasher().hash(password))
+                user = User(
+                    email=email.lower(),
+                    full_name=full_name,
+                    password_hash=await PasswordHasher().hash(password),
+                )
                 session.add(user)
             user.role = "admin"
             user.is_active = True
             await session.flush()
-            session.add(AuditEntry(ts=datetime.now(UTC), actor_id=user.id,
-                                   action="admin.created_from_cli", target_type="user",
-                                   target_id=str(user.id), details={"created": created}))
+            session.add(
+                AuditEntry(
+                    ts=datetime.now(UTC),
+                    actor_id=user.id,
+                    action="admin.created_from_cli",
+                    target_type="user",
+                    target_id=str(user.id),
+                    details={"created": created},
+                )
+            )
         return created
     finally:
         await engine.dispose()

@@ -12,8 +12,9 @@ import typer
 
 from shared.config import Profile, Settings, get_settings
 
-app = typer.Typer(help="Multi-user algorithmic trading platform.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="Multi-user algorithmic trading platform.", no_args_is_help=True, add_completion=False
+)
 
 
 class Service(StrEnum):
@@ -25,8 +26,9 @@ class Service(StrEnum):
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -49,8 +51,11 @@ def serve(service: Service) -> None:
 
     settings = get_settings()
     if settings.profile is not Profile.DISTRIBUTED:
-        typer.echo("note: ALGOTRADE_PROFILE is not 'distributed'; serving with "
-                   f"profile {settings.profile.value}", err=True)
+        typer.echo(
+            "note: ALGOTRADE_PROFILE is not 'distributed'; serving with "
+            f"profile {settings.profile.value}",
+            err=True,
+        )
     _logging(settings)
     serve_service(service.value, settings)
 
@@ -70,9 +75,13 @@ def migrate(revision: Annotated[str, typer.Argument()] = "head") -> None:
 def create_admin(
     email: Annotated[str, typer.Option(prompt=True)],
     full_name: Annotated[str, typer.Option()] = "Administrator",
-    password: Annotated[str | None, typer.Option(
-        help="omit to be prompted; or set ALGOTRADE_ADMIN_PASSWORD",
-        envvar="ALGOTRADE_ADMIN_PASSWORD")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="omit to be prompted; or set ALGOTRADE_ADMIN_PASSWORD",
+            envvar="ALGOTRADE_ADMIN_PASSWORD",
+        ),
+    ] = None,
 ) -> None:
     """Create an admin user, or promote an existing user to admin."""
     from algotrade.admin import ensure_admin

@@ -20,5 +20,6 @@ def run_embedded(settings: Settings, *, host: str, port: int) -> None:
     ctx = GatewayContext.build(settings)
     app = create_app(ctx)
     log.info("algotrade running on http://%s:%d (API docs at /api/v1/docs)", host, port)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(),
-                proxy_headers=False)
+    uvicorn.run(
+        app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=False
+    )

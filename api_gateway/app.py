@@ -37,7 +37,7 @@ def create_app(
         for hook in on_startup:
             result = hook()
             if hasattr(result, "__await__"):
-                await result  # type: ignore[misc]
+                await result
         yield
         if dispose_engine:
             await ctx.engine.dispose()

@@ -29,8 +29,14 @@ class GatewayContext:
     extras: dict[str, object] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings, *, clock: Clock | None = None,
-              bus: object | None = None, engine: AsyncEngine | None = None) -> GatewayContext:
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        bus: object | None = None,
+        engine: AsyncEngine | None = None,
+    ) -> GatewayContext:
         engine = engine or create_engine(settings)
         return cls(
             settings=settings,

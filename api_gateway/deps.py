@@ -15,7 +15,7 @@ from api_gateway.context import GatewayContext
 from api_gateway.repositories.users import UserRepository
 from api_gateway.services.auth import RequestMeta
 from shared.contracts import CHANNEL_CONTROL, ControlEvent, Message
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import DomainError, Forbidden, Unauthorized
 from shared.models import User
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,14 @@ async def get_uow(ctx: CtxDep) -> AsyncIterator[UnitOfWork]:
         try:
             yield uow
             await session.commit()
+        except DomainError as exc:
+            if exc.keep_changes:
+                await session.commit()
+            else:
+                await session.rollback()
+                uow.events.clear()
+                uow.messages.clear()
+            raise
         except BaseException:
             await session.rollback()
             raise
@@ -88,8 +96,11 @@ async def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("authentication required", code="not_authenticated",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "authentication required",
+            code="not_authenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     claims = ctx.jwt.decode_access(credentials.credentials)
     found = await UserRepository(uow.session).authenticate_session(
         claims.user_id, claims.session_id, ctx.clock.now()

@@ -17,7 +17,9 @@ from shared.errors import DomainError
 log = logging.getLogger(__name__)
 
 
-def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     return {"code": code, "message": message, "details": details or []}
 
 
@@ -29,8 +31,11 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details),
-                              status_code=exc.status_code, headers=exc.headers or None)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details),
+            status_code=exc.status_code,
+            headers=exc.headers or None,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -39,25 +44,36 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
-        return JSONResponse(error_body("validation_error", f"invalid request: {summary}",
-                                         details), status_code=422)
+        return JSONResponse(
+            error_body("validation_error", f"invalid request: {summary}", details), status_code=422
+        )
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
-                 403: "forbidden", 413: "payload_too_large", 400: "bad_request"}
+        codes = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+            403: "forbidden",
+            413: "payload_too_large",
+            400: "bad_request",
+        }
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
-        return JSONResponse(error_body(codes.get(exc.status_code, "error"), message),
-                              status_code=exc.status_code,
-                              headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            error_body(codes.get(exc.status_code, "error"), message),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
     async def _db_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc).__name__)
-        return JSONResponse(error_body("service_unavailable",
-                                         "the database is unavailable, try again shortly"),
-                              status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse(
+            error_body("service_unavailable", "the database is unavailable, try again shortly"),
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(DBAPIError)
     async def _db_error(_: Request, exc: DBAPIError) -> JSONResponse:

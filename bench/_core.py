@@ -35,7 +35,7 @@ class Metric:
     def ratio(self) -> float | None:
         if self.reference_value in (None, 0):
             return None
-        return self.value / self.reference_value  # type: ignore[operator]
+        return self.value / self.reference_value
 
 
 def machine() -> dict[str, object]:

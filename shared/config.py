@@ -6,11 +6,10 @@ import functools
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me"  # noqa: S105 - refused outside development
 DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktc2VjcmV0cy1rZXktY2hhbmdlLW1lISE="  # Fernet key, dev only
@@ -114,8 +113,12 @@ class Settings(BaseSettings):
     @classmethod
     def _split_lists(cls, data: object) -> object:
         if isinstance(data, dict):
-            for key in ("redis_cluster_nodes", "jwt_previous_keys", "secrets_encryption_keys",
-                        "cors_origins"):
+            for key in (
+                "redis_cluster_nodes",
+                "jwt_previous_keys",
+                "secrets_encryption_keys",
+                "cors_origins",
+            ):
                 if key in data:
                     data[key] = _split(data[key])
         return data
@@ -135,7 +138,8 @@ class Settings(BaseSettings):
             problems.append("ALGOTRADE_CORS_ORIGINS may not be '*' outside development")
         if problems:
             raise ValueError(
-                f"refusing to start in {self.environment.value}: " + "; ".join(problems)
+                f"refusing to start in {self.environment.value}: "
+                + "; ".join(problems)
                 + ". Set real secrets (see .env.example)."
             )
         return self

@@ -110,7 +110,7 @@ class SignalMsg(Message):
 
 
 class OrderIntent(Message):
-    """An order a strategy (or a person) wants placed; ``client_order_id`` is its idempotency key."""
+    """An order a strategy or a person wants placed; ``client_order_id`` is its idempotency key."""
 
     kind: Literal["order_intent"] = "order_intent"
     client_order_id: str
@@ -177,9 +177,7 @@ class ControlEvent(Message):
     """Subscription changes, halts and resumes: read by workers and the order processor."""
 
     kind: Literal["control"] = "control"
-    action: Literal[
-        "subscription_changed", "halt", "resume", "liquidate", "session_revoked"
-    ]
+    action: Literal["subscription_changed", "halt", "resume", "liquidate", "session_revoked"]
     user_id: int | None = None  # None: everyone
     subscription_id: int | None = None
     reason: str = ""

@@ -63,6 +63,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     engine = create_async_engine(target, connect_args=connect_args, **kwargs)
     if target.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
     return engine
 
 
@@ -71,12 +72,21 @@ def _unique_statement_name() -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy issue BEGIN itself (see _sqlite_begin_immediate).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    # SQLite cannot upgrade a read transaction to a write one under contention
+    # (it fails at once instead of waiting), so every transaction takes the write
+    # lock up front and waits for it: the embedded profile serialises its writes.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

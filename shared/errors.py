@@ -18,8 +18,12 @@ class DomainError(Exception):
         code: str | None = None,
         details: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        keep_changes: bool = False,
     ) -> None:
         super().__init__(message)
+        # True when the work done before the error must still be committed
+        # (a failed-login counter, a revoked token family).
+        self.keep_changes = keep_changes
         self.message = message
         if code is not None:
             self.code = code  # type: ignore[misc]

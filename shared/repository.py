@@ -1,4 +1,4 @@
-"""Repository bases: user-owned rows are only ever reached through a repository bound to the user."""
+"""Repository bases: user-owned rows are reached only through a repository bound to the user."""
 
 from __future__ import annotations
 
@@ -24,8 +24,7 @@ class Page(Generic[M]):
         self.offset = offset
 
 
-async def paginate(session: AsyncSession, stmt: Select[tuple[M]], limit: int,
-                   offset: int) -> Page[M]:
+async def paginate(session: AsyncSession, stmt: Select[M], limit: int, offset: int) -> Page[M]:
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = (await session.scalars(stmt.limit(limit).offset(offset))).all()
     return Page(rows, int(total or 0), limit, offset)
@@ -45,7 +44,7 @@ class UserScopedRepository(Generic[M]):
         self.session = session
         self.user_id = user_id
 
-    def _scoped(self) -> Select[tuple[Any]]:
+    def _scoped(self) -> Select[Any]:
         return select(self.model).where(self.model.user_id == self.user_id)  # type: ignore[attr-defined]
 
     async def get(self, row_id: int, *, for_update: bool = False) -> M:
@@ -57,8 +56,7 @@ class UserScopedRepository(Generic[M]):
             raise NotFound(self.not_found_message)
         return row  # type: ignore[no-any-return]
 
-    async def list(self, limit: int, offset: int, *where: Any,
-                   order_by: Any = None) -> Page[M]:
+    async def list(self, limit: int, offset: int, *where: Any, order_by: Any = None) -> Page[M]:
         stmt = self._scoped().where(*where)
         stmt = stmt.order_by(order_by if order_by is not None else self.model.id.desc())  # type: ignore[attr-defined]
         return await paginate(self.session, stmt, limit, offset)

@@ -16,23 +16,43 @@ class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def record(self, action: str, *, actor_id: int | None, ts: datetime,
-               target_type: str | None = None, target_id: object = None,
-               ip_address: str | None = None, user_agent: str | None = None,
-               details: dict[str, Any] | None = None) -> AuditEntry:
+    def record(
+        self,
+        action: str,
+        *,
+        actor_id: int | None,
+        ts: datetime,
+        target_type: str | None = None,
+        target_id: object = None,
+        ip_address: str | None = None,
+        user_agent: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> AuditEntry:
         entry = AuditEntry(
-            ts=ts, actor_id=actor_id, action=action, target_type=target_type,
+            ts=ts,
+            actor_id=actor_id,
+            action=action,
+            target_type=target_type,
             target_id=None if target_id is None else str(target_id),
-            ip_address=ip_address, user_agent=(user_agent or "")[:300] or None,
+            ip_address=ip_address,
+            user_agent=(user_agent or "")[:300] or None,
             details=details or {},
         )
         self.session.add(entry)
         return entry
 
-    async def search(self, *, actor_id: int | None, action: str | None,
-                     target_type: str | None, target_id: str | None,
-                     since: datetime | None, until: datetime | None,
-                     limit: int, offset: int) -> Page[AuditEntry]:
+    async def search(
+        self,
+        *,
+        actor_id: int | None,
+        action: str | None,
+        target_type: str | None,
+        target_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> Page[AuditEntry]:
         stmt = select(AuditEntry)
         if actor_id is not None:
             stmt = stmt.where(AuditEntry.actor_id == actor_id)

@@ -25,8 +25,10 @@ class UserRepository:
         return await self.session.scalar(stmt)
 
     async def email_taken(self, email: str) -> bool:
-        return await self.session.scalar(select(User.id).where(User.email == email.lower())) \
+        return (
+            await self.session.scalar(select(User.id).where(User.email == email.lower()))
             is not None
+        )
 
     def add(self, user: User) -> User:
         user.email = user.email.lower()
@@ -34,32 +36,41 @@ class UserRepository:
         return user
 
     async def count_admins(self) -> int:
-        stmt = select(func.count()).select_from(User).where(
-            User.role == "admin", User.is_active.is_(True)
+        stmt = (
+            select(func.count())
+            .select_from(User)
+            .where(User.role == "admin", User.is_active.is_(True))
         )
         return int(await self.session.scalar(stmt) or 0)
 
-    async def search(self, q: str | None, role: str | None, active: bool | None,
-                     limit: int, offset: int) -> Page[User]:
+    async def search(
+        self, q: str | None, role: str | None, active: bool | None, limit: int, offset: int
+    ) -> Page[User]:
         stmt = select(User)
         if q:
             like = f"%{q.lower()}%"
-            stmt = stmt.where(or_(func.lower(User.email).like(like),
-                                  func.lower(User.full_name).like(like)))
+            stmt = stmt.where(
+                or_(func.lower(User.email).like(like), func.lower(User.full_name).like(like))
+            )
         if role:
             stmt = stmt.where(User.role == role)
         if active is not None:
             stmt = stmt.where(User.is_active.is_(active))
         return await paginate(self.session, stmt.order_by(User.id), limit, offset)
 
-    async def authenticate_session(self, user_id: int, session_id: str,
-                                   now: datetime) -> tuple[User, TokenFamily] | None:
+    async def authenticate_session(
+        self, user_id: int, session_id: str, now: datetime
+    ) -> tuple[User, TokenFamily] | None:
         """The user and their live login session, or None when either is gone."""
         stmt = (
             select(User, TokenFamily)
             .join(TokenFamily, TokenFamily.user_id == User.id)
-            .where(User.id == user_id, TokenFamily.id == session_id,
-                   TokenFamily.revoked_at.is_(None), TokenFamily.expires_at > now)
+            .where(
+                User.id == user_id,
+                TokenFamily.id == session_id,
+                TokenFamily.revoked_at.is_(None),
+                TokenFamily.expires_at > now,
+            )
         )
         row = (await self.session.execute(stmt)).first()
         return (row[0], row[1]) if row else None

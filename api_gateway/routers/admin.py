@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from api_gateway.deps import AdminUser, CtxDep, MetaDep, PagingDep, UowDep
 from api_gateway.schemas.common import PageOut
@@ -17,7 +17,10 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 @router.get("/users", response_model=PageOut[UserAdminView])
 async def list_users(
-    admin: AdminUser, ctx: CtxDep, uow: UowDep, paging: PagingDep,
+    admin: AdminUser,
+    ctx: CtxDep,
+    uow: UowDep,
+    paging: PagingDep,
     q: Annotated[str | None, Query(max_length=100)] = None,
     role: Literal["trader", "admin"] | None = None,
     active: bool | None = None,
@@ -33,24 +36,23 @@ async def get_user(user_id: int, admin: AdminUser, ctx: CtxDep, uow: UowDep) -> 
 
 
 @router.post("/users/{user_id}/disable", response_model=UserAdminView)
-async def disable_user(user_id: int, admin: AdminUser, ctx: CtxDep, uow: UowDep,
-                       meta: MetaDep) -> object:
-    return await AdminService(ctx, uow.session, admin, uow.events).set_active(
-        user_id, False, meta
-    )
+async def disable_user(
+    user_id: int, admin: AdminUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> object:
+    return await AdminService(ctx, uow.session, admin, uow.events).set_active(user_id, False, meta)
 
 
 @router.post("/users/{user_id}/enable", response_model=UserAdminView)
-async def enable_user(user_id: int, admin: AdminUser, ctx: CtxDep, uow: UowDep,
-                      meta: MetaDep) -> object:
-    return await AdminService(ctx, uow.session, admin, uow.events).set_active(
-        user_id, True, meta
-    )
+async def enable_user(
+    user_id: int, admin: AdminUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> object:
+    return await AdminService(ctx, uow.session, admin, uow.events).set_active(user_id, True, meta)
 
 
 @router.put("/users/{user_id}/role", response_model=UserAdminView)
-async def set_role(user_id: int, body: RoleUpdate, admin: AdminUser, ctx: CtxDep, uow: UowDep,
-                   meta: MetaDep) -> object:
+async def set_role(
+    user_id: int, body: RoleUpdate, admin: AdminUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> object:
     return await AdminService(ctx, uow.session, admin, uow.events).set_role(
         user_id, body.role, meta
     )
@@ -58,7 +60,10 @@ async def set_role(user_id: int, body: RoleUpdate, admin: AdminUser, ctx: CtxDep
 
 @router.get("/audit", response_model=PageOut[AuditEntryPublic])
 async def audit_log(
-    admin: AdminUser, ctx: CtxDep, uow: UowDep, paging: PagingDep,
+    admin: AdminUser,
+    ctx: CtxDep,
+    uow: UowDep,
+    paging: PagingDep,
     actor_id: int | None = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     target_type: Annotated[str | None, Query(max_length=32)] = None,
@@ -67,6 +72,12 @@ async def audit_log(
     until: AwareDatetime | None = None,
 ) -> object:
     return await AdminService(ctx, uow.session, admin, uow.events).audit_log(
-        actor_id=actor_id, action=action, target_type=target_type, target_id=target_id,
-        since=since, until=until, limit=paging.limit, offset=paging.offset,
+        actor_id=actor_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        since=since,
+        until=until,
+        limit=paging.limit,
+        offset=paging.offset,
     )

@@ -53,14 +53,16 @@ async def totp_setup(user: CurrentUser, ctx: CtxDep, uow: UowDep) -> object:
 
 
 @router.post("/2fa/enable", status_code=status.HTTP_204_NO_CONTENT)
-async def totp_enable(body: TotpCodeIn, user: CurrentUser, ctx: CtxDep, uow: UowDep,
-                      meta: MetaDep) -> None:
+async def totp_enable(
+    body: TotpCodeIn, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> None:
     AuthService(ctx, uow.session, uow.events).totp_enable(user, body.code, meta)
 
 
 @router.post("/2fa/disable", status_code=status.HTTP_204_NO_CONTENT)
-async def totp_disable(body: TotpDisableIn, user: CurrentUser, ctx: CtxDep, uow: UowDep,
-                       meta: MetaDep) -> None:
+async def totp_disable(
+    body: TotpDisableIn, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> None:
     await AuthService(ctx, uow.session, uow.events).totp_disable(
         user, body.password, body.code, meta
     )

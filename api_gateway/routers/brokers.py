@@ -17,8 +17,9 @@ router = APIRouter(prefix="/broker-accounts", tags=["broker accounts"])
 
 
 @router.post("", response_model=BrokerAccountPublic, status_code=status.HTTP_201_CREATED)
-async def create(body: BrokerAccountCreate, user: CurrentUser, ctx: CtxDep, uow: UowDep,
-                 meta: MetaDep) -> object:
+async def create(
+    body: BrokerAccountCreate, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> object:
     return await BrokerAccountService(ctx, uow.session, user).create(body, meta)
 
 
@@ -33,12 +34,19 @@ async def get(account_id: int, user: CurrentUser, ctx: CtxDep, uow: UowDep) -> o
 
 
 @router.patch("/{account_id}", response_model=BrokerAccountPublic)
-async def update(account_id: int, body: BrokerAccountUpdate, user: CurrentUser, ctx: CtxDep,
-                 uow: UowDep, meta: MetaDep) -> object:
+async def update(
+    account_id: int,
+    body: BrokerAccountUpdate,
+    user: CurrentUser,
+    ctx: CtxDep,
+    uow: UowDep,
+    meta: MetaDep,
+) -> object:
     return await BrokerAccountService(ctx, uow.session, user).update(account_id, body, meta)
 
 
 @router.delete("/{account_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete(account_id: int, user: CurrentUser, ctx: CtxDep, uow: UowDep,
-                 meta: MetaDep) -> None:
+async def delete(
+    account_id: int, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> None:
     await BrokerAccountService(ctx, uow.session, user).delete(account_id, meta)

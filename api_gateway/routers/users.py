@@ -24,8 +24,9 @@ async def update_me(body: UserUpdate, user: CurrentUser) -> object:
 
 
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
-async def change_password(body: PasswordChangeIn, user: CurrentUser, ctx: CtxDep,
-                          uow: UowDep, meta: MetaDep) -> None:
+async def change_password(
+    body: PasswordChangeIn, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> None:
     await AuthService(ctx, uow.session, uow.events).change_password(
         user, body.current_password, body.new_password, meta
     )

@@ -30,7 +30,7 @@ class RefreshIn(RequestModel):
 class TokenOut(PublicModel):
     access_token: str
     refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
     expires_at: datetime
 
 

@@ -17,8 +17,9 @@ from shared.repository import Page
 
 
 class AdminService:
-    def __init__(self, ctx: GatewayContext, session: AsyncSession, admin: User,
-                 events: list[ControlEvent]) -> None:
+    def __init__(
+        self, ctx: GatewayContext, session: AsyncSession, admin: User, events: list[ControlEvent]
+    ) -> None:
         self.ctx = ctx
         self.session = session
         self.admin = admin
@@ -26,8 +27,9 @@ class AdminService:
         self.audit = AuditRepository(session)
         self.auth = AuthService(ctx, session, events)
 
-    async def search_users(self, q: str | None, role: str | None, active: bool | None,
-                           limit: int, offset: int) -> Page[User]:
+    async def search_users(
+        self, q: str | None, role: str | None, active: bool | None, limit: int, offset: int
+    ) -> Page[User]:
         return await self.users.search(q, role, active, limit, offset)
 
     async def get_user(self, user_id: int) -> User:
@@ -44,11 +46,18 @@ class AdminService:
             return user
         user.is_active = active
         if active:
-            self.audit.record("admin.user_enable", actor_id=self.admin.id, ts=self.ctx.clock.now(),
-                              target_type="user", target_id=user.id, ip_address=meta.ip_address)
+            self.audit.record(
+                "admin.user_enable",
+                actor_id=self.admin.id,
+                ts=self.ctx.clock.now(),
+                target_type="user",
+                target_id=user.id,
+                ip_address=meta.ip_address,
+            )
         else:
-            await self.auth.end_all_sessions(user, "disabled_by_admin", actor_id=self.admin.id,
-                                             meta=meta)
+            await self.auth.end_all_sessions(
+                user, "disabled_by_admin", actor_id=self.admin.id, meta=meta
+            )
         return user
 
     async def set_role(self, user_id: int, role: str, meta: RequestMeta) -> User:
@@ -58,15 +67,36 @@ class AdminService:
         if user.role == "admin" and await self.users.count_admins() <= 1:
             raise Conflict("the last active admin cannot be demoted", code="last_admin")
         previous, user.role = user.role, role
-        self.audit.record("admin.user_role", actor_id=self.admin.id, ts=self.ctx.clock.now(),
-                          target_type="user", target_id=user.id, ip_address=meta.ip_address,
-                          details={"from": previous, "to": role})
+        self.audit.record(
+            "admin.user_role",
+            actor_id=self.admin.id,
+            ts=self.ctx.clock.now(),
+            target_type="user",
+            target_id=user.id,
+            ip_address=meta.ip_address,
+            details={"from": previous, "to": role},
+        )
         return user
 
-    async def audit_log(self, *, actor_id: int | None, action: str | None,
-                        target_type: str | None, target_id: str | None,
-                        since: datetime | None, until: datetime | None, limit: int,
-                        offset: int) -> Page[AuditEntry]:
-        return await self.audit.search(actor_id=actor_id, action=action,
-                                       target_type=target_type, target_id=target_id,
-                                       since=since, until=until, limit=limit, offset=offset)
+    async def audit_log(
+        self,
+        *,
+        actor_id: int | None,
+        action: str | None,
+        target_type: str | None,
+        target_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> Page[AuditEntry]:
+        return await self.audit.search(
+            actor_id=actor_id,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            since=since,
+            until=until,
+            limit=limit,
+            offset=offset,
+        )

@@ -13,7 +13,6 @@ from api_gateway.context import GatewayContext
 from api_gateway.repositories.audit import AuditRepository
 from api_gateway.repositories.users import TokenRepository, UserRepository
 from shared.contracts import ControlEvent
-from shared.db import transaction
 from shared.errors import BadRequest, Conflict, TooManyRequests, Unauthorized
 from shared.models import RefreshToken, TokenFamily, User
 from shared.security import tokens
@@ -35,8 +34,9 @@ class IssuedTokens:
 
 
 class AuthService:
-    def __init__(self, ctx: GatewayContext, session: AsyncSession,
-                 events: list[ControlEvent]) -> None:
+    def __init__(
+        self, ctx: GatewayContext, session: AsyncSession, events: list[ControlEvent]
+    ) -> None:
         self.ctx = ctx
         self.session = session
         self.users = UserRepository(session)
@@ -48,25 +48,37 @@ class AuthService:
     def now(self) -> datetime:
         return self.ctx.clock.now()
 
-    async def register(self, email: str, password: str, full_name: str,
-                       meta: RequestMeta) -> User:
+    async def register(self, email: str, password: str, full_name: str, meta: RequestMeta) -> User:
         if await self.users.email_taken(email):
             raise Conflict("an account with this e-mail already exists", code="email_taken")
-        user = self.users.add(User(email=email, full_name=full_name,
-                                   password_hash=await self.ctx.hasher.hash(password)))
+        user = self.users.add(
+            User(
+                email=email, full_name=full_name, password_hash=await self.ctx.hasher.hash(password)
+            )
+        )
         await self.session.flush()
-        self.audit.record("user.register", actor_id=user.id, ts=self.now, target_type="user",
-                          target_id=user.id, ip_address=meta.ip_address,
-                          user_agent=meta.user_agent)
+        self.audit.record(
+            "user.register",
+            actor_id=user.id,
+            ts=self.now,
+            target_type="user",
+            target_id=user.id,
+            ip_address=meta.ip_address,
+            user_agent=meta.user_agent,
+        )
         return user
 
-    async def login(self, email: str, password: str, totp_code: str | None,
-                    meta: RequestMeta) -> IssuedTokens:
+    async def login(
+        self, email: str, password: str, totp_code: str | None, meta: RequestMeta
+    ) -> IssuedTokens:
         now = self.now
         wait = self.ctx.address_throttle.retry_after(meta.ip_address, now)
         if wait:
-            raise TooManyRequests("too many failed logins from this address", retry_after=wait,
-                                  code="address_throttled")
+            raise TooManyRequests(
+                "too many failed logins from this address",
+                retry_after=wait,
+                code="address_throttled",
+            )
         user = await self.users.by_email(email)
         if user is not None and user.locked_until is not None and user.locked_until > now:
             raise TooManyRequests(
@@ -77,7 +89,9 @@ class AuthService:
         ok = await self.ctx.hasher.verify(password, user.password_hash if user else None)
         if not ok or user is None:
             await self._record_failure(user.id if user else None, email, meta, "bad_password")
-            raise Unauthorized("incorrect e-mail or password", code="invalid_credentials")
+            raise Unauthorized(
+                "incorrect e-mail or password", code="invalid_credentials", keep_changes=True
+            )
         if not user.is_active:
             raise Unauthorized("this account is disabled", code="account_disabled")
         if user.totp_enabled:
@@ -85,44 +99,62 @@ class AuthService:
                 raise Unauthorized("a TOTP code is required", code="totp_required")
             if not self._totp(user).verify(totp_code, valid_window=1):
                 await self._record_failure(user.id, email, meta, "bad_totp")
-                raise Unauthorized("incorrect TOTP code", code="invalid_totp")
+                raise Unauthorized("incorrect TOTP code", code="invalid_totp", keep_changes=True)
         user.failed_logins = 0
         user.locked_until = None
         user.last_login_at = now
         self.ctx.address_throttle.reset(meta.ip_address)
         issued = await self._start_session(user, meta)
-        self.audit.record("user.login", actor_id=user.id, ts=now, target_type="user",
-                          target_id=user.id, ip_address=meta.ip_address,
-                          user_agent=meta.user_agent)
+        self.audit.record(
+            "user.login",
+            actor_id=user.id,
+            ts=now,
+            target_type="user",
+            target_id=user.id,
+            ip_address=meta.ip_address,
+            user_agent=meta.user_agent,
+        )
         return issued
 
-    async def _record_failure(self, user_id: int | None, email: str, meta: RequestMeta,
-                              why: str) -> None:
-        """Count a failure in its own transaction: the request itself ends in an error."""
+    async def _record_failure(
+        self, user_id: int | None, email: str, meta: RequestMeta, why: str
+    ) -> None:
+        """Count a failure; the caller raises with ``keep_changes`` so the count is committed."""
         now = self.now
         self.ctx.address_throttle.record_failure(meta.ip_address, now)
-        async with transaction(self.ctx.sessions) as session:
-            if user_id is not None:
-                user = await session.get(User, user_id, with_for_update=True)
-                if user is not None:
-                    user.failed_logins += 1
-                    over = user.failed_logins - self.ctx.settings.max_login_attempts
-                    if over >= 0:
-                        delay = timedelta(seconds=self.ctx.settings.login_lockout_seconds
-                                          * 2 ** min(over, 12))
-                        user.locked_until = now + min(delay, MAX_LOCKOUT)
-            AuditRepository(session).record(
-                "user.login_failed", actor_id=user_id, ts=now, target_type="user",
-                target_id=user_id, ip_address=meta.ip_address, user_agent=meta.user_agent,
-                details={"reason": why, "email": email.lower()[:320]},
+        if user_id is not None:
+            user = await self.session.get(
+                User, user_id, with_for_update=True, populate_existing=True
             )
+            if user is not None:
+                user.failed_logins += 1
+                over = user.failed_logins - self.ctx.settings.max_login_attempts
+                if over >= 0:
+                    delay = timedelta(
+                        seconds=self.ctx.settings.login_lockout_seconds * 2 ** min(over, 12)
+                    )
+                    user.locked_until = now + min(delay, MAX_LOCKOUT)
+        self.audit.record(
+            "user.login_failed",
+            actor_id=user_id,
+            ts=now,
+            target_type="user",
+            target_id=user_id,
+            ip_address=meta.ip_address,
+            user_agent=meta.user_agent,
+            details={"reason": why, "email": email.lower()[:320]},
+        )
 
     async def _start_session(self, user: User, meta: RequestMeta) -> IssuedTokens:
         now = self.now
         family = TokenFamily(
-            id=str(uuid.uuid4()), user_id=user.id, created_at=now, last_used_at=now,
+            id=str(uuid.uuid4()),
+            user_id=user.id,
+            created_at=now,
+            last_used_at=now,
             expires_at=now + timedelta(days=self.ctx.settings.refresh_token_days),
-            ip_address=meta.ip_address, user_agent=(meta.user_agent or "")[:300] or None,
+            ip_address=meta.ip_address,
+            user_agent=(meta.user_agent or "")[:300] or None,
         )
         self.tokens.add_family(family)
         await self.session.flush()  # the family row must exist before its first token
@@ -131,8 +163,9 @@ class AuthService:
     def _issue(self, user: User, family: TokenFamily) -> IssuedTokens:
         now = self.now
         refresh = tokens.new_token()
-        self.tokens.add_token(RefreshToken(family_id=family.id, token_hash=tokens.digest(refresh),
-                                           issued_at=now))
+        self.tokens.add_token(
+            RefreshToken(family_id=family.id, token_hash=tokens.digest(refresh), issued_at=now)
+        )
         access, expires = self.ctx.jwt.encode_access(user.id, family.id, user.token_version, now)
         return IssuedTokens(access, refresh, expires)
 
@@ -147,60 +180,80 @@ class AuthService:
             raise Unauthorized("this session has ended", code="session_ended")
         idle = timedelta(minutes=self.ctx.settings.session_timeout_minutes)
         if token.used_at is not None or not await self.tokens.mark_used(token.id, now):
-            await self._revoke_in_own_transaction(family.id, family.user_id, "refresh_reuse",
-                                                  meta)
-            raise Unauthorized("refresh token reuse detected; the session has been ended",
-                               code="token_reuse")
+            await self._revoke(family.id, family.user_id, "refresh_reuse", meta)
+            raise Unauthorized(
+                "refresh token reuse detected; the session has been ended",
+                code="token_reuse",
+                keep_changes=True,
+            )
         if now - family.last_used_at > idle:
-            await self._revoke_in_own_transaction(family.id, family.user_id, "idle_timeout",
-                                                  meta)
-            raise Unauthorized("the session timed out", code="session_ended")
+            await self._revoke(family.id, family.user_id, "idle_timeout", meta)
+            raise Unauthorized("the session timed out", code="session_ended", keep_changes=True)
         user = await self.users.by_id(family.user_id)
         if user is None or not user.is_active:
             raise Unauthorized("this account is disabled", code="account_disabled")
         family.last_used_at = now
         return self._issue(user, family)
 
-    async def _revoke_in_own_transaction(self, family_id: str, user_id: int, reason: str,
-                                         meta: RequestMeta) -> None:
+    async def _revoke(self, family_id: str, user_id: int, reason: str, meta: RequestMeta) -> None:
         now = self.now
-        async with transaction(self.ctx.sessions) as session:
-            await TokenRepository(session).revoke_family(family_id, now, reason)
-            AuditRepository(session).record(
-                "session.revoked", actor_id=user_id, ts=now, target_type="session",
-                target_id=family_id, ip_address=meta.ip_address, user_agent=meta.user_agent,
-                details={"reason": reason},
-            )
-        self.events.append(ControlEvent(action="session_revoked", user_id=user_id,
-                                        reason=reason, ts=now))
+        await self.tokens.revoke_family(family_id, now, reason)
+        self.audit.record(
+            "session.revoked",
+            actor_id=user_id,
+            ts=now,
+            target_type="session",
+            target_id=family_id,
+            ip_address=meta.ip_address,
+            user_agent=meta.user_agent,
+            details={"reason": reason},
+        )
+        self.events.append(
+            ControlEvent(action="session_revoked", user_id=user_id, reason=reason, ts=now)
+        )
 
     async def logout(self, user: User, session_id: str, meta: RequestMeta) -> None:
         await self.tokens.revoke_family(session_id, self.now, "logout")
-        self.audit.record("user.logout", actor_id=user.id, ts=self.now, target_type="session",
-                          target_id=session_id, ip_address=meta.ip_address,
-                          user_agent=meta.user_agent)
-        self.events.append(ControlEvent(action="session_revoked", user_id=user.id,
-                                        reason="logout", ts=self.now))
+        self.audit.record(
+            "user.logout",
+            actor_id=user.id,
+            ts=self.now,
+            target_type="session",
+            target_id=session_id,
+            ip_address=meta.ip_address,
+            user_agent=meta.user_agent,
+        )
+        self.events.append(
+            ControlEvent(action="session_revoked", user_id=user.id, reason="logout", ts=self.now)
+        )
 
-    async def change_password(self, user: User, current: str, new: str,
-                              meta: RequestMeta) -> None:
+    async def change_password(self, user: User, current: str, new: str, meta: RequestMeta) -> None:
         if not await self.ctx.hasher.verify(current, user.password_hash):
             raise BadRequest("the current password is incorrect", code="invalid_password")
         if current == new:
-            raise BadRequest("the new password must differ from the current one",
-                             code="password_unchanged")
+            raise BadRequest(
+                "the new password must differ from the current one", code="password_unchanged"
+            )
         user.password_hash = await self.ctx.hasher.hash(new)
         await self.end_all_sessions(user, "password_change", actor_id=user.id, meta=meta)
 
-    async def end_all_sessions(self, user: User, reason: str, *, actor_id: int,
-                               meta: RequestMeta) -> None:
+    async def end_all_sessions(
+        self, user: User, reason: str, *, actor_id: int, meta: RequestMeta
+    ) -> None:
         user.token_version += 1
         await self.tokens.revoke_all(user.id, self.now, reason)
-        self.audit.record(f"user.{reason}", actor_id=actor_id, ts=self.now, target_type="user",
-                          target_id=user.id, ip_address=meta.ip_address,
-                          user_agent=meta.user_agent)
-        self.events.append(ControlEvent(action="session_revoked", user_id=user.id,
-                                        reason=reason, ts=self.now))
+        self.audit.record(
+            f"user.{reason}",
+            actor_id=actor_id,
+            ts=self.now,
+            target_type="user",
+            target_id=user.id,
+            ip_address=meta.ip_address,
+            user_agent=meta.user_agent,
+        )
+        self.events.append(
+            ControlEvent(action="session_revoked", user_id=user.id, reason=reason, ts=self.now)
+        )
 
     # TOTP
     def _totp(self, user: User) -> pyotp.TOTP:
@@ -222,11 +275,16 @@ class AuthService:
         if not self._totp(user).verify(code, valid_window=1):
             raise BadRequest("incorrect TOTP code", code="invalid_totp")
         user.totp_enabled = True
-        self.audit.record("user.totp_enabled", actor_id=user.id, ts=self.now,
-                          target_type="user", target_id=user.id, ip_address=meta.ip_address)
+        self.audit.record(
+            "user.totp_enabled",
+            actor_id=user.id,
+            ts=self.now,
+            target_type="user",
+            target_id=user.id,
+            ip_address=meta.ip_address,
+        )
 
-    async def totp_disable(self, user: User, password: str, code: str,
-                           meta: RequestMeta) -> None:
+    async def totp_disable(self, user: User, password: str, code: str, meta: RequestMeta) -> None:
         if not user.totp_enabled:
             raise BadRequest("two-factor authentication is not enabled", code="totp_not_enabled")
         if not await self.ctx.hasher.verify(password, user.password_hash):
@@ -235,5 +293,11 @@ class AuthService:
             raise BadRequest("incorrect TOTP code", code="invalid_totp")
         user.totp_enabled = False
         user.totp_secret_encrypted = None
-        self.audit.record("user.totp_disabled", actor_id=user.id, ts=self.now,
-                          target_type="user", target_id=user.id, ip_address=meta.ip_address)
+        self.audit.record(
+            "user.totp_disabled",
+            actor_id=user.id,
+            ts=self.now,
+            target_type="user",
+            target_id=user.id,
+            ip_address=meta.ip_address,
+        )

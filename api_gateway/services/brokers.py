@@ -32,8 +32,7 @@ class BrokerAccountService:
 
     async def create(self, data: BrokerAccountCreate, meta: RequestMeta) -> BrokerAccount:
         if await self.repo.label_taken(data.label):
-            raise Conflict("you already have a broker account with this label",
-                           code="label_taken")
+            raise Conflict("you already have a broker account with this label", code="label_taken")
         account = BrokerAccount(
             broker=data.broker,
             label=data.label,
@@ -52,20 +51,26 @@ class BrokerAccountService:
     async def get(self, account_id: int) -> BrokerAccount:
         return await self.repo.get(account_id)
 
-    async def update(self, account_id: int, data: BrokerAccountUpdate,
-                     meta: RequestMeta) -> BrokerAccount:
+    async def update(
+        self, account_id: int, data: BrokerAccountUpdate, meta: RequestMeta
+    ) -> BrokerAccount:
         account = await self.repo.get(account_id, for_update=True)
         if data.label is not None and data.label != account.label:
             if await self.repo.label_taken(data.label, exclude_id=account.id):
-                raise Conflict("you already have a broker account with this label",
-                               code="label_taken")
+                raise Conflict(
+                    "you already have a broker account with this label", code="label_taken"
+                )
             account.label = data.label
         if data.credentials is not None:
             self._set_credentials(account, data.credentials)
         if data.is_active is not None:
             account.is_active = data.is_active
-        self._audit("broker_account.update", account, meta,
-                    fields=sorted(data.model_dump(exclude_unset=True)))
+        self._audit(
+            "broker_account.update",
+            account,
+            meta,
+            fields=sorted(data.model_dump(exclude_unset=True)),
+        )
         return account
 
     async def delete(self, account_id: int, meta: RequestMeta) -> None:
@@ -83,13 +88,20 @@ class BrokerAccountService:
         longest = max(creds.values(), key=len)
         account.credentials_hint = mask(longest)
 
-    def _audit(self, action: str, account: BrokerAccount, meta: RequestMeta,
-               **details: object) -> None:
+    def _audit(
+        self, action: str, account: BrokerAccount, meta: RequestMeta, **details: object
+    ) -> None:
         # Never the credentials themselves: only which account and which fields changed.
-        self.audit.record(action, actor_id=self.user.id, ts=self.now,
-                          target_type="broker_account", target_id=account.id,
-                          ip_address=meta.ip_address, user_agent=meta.user_agent,
-                          details={"label": account.label, **details})
+        self.audit.record(
+            action,
+            actor_id=self.user.id,
+            ts=self.now,
+            target_type="broker_account",
+            target_id=account.id,
+            ip_address=meta.ip_address,
+            user_agent=meta.user_agent,
+            details={"label": account.label, **details},
+        )
 
 
 def starting_capital_default(ctx: GatewayContext) -> Decimal:

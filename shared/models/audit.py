@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models.base import BigId, Base, UTCDateTime, utcnow
+from shared.models.base import Base, BigId, UTCDateTime, utcnow
 
 
 class AuditEntry(Base):

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models.base import BigId, Base, Money, TimestampMixin
+from shared.models.base import Base, BigId, Money, TimestampMixin
 
 
 class BrokerAccount(TimestampMixin, Base):

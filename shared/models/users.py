@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models.base import BigId, Base, TimestampMixin, UTCDateTime
+from shared.models.base import Base, BigId, TimestampMixin, UTCDateTime
 
 
 class Role(StrEnum):
@@ -59,7 +59,9 @@ class RefreshToken(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     family_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("token_families.id", ondelete="CASCADE"), index=True,
+        String(36),
+        ForeignKey("token_families.id", ondelete="CASCADE"),
+        index=True,
         nullable=False,
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)

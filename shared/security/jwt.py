@@ -1,4 +1,4 @@
-"""Access tokens: HS256 JWTs with a pinned algorithm, required claims and key rotation by ``kid``."""
+"""Access tokens: HS256 JWTs, one pinned algorithm, required claims, key rotation by ``kid``."""
 
 from __future__ import annotations
 
@@ -37,8 +37,9 @@ class JWTKeys:
                 self._keys.setdefault(kid, secret)
         self.access_ttl = timedelta(minutes=settings.access_token_minutes)
 
-    def encode_access(self, user_id: int, session_id: str, token_version: int,
-                      now: datetime) -> tuple[str, datetime]:
+    def encode_access(
+        self, user_id: int, session_id: str, token_version: int, now: datetime
+    ) -> tuple[str, datetime]:
         expires = now + self.access_ttl
         claims = {
             "sub": str(user_id),
@@ -50,7 +51,9 @@ class JWTKeys:
             "jti": uuid.uuid4().hex,
         }
         token = jwt.encode(
-            claims, self._keys[self.current_kid], algorithm=ALGORITHM,
+            claims,
+            self._keys[self.current_kid],
+            algorithm=ALGORITHM,
             headers={"kid": self.current_kid},
         )
         return token, expires
@@ -68,9 +71,16 @@ class JWTKeys:
             raise _invalid()
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, key, algorithms=[ALGORITHM],
-                options={"require_exp": True, "require_iat": True, "require_sub": True,
-                         "require_jti": True, "leeway": 0},
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                options={
+                    "require_exp": True,
+                    "require_iat": True,
+                    "require_sub": True,
+                    "require_jti": True,
+                    "leeway": 0,
+                },
             )
         except JWTError as exc:
             raise _invalid() from exc

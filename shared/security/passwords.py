@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TypeVar
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from shared.errors import ServiceUnavailable
+
+T = TypeVar("T")
 
 MIN_LENGTH = 10
 MAX_LENGTH = 1024  # argon2 hashes the whole password; this only bounds request cost
@@ -16,8 +20,9 @@ MAX_LENGTH = 1024  # argon2 hashes the whole password; this only bounds request 
 class PasswordHasher:
     """argon2id hashing run in worker threads, at most ``concurrency`` at a time."""
 
-    def __init__(self, concurrency: int = 2, queue_limit: int = 64,
-                 fast_for_tests: bool = False) -> None:
+    def __init__(
+        self, concurrency: int = 2, queue_limit: int = 64, fast_for_tests: bool = False
+    ) -> None:
         hasher = (
             Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1)
             if fast_for_tests
@@ -38,10 +43,9 @@ class PasswordHasher:
         if hashed is None:
             await self._bounded(self._hash.verify, password, self._dummy)
             return False
-        result: bool = await self._bounded(self._hash.verify, password, hashed)
-        return result
+        return await self._bounded(self._hash.verify, password, hashed)
 
-    async def _bounded(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _bounded(self, fn: Callable[..., T], *args: str) -> T:
         if self._waiting >= self._queue_limit:
             raise ServiceUnavailable(
                 "too many logins in progress, try again shortly", code="auth_busy"

@@ -1,0 +1,78 @@
+"""Walk the app's own route table (its OpenAPI paths) to check every route, not a hand-kept list.
+
+Each path parameter name maps to a factory that creates the resource as the
+owner; each route that takes a body maps to a valid example body. A new route
+with an unknown parameter, or a body that does not validate, fails the walk
+until it is registered here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from tests.api_gateway.factories import Trader
+
+R = "/api/v1"
+Factory = Callable[[httpx.AsyncClient, Trader], Awaitable[int | str]]
+
+
+async def _broker_account(client: httpx.AsyncClient, owner: Trader) -> int:
+    r = await client.post(
+        f"{R}/broker-accounts", headers=owner.headers, json={"label": f"walk-{owner.id}"}
+    )
+    if r.status_code == 409:
+        listing = await client.get(f"{R}/broker-accounts", headers=owner.headers)
+        return int(listing.json()["items"][0]["id"])
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+async def _self_user(client: httpx.AsyncClient, owner: Trader) -> int:
+    return owner.id
+
+
+# path parameter name -> how to make the owner's resource of that kind
+PARAM_FACTORIES: dict[str, Factory] = {
+    "account_id": _broker_account,
+    "user_id": _self_user,
+}
+
+# (method, path template) -> a body that passes validation
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", f"{R}/broker-accounts/{{account_id}}"): {"label": "renamed"},
+    ("PUT", f"{R}/admin/users/{{user_id}}/role"): {"role": "trader"},
+}
+
+PUBLIC = {
+    ("POST", f"{R}/auth/register"),
+    ("POST", f"{R}/auth/login"),
+    ("POST", f"{R}/auth/refresh"),
+    ("GET", "/health"),
+    ("GET", "/ready"),
+}
+
+
+def routes(app: Any) -> list[tuple[str, str]]:
+    """Every (method, path) the application serves, from its OpenAPI document."""
+    out = []
+    for path, ops in app.openapi()["paths"].items():
+        for method in ops:
+            if method.upper() in {"GET", "POST", "PUT", "PATCH", "DELETE"}:
+                out.append((method.upper(), path))
+    return sorted(out)
+
+
+def params(path: str) -> list[str]:
+    return re.findall(r"{(\w+)}", path)
+
+
+async def fill(client: httpx.AsyncClient, path: str, owner: Trader) -> str:
+    for name in params(path):
+        factory = PARAM_FACTORIES.get(name)
+        assert factory is not None, f"register a factory for path parameter {name!r} ({path})"
+        path = path.replace(f"{{{name}}}", str(await factory(client, owner)))
+    return path

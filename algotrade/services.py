@@ -6,18 +6,42 @@ import uvicorn
 
 from api_gateway.app import create_app
 from api_gateway.context import GatewayContext
+from shared.bus import create_event_bus
+from shared.clock import SystemClock
 from shared.config import Settings
+from shared.db import create_engine, create_sessionmaker
+from shared.security.jwt import JWTKeys
+from websocket_service.app import create_ws_app
+from websocket_service.endpoint import WsContext
+from websocket_service.hub import Hub
 
 
 def serve_service(name: str, settings: Settings) -> None:
     if name == "api":
-        app = create_app(GatewayContext.build(settings))
+        app = create_app(GatewayContext.build(settings, bus=create_event_bus(settings)))
         uvicorn.run(
             app,
             host=settings.api_host,
             port=settings.api_port,
             log_level=settings.log_level.lower(),
             proxy_headers=True,
+        )
+        return
+    if name == "websocket":
+        sessions = create_sessionmaker(create_engine(settings))
+        ws_ctx = WsContext(
+            sessions=sessions,
+            jwt=JWTKeys(settings),
+            clock=SystemClock(),
+            hub=Hub(create_event_bus(settings)),
+        )
+        uvicorn.run(
+            create_ws_app(ws_ctx),
+            host=settings.api_host,
+            port=settings.ws_port,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+            ws_max_size=64 * 1024,
         )
         return
     raise SystemExit(f"service {name!r} is not available in this build")

@@ -12,8 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api_gateway.context import GatewayContext
-from api_gateway.repositories.users import UserRepository
 from api_gateway.services.auth import RequestMeta
+from shared.auth import Principal, authenticate
 from shared.contracts import CHANNEL_CONTROL, ControlEvent, Message
 from shared.errors import DomainError, Forbidden, Unauthorized
 from shared.models import User
@@ -84,12 +84,6 @@ def get_meta(request: Request) -> RequestMeta:
 MetaDep = Annotated[RequestMeta, Depends(get_meta)]
 
 
-@dataclass(frozen=True)
-class Principal:
-    user: User
-    session_id: str
-
-
 async def get_principal(
     ctx: CtxDep,
     uow: UowDep,
@@ -101,18 +95,7 @@ async def get_principal(
             code="not_authenticated",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    claims = ctx.jwt.decode_access(credentials.credentials)
-    found = await UserRepository(uow.session).authenticate_session(
-        claims.user_id, claims.session_id, ctx.clock.now()
-    )
-    if found is None:
-        raise Unauthorized("this session has ended", code="session_ended")
-    user, _ = found
-    if not user.is_active:
-        raise Unauthorized("this account is disabled", code="account_disabled")
-    if user.token_version != claims.token_version:
-        raise Unauthorized("this session has ended", code="session_ended")
-    return Principal(user, claims.session_id)
+    return await authenticate(uow.session, ctx.jwt, credentials.credentials, ctx.clock.now())
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     db_pool_recycle: int = 3600
     db_pool_pre_ping: bool = True
     db_statement_timeout_ms: int = 15_000
+    db_connect_timeout: float = 10.0
     use_pgbouncer: bool = False
     pgbouncer_host: str = "127.0.0.1"
     pgbouncer_port: int = 6432

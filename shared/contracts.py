@@ -180,6 +180,7 @@ class ControlEvent(Message):
     action: Literal["subscription_changed", "halt", "resume", "liquidate", "session_revoked"]
     user_id: int | None = None  # None: everyone
     subscription_id: int | None = None
+    session_id: str | None = None  # session_revoked: only this login session
     reason: str = ""
     ts: datetime
 

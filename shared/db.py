@@ -33,9 +33,9 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     connect_args: dict[str, Any] = {}
     if target.get_backend_name() == "sqlite":
         connect_args["timeout"] = 30
-        kwargs["poolclass"] = NullPool if target.database in (None, "", ":memory:") else None
-        if kwargs["poolclass"] is None:
-            del kwargs["poolclass"]
+        # SQLite connections are cheap to open; not pooling them keeps them off any one
+        # event loop (the CLI, the server and the tests each run their own).
+        kwargs["poolclass"] = NullPool
     else:
         kwargs.update(
             pool_size=settings.db_pool_size,
@@ -46,7 +46,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         )
         behind_bouncer = settings.use_pgbouncer and url is None
         if target.get_driver_name() == "asyncpg":
-            connect_args["timeout"] = 10
+            connect_args["timeout"] = settings.db_connect_timeout
             connect_args["command_timeout"] = settings.db_statement_timeout_ms / 1000
             if behind_bouncer:
                 connect_args["statement_cache_size"] = 0
@@ -57,7 +57,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
                     "statement_timeout": str(settings.db_statement_timeout_ms)
                 }
         elif target.get_driver_name() == "psycopg":
-            connect_args["connect_timeout"] = 10
+            connect_args["connect_timeout"] = max(1, round(settings.db_connect_timeout))
             if behind_bouncer:
                 connect_args["prepare_threshold"] = None
     engine = create_async_engine(target, connect_args=connect_args, **kwargs)

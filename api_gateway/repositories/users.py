@@ -58,23 +58,6 @@ class UserRepository:
             stmt = stmt.where(User.is_active.is_(active))
         return await paginate(self.session, stmt.order_by(User.id), limit, offset)
 
-    async def authenticate_session(
-        self, user_id: int, session_id: str, now: datetime
-    ) -> tuple[User, TokenFamily] | None:
-        """The user and their live login session, or None when either is gone."""
-        stmt = (
-            select(User, TokenFamily)
-            .join(TokenFamily, TokenFamily.user_id == User.id)
-            .where(
-                User.id == user_id,
-                TokenFamily.id == session_id,
-                TokenFamily.revoked_at.is_(None),
-                TokenFamily.expires_at > now,
-            )
-        )
-        row = (await self.session.execute(stmt)).first()
-        return (row[0], row[1]) if row else None
-
 
 class TokenRepository:
     def __init__(self, session: AsyncSession) -> None:

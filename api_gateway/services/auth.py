@@ -209,7 +209,13 @@ class AuthService:
             details={"reason": reason},
         )
         self.events.append(
-            ControlEvent(action="session_revoked", user_id=user_id, reason=reason, ts=now)
+            ControlEvent(
+                action="session_revoked",
+                user_id=user_id,
+                session_id=family_id,
+                reason=reason,
+                ts=now,
+            )
         )
 
     async def logout(self, user: User, session_id: str, meta: RequestMeta) -> None:
@@ -224,7 +230,13 @@ class AuthService:
             user_agent=meta.user_agent,
         )
         self.events.append(
-            ControlEvent(action="session_revoked", user_id=user.id, reason="logout", ts=self.now)
+            ControlEvent(
+                action="session_revoked",
+                user_id=user.id,
+                session_id=session_id,
+                reason="logout",
+                ts=self.now,
+            )
         )
 
     async def change_password(self, user: User, current: str, new: str, meta: RequestMeta) -> None:

@@ -1,0 +1,47 @@
+"""Turning an access token into a live user, for every service that accepts tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.errors import Unauthorized
+from shared.models import TokenFamily, User
+from shared.security.jwt import JWTKeys
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated user of a request or connection, and the login session it belongs to."""
+
+    user: User
+    session_id: str
+
+
+async def authenticate(
+    session: AsyncSession, keys: JWTKeys, token: str, now: datetime
+) -> Principal:
+    """Verify the token and that its user is active and its session not ended; else 401.
+
+    The role and the active flag come from the database row, never from the token.
+    """
+    claims = keys.decode_access(token)
+    stmt = (
+        select(User)
+        .join(TokenFamily, TokenFamily.user_id == User.id)
+        .where(
+            User.id == claims.user_id,
+            TokenFamily.id == claims.session_id,
+            TokenFamily.revoked_at.is_(None),
+            TokenFamily.expires_at > now,
+        )
+    )
+    user = await session.scalar(stmt)
+    if user is None or user.token_version != claims.token_version:
+        raise Unauthorized("this session has ended", code="session_ended")
+    if not user.is_active:
+        raise Unauthorized("this account is disabled", code="account_disabled")
+    return Principal(user, claims.session_id)

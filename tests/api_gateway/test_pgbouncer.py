@@ -1,0 +1,68 @@
+"""Through PgBouncer in transaction mode: concurrency without prepared-statement errors, and
+a paused pool answered with 503 in bounded time instead of a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.api_gateway.conftest import build_api, settings_for
+from tests.api_gateway.factories import PASSWORD
+
+pytestmark = pytest.mark.service
+R = "/api/v1"
+
+
+async def test_concurrent_requests_through_a_tiny_pgbouncer_pool(request, tmp_path):
+    settings = settings_for("pgbouncer", request, tmp_path, db_pool_size=10, db_max_overflow=10)
+    async for api in build_api(settings):
+        traders = [await api.trader() for _ in range(4)]
+
+        async def work(i: int) -> list[int]:
+            t = traders[i % len(traders)]
+            codes = []
+            r = await api.client.post(
+                f"{R}/broker-accounts", headers=t.headers, json={"label": f"acct-{i}"}
+            )
+            codes.append(r.status_code)
+            codes.append(
+                (await api.client.get(f"{R}/broker-accounts", headers=t.headers)).status_code
+            )
+            codes.append((await api.client.get(f"{R}/users/me", headers=t.headers)).status_code)
+            return codes
+
+        results = await asyncio.gather(*[work(i) for i in range(40)])
+        flat = [c for codes in results for c in codes]
+        assert flat.count(201) == 40
+        assert set(flat) == {200, 201}
+
+
+async def test_paused_pgbouncer_gives_503_within_the_timeout(request, tmp_path, pgbouncer_server):
+    settings = settings_for(
+        "pgbouncer",
+        request,
+        tmp_path,
+        db_connect_timeout=2,
+        db_statement_timeout_ms=2000,
+        db_pool_timeout=2,
+    )
+    async for api in build_api(settings):
+        trader = await api.trader()
+        await api.ctx.engine.dispose()  # no pooled connection: the next one must connect
+        pgbouncer_server.pause()
+        try:
+            started = time.monotonic()
+            r = await api.client.post(
+                f"{R}/auth/login", json={"email": trader.email, "password": PASSWORD}
+            )
+            elapsed = time.monotonic() - started
+        finally:
+            pgbouncer_server.resume()
+        assert r.status_code == 503, r.text
+        assert r.json()["code"] == "service_unavailable"
+        assert elapsed < 10
+        # and it recovers by itself once the pool is back
+        again = await api.client.get(f"{R}/users/me", headers=trader.headers)
+        assert again.status_code == 200

@@ -1,0 +1,116 @@
+"""Fan-out from the event bus to the connected clients of this process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+import orjson
+
+from shared.bus import EventBus, Subscription, encode
+from shared.contracts import CHANNEL_CONTROL, ControlEvent, Message
+from websocket_service.channels import KIND_TO_PRIVATE, public_name
+from websocket_service.connection import CLOSE_SESSION_ENDED, Connection
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    """One bus subscription per process; each message is encoded once for all its receivers."""
+
+    def __init__(self, bus: EventBus, *, max_queue: int = 1000, send_timeout: float = 5.0):
+        self.bus = bus
+        self.max_queue = max_queue
+        self.send_timeout = send_timeout
+        self._by_channel: dict[str, set[Connection]] = defaultdict(set)
+        self._by_user: dict[int, set[Connection]] = defaultdict(set)
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._subscription = await self.bus.subscribe(
+            [CHANNEL_CONTROL], ["md:*", "user:*"], maxsize=100_000
+        )
+        self._task = asyncio.create_task(self._pump(), name="ws-hub")
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for conns in list(self._by_user.values()):
+            for conn in list(conns):
+                await conn.stop()
+
+    def connections(self) -> int:
+        return sum(len(c) for c in self._by_user.values())
+
+    def add(self, conn: Connection) -> None:
+        self._by_user[conn.user_id].add(conn)
+
+    def remove(self, conn: Connection) -> None:
+        self._by_user[conn.user_id].discard(conn)
+        if not self._by_user[conn.user_id]:
+            del self._by_user[conn.user_id]
+        for name in conn.channels:
+            self._by_channel[name].discard(conn)
+            if not self._by_channel[name]:
+                del self._by_channel[name]
+        conn.channels.clear()
+
+    def subscribe(self, conn: Connection, name: str) -> None:
+        conn.channels.add(name)
+        self._by_channel[name].add(conn)
+
+    def unsubscribe(self, conn: Connection, name: str) -> None:
+        conn.channels.discard(name)
+        self._by_channel[name].discard(conn)
+
+    async def _pump(self) -> None:
+        assert self._subscription is not None
+        async for channel, message in self._subscription:
+            try:
+                self.dispatch(channel, message)
+            except Exception:
+                log.exception("dispatching %s failed", channel)
+
+    def dispatch(self, channel: str, message: Message) -> None:
+        if channel == CHANNEL_CONTROL:
+            if isinstance(message, ControlEvent):
+                self._control(message)
+            return
+        name = public_name(channel)
+        if name is not None:
+            receivers = self._by_channel.get(name)
+            if receivers:
+                frame = _frame(name, message)
+                for conn in receivers:
+                    conn.offer(frame, private=False)
+            return
+        if channel.startswith("user:"):
+            user_id = int(channel[5:])
+            private = KIND_TO_PRIVATE.get(getattr(message, "kind", ""))
+            if private is None:
+                return
+            frame: str | None = None
+            for conn in self._by_user.get(user_id, ()):
+                if private in conn.channels:
+                    frame = frame or _frame(private, message)
+                    conn.offer(frame, private=True)
+
+    def _control(self, event: ControlEvent) -> None:
+        if event.action != "session_revoked" or event.user_id is None:
+            return
+        for conn in list(self._by_user.get(event.user_id, ())):
+            if event.session_id is None or event.session_id == conn.session_id:
+                conn.close_soon(CLOSE_SESSION_ENDED, f"session ended: {event.reason}")
+
+
+def _frame(channel: str, message: Message) -> str:
+    return (
+        '{"channel":' + orjson.dumps(channel).decode() + ',"data":' + encode(message).decode() + "}"
+    )

@@ -96,11 +96,11 @@ class Hub:
             private = KIND_TO_PRIVATE.get(getattr(message, "kind", ""))
             if private is None:
                 return
-            frame: str | None = None
+            private_frame: str | None = None
             for conn in self._by_user.get(user_id, ()):
                 if private in conn.channels:
-                    frame = frame or _frame(private, message)
-                    conn.offer(frame, private=True)
+                    private_frame = private_frame or _frame(private, message)
+                    conn.offer(private_frame, private=True)
 
     def _control(self, event: ControlEvent) -> None:
         if event.action != "session_revoked" or event.user_id is None:

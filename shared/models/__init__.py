@@ -3,6 +3,33 @@
 from shared.models.audit import AuditEntry
 from shared.models.base import Base
 from shared.models.brokers import BrokerAccount
+from shared.models.strategies import SignalRecord, StrategySubscription
+from shared.models.trading import (
+    Fill,
+    LedgerEntry,
+    Order,
+    Position,
+    RiskDecisionRecord,
+    TradingHalt,
+    UserRiskLimits,
+)
 from shared.models.users import RefreshToken, Role, TokenFamily, User
 
-__all__ = ["AuditEntry", "Base", "BrokerAccount", "RefreshToken", "Role", "TokenFamily", "User"]
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "BrokerAccount",
+    "Fill",
+    "LedgerEntry",
+    "Order",
+    "Position",
+    "RefreshToken",
+    "RiskDecisionRecord",
+    "Role",
+    "SignalRecord",
+    "StrategySubscription",
+    "TokenFamily",
+    "TradingHalt",
+    "User",
+    "UserRiskLimits",
+]

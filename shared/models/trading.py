@@ -1,0 +1,154 @@
+"""Orders, fills, positions, the cash ledger, risk decisions, limits and trading halts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.models.base import Base, BigId, Money, TimestampMixin, UTCDateTime, utcnow
+
+
+def _user_fk() -> ForeignKey:
+    return ForeignKey("users.id", ondelete="CASCADE")
+
+
+def _account_fk() -> ForeignKey:
+    return ForeignKey("broker_accounts.id", ondelete="CASCADE")
+
+
+class Order(TimestampMixin, Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("user_id", "client_order_id"),
+        Index("ix_orders_user_status", "user_id", "status"),
+        Index("ix_orders_account_status", "broker_account_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, _user_fk(), nullable=False)
+    broker_account_id: Mapped[int] = mapped_column(BigId, _account_fk(), nullable=False)
+    client_order_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    # SHA-256 of the canonical request: the same key with another body is refused.
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    side: Mapped[str] = mapped_column(String(4), nullable=False)
+    quantity: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    order_type: Mapped[str] = mapped_column(String(8), nullable=False)
+    limit_price: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    trigger_price: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    product: Mapped[str] = mapped_column(String(4), nullable=False)
+    validity: Mapped[str] = mapped_column(String(4), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    filled_quantity: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), nullable=False)
+    average_price: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    origin: Mapped[str] = mapped_column(String(16), nullable=False)
+    subscription_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    algo_tag: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    stop_price: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    target_price: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    reason_code: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    broker_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    triggered: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Fill(Base):
+    __tablename__ = "fills"
+    __table_args__ = (Index("ix_fills_user_ts", "user_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    user_id: Mapped[int] = mapped_column(BigId, _user_fk(), nullable=False)
+    broker_account_id: Mapped[int] = mapped_column(BigId, _account_fk(), index=True, nullable=False)
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    side: Mapped[str] = mapped_column(String(4), nullable=False)
+    quantity: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    price: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    charges: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    charges_detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Position(Base):
+    __tablename__ = "positions"
+    __table_args__ = (UniqueConstraint("broker_account_id", "symbol", "product"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, _user_fk(), index=True, nullable=False)
+    broker_account_id: Mapped[int] = mapped_column(BigId, _account_fk(), nullable=False)
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    product: Mapped[str] = mapped_column(String(4), nullable=False)
+    quantity: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), nullable=False)
+    average_price: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), nullable=False)
+    realised_pnl: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+class LedgerEntry(Base):
+    """One cash flow of a broker account: fill notional, each charge, deposits."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_account_ts", "broker_account_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, _user_fk(), nullable=False)
+    broker_account_id: Mapped[int] = mapped_column(BigId, _account_fk(), nullable=False)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    amount: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    order_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    fill_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    description: Mapped[str] = mapped_column(String(200), default="", nullable=False)
+
+
+class RiskDecisionRecord(Base):
+    """Every decision of the risk chain, pass or fail, for the audit trail."""
+
+    __tablename__ = "risk_decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, _user_fk(), index=True, nullable=False)
+    order_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    check_name: Mapped[str] = mapped_column(String(48), nullable=False)
+    approved: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    code: Mapped[str] = mapped_column(String(48), nullable=False)
+    message: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class UserRiskLimits(Base):
+    """A user's risk limits; absent fields take the platform defaults."""
+
+    __tablename__ = "user_risk_limits"
+
+    user_id: Mapped[int] = mapped_column(BigId, _user_fk(), primary_key=True)
+    limits: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+class TradingHalt(Base):
+    """A halt of everyone (``user_id`` null) or of one user; active while ``cleared_at`` is null."""
+
+    __tablename__ = "trading_halts"
+    __table_args__ = (Index("ix_trading_halts_active", "user_id", "cleared_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(BigId, _user_fk(), nullable=True)
+    reason: Mapped[str] = mapped_column(String(300), default="", nullable=False)
+    created_by: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cleared_by: Mapped[int | None] = mapped_column(BigId, nullable=True)

@@ -1,7 +1,9 @@
 """Walk the app's own route table (its OpenAPI paths) to check every route, not a hand-kept list.
 
 Each path parameter name maps to a factory that creates the resource as the
-owner; each route that takes a body maps to a valid example body. A new route
+owner; each route that takes a body maps to a valid example body. Parts of the
+platform contribute their factories and bodies in ``tests/**/walk_*.py`` modules
+(dicts named ``PARAM_FACTORIES`` and ``BODIES``). A new route
 with an unknown parameter, or a body that does not validate, fails the walk
 until it is registered here.
 """
@@ -46,6 +48,23 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", f"{R}/broker-accounts/{{account_id}}"): {"label": "renamed"},
     ("PUT", f"{R}/admin/users/{{user_id}}/role"): {"role": "trader"},
 }
+
+
+def _load_contributions() -> None:
+    """Merge PARAM_FACTORIES and BODIES from every ``tests/**/walk_*.py`` module."""
+    import importlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted(root.glob("**/walk_*.py")):
+        module = importlib.import_module(
+            ".".join(("tests", *path.relative_to(root).with_suffix("").parts))
+        )
+        PARAM_FACTORIES.update(getattr(module, "PARAM_FACTORIES", {}))
+        BODIES.update(getattr(module, "BODIES", {}))
+
+
+_load_contributions()
 
 PUBLIC = {
     ("POST", f"{R}/auth/register"),

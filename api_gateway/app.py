@@ -13,14 +13,20 @@ from fastapi.staticfiles import StaticFiles
 from api_gateway.context import GatewayContext
 from api_gateway.errors import install_error_handlers
 from api_gateway.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from api_gateway.routers import admin, auth, brokers, health, users
+from api_gateway.routers import admin, auth, brokers, health, market, users
 from shared.config import Environment
 
 API_PREFIX = "/api/v1"
 WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 
 # Routers other parts of the platform contribute (market data, orders, subscriptions...).
-ROUTERS: list[APIRouter] = [auth.router, users.router, brokers.router, admin.router]
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    users.router,
+    brokers.router,
+    market.router,
+    admin.router,
+]
 
 
 def create_app(

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api_gateway.services.throttle import AddressThrottle
+from shared.bus import EventBus
 from shared.clock import Clock, SystemClock
 from shared.config import Environment, Settings
 from shared.db import create_engine, create_sessionmaker
 from shared.security.jwt import JWTKeys
 from shared.security.passwords import PasswordHasher
 from shared.security.secrets import SecretBox
+from shared.tickstore import TickStore, tickstore_from_settings
 
 
 @dataclass
@@ -25,8 +27,15 @@ class GatewayContext:
     secrets: SecretBox
     clock: Clock
     address_throttle: AddressThrottle
-    bus: object | None = None  # shared.bus.EventBus once wired; None publishes nothing
+    bus: EventBus | None = None  # None: nothing is published
+    tick_store: TickStore | None = None
     extras: dict[str, object] = field(default_factory=dict)
+
+    def tickstore(self) -> TickStore:
+        """The tick store, created from settings on first use."""
+        if self.tick_store is None:
+            self.tick_store = tickstore_from_settings(self.settings)
+        return self.tick_store
 
     @classmethod
     def build(
@@ -34,8 +43,9 @@ class GatewayContext:
         settings: Settings,
         *,
         clock: Clock | None = None,
-        bus: object | None = None,
+        bus: EventBus | None = None,
         engine: AsyncEngine | None = None,
+        tick_store: TickStore | None = None,
     ) -> GatewayContext:
         engine = engine or create_engine(settings)
         return cls(
@@ -53,4 +63,5 @@ class GatewayContext:
                 settings.max_login_attempts_per_address, settings.login_address_window_seconds
             ),
             bus=bus,
+            tick_store=tick_store,
         )

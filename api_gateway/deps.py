@@ -67,9 +67,9 @@ async def _publish_after_commit(ctx: GatewayContext, uow: UnitOfWork) -> None:
         uow.messages.append((CHANNEL_CONTROL, event))
     for channel, message in uow.messages:
         try:
-            await bus.publish(channel, message)  # type: ignore[attr-defined]
+            await bus.publish(channel, message)
         except Exception:  # the commit stands; subscribers re-read state from the database
-            log.exception("publishing %s after commit failed", message.kind)  # type: ignore[attr-defined]
+            log.exception("publishing %s after commit failed", type(message).__name__)
 
 
 # scope="function": commit before the response is sent, so a failed commit is never a 2xx.

@@ -43,6 +43,9 @@ PARAM_FACTORIES: dict[str, Factory] = {
     "user_id": _self_user,
 }
 
+# path parameters naming data every user may read (not owned by anyone)
+SHARED_PARAMS: dict[str, str] = {"symbol": "RELIANCE"}
+
 # (method, path template) -> a body that passes validation
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", f"{R}/broker-accounts/{{account_id}}"): {"label": "renamed"},
@@ -61,6 +64,7 @@ def _load_contributions() -> None:
             ".".join(("tests", *path.relative_to(root).with_suffix("").parts))
         )
         PARAM_FACTORIES.update(getattr(module, "PARAM_FACTORIES", {}))
+        SHARED_PARAMS.update(getattr(module, "SHARED_PARAMS", {}))
         BODIES.update(getattr(module, "BODIES", {}))
 
 
@@ -89,8 +93,16 @@ def params(path: str) -> list[str]:
     return re.findall(r"{(\w+)}", path)
 
 
+def owned_params(path: str) -> list[str]:
+    """The path parameters that name a user's own resources."""
+    return [p for p in params(path) if p not in SHARED_PARAMS]
+
+
 async def fill(client: httpx.AsyncClient, path: str, owner: Trader) -> str:
     for name in params(path):
+        if name in SHARED_PARAMS:
+            path = path.replace(f"{{{name}}}", SHARED_PARAMS[name])
+            continue
         factory = PARAM_FACTORIES.get(name)
         assert factory is not None, f"register a factory for path parameter {name!r} ({path})"
         path = path.replace(f"{{{name}}}", str(await factory(client, owner)))

@@ -124,7 +124,7 @@ class OrderIntent(Message):
     trigger_price: Decimal | None = None
     product: Product = Product.MIS
     validity: Validity = Validity.DAY
-    origin: Literal["manual", "subscription"] = "subscription"
+    origin: Literal["manual", "subscription", "system"] = "subscription"
     subscription_id: int | None = None
     algo_tag: str | None = None
     stop: Decimal | None = None

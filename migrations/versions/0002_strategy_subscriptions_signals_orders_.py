@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 00:03:24.973822
+Create Date: 2026-11-22 00:08:25.835811
 """
 from collections.abc import Sequence
 
@@ -74,6 +74,8 @@ def upgrade() -> None:
     sa.Column('validity', sa.String(length=4), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('filled_quantity', shared.models.base.Money(precision=28, scale=8), nullable=False),
+    sa.Column('filled_value', shared.models.base.Money(precision=28, scale=8), nullable=False),
+    sa.Column('fill_count', sa.Integer(), nullable=False),
     sa.Column('average_price', shared.models.base.Money(precision=28, scale=8), nullable=True),
     sa.Column('origin', sa.String(length=16), nullable=False),
     sa.Column('subscription_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -83,7 +85,7 @@ def upgrade() -> None:
     sa.Column('reason_code', sa.String(length=48), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('broker_order_id', sa.String(length=64), nullable=True),
-    sa.Column('triggered', sa.Boolean(), nullable=False),
+    sa.Column('triggered_at', shared.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('submitted_at', shared.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', shared.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', shared.models.base.UTCDateTime(timezone=True), nullable=False),

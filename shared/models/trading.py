@@ -44,6 +44,8 @@ class Order(TimestampMixin, Base):
     validity: Mapped[str] = mapped_column(String(4), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False)
     filled_quantity: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), nullable=False)
+    filled_value: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), nullable=False)
+    fill_count: Mapped[int] = mapped_column(default=0, nullable=False)
     average_price: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
     origin: Mapped[str] = mapped_column(String(16), nullable=False)
     subscription_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
@@ -53,7 +55,7 @@ class Order(TimestampMixin, Base):
     reason_code: Mapped[str | None] = mapped_column(String(48), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     broker_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    triggered: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 

@@ -1,0 +1,168 @@
+"""Transaction charges: an Indian discount broker's NSE equity schedule and a crypto fee.
+
+Every item is computed on the fill's turnover (quantity x price) and rounded to
+paise. Brokerage is charged per executed *order* and capped per order, so a
+fill's brokerage is the order's cumulative brokerage after the fill minus what
+its earlier fills already paid: the fills of one order sum to exactly one
+order's brokerage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts import Product, Side
+
+from .fills import Fill
+from .money import ZERO, round_paise
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeBreakdown:
+    """Itemised charges of one fill, each in rupees rounded to paise."""
+
+    brokerage: Decimal = ZERO
+    stt: Decimal = ZERO
+    exchange_txn: Decimal = ZERO
+    sebi_fee: Decimal = ZERO
+    stamp_duty: Decimal = ZERO
+    gst: Decimal = ZERO
+
+    @property
+    def total(self) -> Decimal:
+        return (
+            self.brokerage
+            + self.stt
+            + self.exchange_txn
+            + self.sebi_fee
+            + self.stamp_duty
+            + self.gst
+        )
+
+    def items(self) -> dict[str, Decimal]:
+        """Item name -> amount, in a fixed order (zero items included)."""
+        return asdict(self)
+
+
+class FeeModel(Protocol):
+    """Anything that prices a fill's charges."""
+
+    def charges(
+        self,
+        side: Side,
+        product: Product,
+        quantity: Decimal,
+        price: Decimal,
+        order_turnover_before: Decimal = ZERO,
+    ) -> ChargeBreakdown: ...
+
+
+class ChargeSchedule(BaseModel):
+    """NSE equity charges of a typical discount broker; rates are fractions of turnover.
+
+    Defaults: intraday (MIS) brokerage 0.03% capped at 20 INR per order, delivery
+    (CNC) free; STT 0.1% both sides on delivery, 0.025% on the intraday sell side;
+    NSE transaction charge 0.00297%; SEBI fee 10 INR per crore; stamp duty on the
+    buy side 0.015% delivery, 0.003% intraday; GST 18% on brokerage + exchange
+    charge + SEBI fee.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    intraday_brokerage_rate: Decimal = Field(Decimal("0.0003"), ge=0, le=1)
+    intraday_brokerage_cap: Decimal | None = Field(Decimal(20), ge=0)
+    delivery_brokerage_rate: Decimal = Field(ZERO, ge=0, le=1)
+    delivery_brokerage_cap: Decimal | None = Field(None, ge=0)
+    stt_delivery_rate: Decimal = Field(Decimal("0.001"), ge=0, le=1)
+    stt_intraday_sell_rate: Decimal = Field(Decimal("0.00025"), ge=0, le=1)
+    exchange_txn_rate: Decimal = Field(Decimal("0.0000297"), ge=0, le=1)
+    sebi_rate: Decimal = Field(Decimal("0.000001"), ge=0, le=1)
+    stamp_delivery_buy_rate: Decimal = Field(Decimal("0.00015"), ge=0, le=1)
+    stamp_intraday_buy_rate: Decimal = Field(Decimal("0.00003"), ge=0, le=1)
+    gst_rate: Decimal = Field(Decimal("0.18"), ge=0, le=1)
+
+    def charges(
+        self,
+        side: Side,
+        product: Product,
+        quantity: Decimal,
+        price: Decimal,
+        order_turnover_before: Decimal = ZERO,
+    ) -> ChargeBreakdown:
+        """Charges of one fill of ``quantity`` at ``price``."""
+        turnover = quantity * price
+        intraday = product is Product.MIS
+        buy = side is Side.BUY
+        brokerage = self._order_brokerage(intraday, order_turnover_before + turnover) - (
+            self._order_brokerage(intraday, order_turnover_before)
+        )
+        if intraday:
+            stt_rate = ZERO if buy else self.stt_intraday_sell_rate
+            stamp_rate = self.stamp_intraday_buy_rate if buy else ZERO
+        else:
+            stt_rate = self.stt_delivery_rate
+            stamp_rate = self.stamp_delivery_buy_rate if buy else ZERO
+        exchange = round_paise(turnover * self.exchange_txn_rate)
+        sebi = round_paise(turnover * self.sebi_rate)
+        return ChargeBreakdown(
+            brokerage=brokerage,
+            stt=round_paise(turnover * stt_rate),
+            exchange_txn=exchange,
+            sebi_fee=sebi,
+            stamp_duty=round_paise(turnover * stamp_rate),
+            gst=round_paise((brokerage + exchange + sebi) * self.gst_rate),
+        )
+
+    def _order_brokerage(self, intraday: bool, turnover: Decimal) -> Decimal:
+        rate = self.intraday_brokerage_rate if intraday else self.delivery_brokerage_rate
+        cap = self.intraday_brokerage_cap if intraday else self.delivery_brokerage_cap
+        amount = turnover * rate
+        if cap is not None:
+            amount = min(amount, cap)
+        return round_paise(amount)
+
+
+class CryptoFeeSchedule(BaseModel):
+    """A flat percentage of turnover per fill (both sides), with optional GST on the fee."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fee_rate: Decimal = Field(Decimal("0.001"), ge=0, le=1)
+    gst_rate: Decimal = Field(ZERO, ge=0, le=1)
+
+    def charges(
+        self,
+        side: Side,
+        product: Product,
+        quantity: Decimal,
+        price: Decimal,
+        order_turnover_before: Decimal = ZERO,
+    ) -> ChargeBreakdown:
+        """Charges of one fill: the fee is reported as brokerage."""
+        fee = round_paise(quantity * price * self.fee_rate)
+        return ChargeBreakdown(brokerage=fee, gst=round_paise(fee * self.gst_rate))
+
+
+class NoCharges:
+    """A fee model that charges nothing (for tests and frictionless backtests)."""
+
+    def charges(
+        self,
+        side: Side,
+        product: Product,
+        quantity: Decimal,
+        price: Decimal,
+        order_turnover_before: Decimal = ZERO,
+    ) -> ChargeBreakdown:
+        return ChargeBreakdown()
+
+
+def charges_for_fill(model: FeeModel, fill: Fill) -> ChargeBreakdown:
+    """Price ``fill`` with ``model``."""
+    return model.charges(
+        fill.side, fill.product, fill.quantity, fill.price, fill.order_turnover_before
+    )

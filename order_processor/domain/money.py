@@ -1,0 +1,44 @@
+"""Decimal helpers shared by orders, fills, charges and positions."""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+PAISE = Decimal("0.01")
+# Remaining cost of a reduced position is rounded to this scale so that sums stay exact
+# within Decimal's 28 significant digits (see positions.py).
+COST_SCALE = Decimal("1e-10")
+BPS = Decimal(10_000)
+
+
+def to_decimal(value: Decimal | float | int | str) -> Decimal:
+    """A Decimal from market data (floats go through ``str`` so 101.1 stays 101.1)."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+def round_paise(amount: Decimal) -> Decimal:
+    """Round an amount of money to paise, half up (how contract notes round)."""
+    return amount.quantize(PAISE, rounding=ROUND_HALF_UP)
+
+
+def is_multiple(value: Decimal, step: Decimal) -> bool:
+    """Whether ``value`` is an integer multiple of ``step`` (``step`` > 0)."""
+    return value % step == 0
+
+
+def round_to_tick(price: Decimal, tick: Decimal, direction: str = "nearest") -> Decimal:
+    """Snap ``price`` to the tick grid: ``"nearest"`` (half up), ``"up"`` or ``"down"``."""
+    rounding = {"nearest": ROUND_HALF_UP, "up": ROUND_CEILING, "down": ROUND_FLOOR}[direction]
+    steps = (price / tick).quantize(ONE, rounding=rounding)
+    return steps * tick
+
+
+def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
+    """The largest multiple of ``step`` not above ``value``."""
+    return (value / step).quantize(ONE, rounding=ROUND_FLOOR) * step

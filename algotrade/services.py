@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import uvicorn
 
 from api_gateway.app import create_app
@@ -44,4 +46,15 @@ def serve_service(name: str, settings: Settings) -> None:
             ws_max_size=64 * 1024,
         )
         return
-    raise SystemExit(f"service {name!r} is not available in this build")
+    package = SERVICE_PACKAGES.get(name)
+    if package is None:
+        raise SystemExit(f"unknown service {name!r}")
+    # Each service package exposes main.run(settings): build its runtime, run until signalled.
+    importlib.import_module(f"{package}.main").run(settings)
+
+
+SERVICE_PACKAGES = {
+    "market-data": "market_data_engine",
+    "order-processor": "order_processor",
+    "strategy-worker": "strategy_workers",
+}

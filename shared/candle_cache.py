@@ -1,0 +1,63 @@
+"""The last N closed candles per (symbol, timeframe): written by the market data engine,
+read by the strategy workers to build their windows.
+
+In-process adapter here (embedded profile); the Redis adapter lives in
+``shared/candle_cache_redis.py`` (distributed profile).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from shared.contracts import CandleMsg, Timeframe
+
+DEFAULT_DEPTH = 500
+
+
+@runtime_checkable
+class CandleCache(Protocol):
+    async def push(self, candles: Sequence[CandleMsg]) -> None:
+        """Append closed candles (any symbols and timeframes), keeping the last ``depth``."""
+        ...
+
+    async def recent(self, symbol: str, timeframe: Timeframe, n: int) -> list[CandleMsg]:
+        """Up to ``n`` most recent closed candles, oldest first."""
+        ...
+
+    async def recent_many(
+        self, keys: Sequence[tuple[str, Timeframe]], n: int
+    ) -> dict[tuple[str, Timeframe], list[CandleMsg]]:
+        """``recent`` for many keys in one round trip."""
+        ...
+
+
+class InProcessCandleCache:
+    """Bounded deques per (symbol, timeframe); a candle with a start already cached replaces
+    nothing and is ignored, so re-publishing is harmless."""
+
+    def __init__(self, depth: int = DEFAULT_DEPTH) -> None:
+        self.depth = depth
+        self._data: dict[tuple[str, Timeframe], deque[CandleMsg]] = {}
+
+    async def push(self, candles: Sequence[CandleMsg]) -> None:
+        for candle in candles:
+            key = (candle.symbol, candle.timeframe)
+            q = self._data.get(key)
+            if q is None:
+                q = self._data[key] = deque(maxlen=self.depth)
+            if q and candle.start <= q[-1].start:
+                continue
+            q.append(candle)
+
+    async def recent(self, symbol: str, timeframe: Timeframe, n: int) -> list[CandleMsg]:
+        q = self._data.get((symbol, timeframe))
+        if not q:
+            return []
+        return list(q)[-n:]
+
+    async def recent_many(
+        self, keys: Sequence[tuple[str, Timeframe]], n: int
+    ) -> dict[tuple[str, Timeframe], list[CandleMsg]]:
+        return {key: await self.recent(key[0], key[1], n) for key in keys}

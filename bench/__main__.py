@@ -13,9 +13,7 @@ from bench._core import format_table, write_results
 
 def _names() -> list[str]:
     here = Path(__file__).resolve().parent
-    return sorted(
-        m.name for m in pkgutil.iter_modules([str(here)]) if not m.name.startswith("_")
-    )
+    return sorted(m.name for m in pkgutil.iter_modules([str(here)]) if not m.name.startswith("_"))
 
 
 def main(argv: list[str] | None = None) -> int:

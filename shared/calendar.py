@@ -36,9 +36,7 @@ def _nse_holidays() -> frozenset[date]:
     import pandas_market_calendars as mcal  # heavy import, done once on first use
 
     cal = mcal.get_calendar("XNSE")
-    return frozenset(
-        date.fromisoformat(str(d)[:10]) for d in cal.holidays().holidays
-    )
+    return frozenset(date.fromisoformat(str(d)[:10]) for d in cal.holidays().holidays)
 
 
 class NSECalendar:

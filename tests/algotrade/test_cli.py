@@ -18,16 +18,32 @@ def test_help_lists_the_platform_commands():
 
 
 def test_migrate_then_create_admin_on_sqlite(tmp_path):
-    env = {"ALGOTRADE_DATA_DIR": str(tmp_path), "ALGOTRADE_ADMIN_PASSWORD": "admin password 123",
-           "PATH": "/usr/bin:/bin"}
+    env = {
+        "ALGOTRADE_DATA_DIR": str(tmp_path),
+        "ALGOTRADE_ADMIN_PASSWORD": "admin password 123",
+        "PATH": "/usr/bin:/bin",
+    }
     run = [sys.executable, "-m", "algotrade.cli"]
-    migrated = subprocess.run([*run, "migrate"], env=env, capture_output=True, text=True,
-                              timeout=120, check=False)
+    migrated = subprocess.run(
+        [*run, "migrate"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert migrated.returncode == 0, migrated.stderr
-    created = subprocess.run([*run, "create-admin", "--email", "root@example.com"], env=env,
-                             capture_output=True, text=True, timeout=120, check=False)
+    created = subprocess.run(
+        [*run, "create-admin", "--email", "root@example.com"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert created.returncode == 0, created.stderr
     assert "created admin root@example.com" in created.stdout
-    again = subprocess.run([*run, "create-admin", "--email", "root@example.com"], env=env,
-                           capture_output=True, text=True, timeout=120, check=False)
+    again = subprocess.run(
+        [*run, "create-admin", "--email", "root@example.com"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert "promoted to admin" in again.stdout

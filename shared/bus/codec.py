@@ -1,0 +1,100 @@
+"""Bus messages to bytes and back: JSON, with the ``kind`` field choosing the class.
+
+Decimals travel as strings (exact), datetimes as ISO 8601. Encoding uses the
+pydantic-core serializer straight to bytes and decoding validates JSON in one
+pass through a discriminated union; both stay in Rust, which measured faster
+than ``model_dump`` + orjson and ``orjson.loads`` + ``model_validate``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Annotated, Any, Union
+
+import orjson
+from pydantic import Field, TypeAdapter, ValidationError
+
+from shared import contracts
+from shared.contracts import Message
+
+__all__ = [
+    "REGISTRY",
+    "InvalidMessage",
+    "MessageDecodeError",
+    "UnknownMessage",
+    "decode",
+    "encode",
+]
+
+
+class MessageDecodeError(ValueError):
+    """Bytes on the bus that are not a message this process understands; log and ack it."""
+
+
+class UnknownMessage(MessageDecodeError):
+    """A well-formed payload whose ``kind`` no class here declares (e.g. from a newer producer)."""
+
+    def __init__(self, kind: object) -> None:
+        super().__init__(f"unknown message kind {kind!r}; known: {', '.join(sorted(REGISTRY))}")
+        self.kind = kind
+
+
+class InvalidMessage(MessageDecodeError):
+    """A payload that is not JSON, has no ``kind``, or fails its class's validation."""
+
+
+def _message_classes() -> dict[str, type[Message]]:
+    """Every concrete message class of the contracts module, by its ``kind``."""
+    found: dict[str, type[Message]] = {}
+    for _, cls in inspect.getmembers(contracts, inspect.isclass):
+        if not issubclass(cls, Message) or cls is Message:
+            continue
+        field = cls.model_fields.get("kind")
+        if field is None or not isinstance(field.default, str):
+            continue
+        if field.default in found:
+            raise RuntimeError(f"two message classes declare kind {field.default!r}")
+        found[field.default] = cls
+    return found
+
+
+REGISTRY: Mapping[str, type[Message]] = _message_classes()
+
+_ANY_MESSAGE: TypeAdapter[Message] = TypeAdapter(
+    Annotated[Union[tuple(REGISTRY.values())], Field(discriminator="kind")]  # noqa: UP007
+)
+
+
+def encode(message: Message) -> bytes:
+    """The message as compact JSON bytes."""
+    return message.__pydantic_serializer__.to_json(message)
+
+
+def decode(data: bytes | str) -> Message:
+    """The message these bytes encode, as its own class; raises ``MessageDecodeError``."""
+    try:
+        return _ANY_MESSAGE.validate_json(data)
+    except ValidationError as exc:
+        raise _decode_error(data, exc) from None
+
+
+def _decode_error(data: bytes | str, exc: ValidationError) -> MessageDecodeError:
+    first = exc.errors(include_url=False)[0]
+    if first["type"] == "union_tag_invalid":
+        return UnknownMessage(_kind_of(data))
+    return InvalidMessage(
+        f"undecodable message ({first['type']}: {first['msg']}): {_preview(data)}"
+    )
+
+
+def _kind_of(data: bytes | str) -> Any:
+    try:
+        return orjson.loads(data).get("kind")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+
+
+def _preview(data: bytes | str, limit: int = 200) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return text if len(text) <= limit else text[:limit] + "..."

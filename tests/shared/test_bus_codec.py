@@ -1,0 +1,89 @@
+"""Bus codec: every message kind round-trips exactly; bad payloads fail with clear errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.bus.codec import (
+    InvalidMessage,
+    MessageDecodeError,
+    UnknownMessage,
+    decode,
+    encode,
+)
+from shared.contracts import FillEvent, Side
+from tests.shared.test_bus import sample_messages
+
+
+@pytest.mark.parametrize("message", sample_messages(), ids=lambda m: m.kind)
+def test_every_message_kind_decodes_to_an_equal_message_of_its_class(message):
+    decoded = decode(encode(message))
+    assert type(decoded) is type(message)
+    assert decoded == message
+
+
+def fill(price: Decimal) -> FillEvent:
+    return FillEvent(
+        user_id=1,
+        order_id=1,
+        fill_id=1,
+        symbol="X",
+        side=Side.BUY,
+        quantity=Decimal("1"),
+        price=price,
+        charges=Decimal("0.00"),
+        ts=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_decimals_keep_their_exact_digits_and_exponent(price):
+    decoded = decode(encode(fill(price)))
+    assert isinstance(decoded, FillEvent)
+    assert decoded.price.as_tuple() == price.as_tuple()
+
+
+def test_decimals_travel_as_json_strings_not_floats():
+    payload = orjson.loads(encode(fill(Decimal("1523.0500"))))
+    assert payload["price"] == "1523.0500"
+
+
+def test_datetimes_stay_timezone_aware_at_the_same_instant():
+    message = sample_messages()[0]
+    decoded = decode(encode(message))
+    assert decoded.ts.utcoffset() is not None  # type: ignore[attr-defined]
+    assert decoded.ts == message.ts  # type: ignore[attr-defined]
+
+
+def test_unknown_kind_raises_unknown_message_naming_the_kind():
+    with pytest.raises(UnknownMessage, match="'from_the_future'") as info:
+        decode(b'{"v": 3, "kind": "from_the_future", "x": 1}')
+    assert info.value.kind == "from_the_future"
+    assert isinstance(info.value, MessageDecodeError)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b'{"symbol": "INFY"}',
+        b'{"kind": "tick", "symbol": "INFY"}',
+        b'{"kind": "tick", "symbol": "INFY", "ts": "2024-01-01T00:00:00Z", "price": 1, "x": 2}',
+        b"[1, 2]",
+    ],
+    ids=["not-json", "no-kind", "missing-fields", "unknown-field", "not-an-object"],
+)
+def test_malformed_payload_raises_invalid_message(payload):
+    with pytest.raises(InvalidMessage):
+        decode(payload)
+
+
+def test_decode_accepts_text_as_well_as_bytes():
+    message = sample_messages()[3]
+    assert decode(encode(message).decode()) == message

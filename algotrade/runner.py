@@ -28,9 +28,8 @@ def run_embedded(settings: Settings, *, host: str, port: int) -> None:
     async def start_hub() -> None:
         await hub.start()
 
-    app = create_app(ctx, on_startup=[start_hub])
+    app = create_app(ctx, on_startup=[start_hub], app_routers=[ws_router])
     app.state.ws = WsContext(sessions=ctx.sessions, jwt=ctx.jwt, clock=ctx.clock, hub=hub)
-    app.include_router(ws_router)
     log.info(
         "algotrade running on http://%s:%d (API docs at /api/v1/docs, WebSocket /ws)", host, port
     )

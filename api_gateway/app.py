@@ -33,6 +33,7 @@ def create_app(
     ctx: GatewayContext,
     *,
     extra_routers: Sequence[APIRouter] = (),
+    app_routers: Sequence[APIRouter] = (),
     on_startup: Sequence[Callable[[], object]] = (),
     dispose_engine: bool = True,
 ) -> FastAPI:
@@ -66,6 +67,8 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)
+    for router in app_routers:  # e.g. the WebSocket endpoint: before the SPA catches "/"
+        app.include_router(router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -29,6 +29,7 @@ on_path pgbouncer || missing+=(pgbouncer)
 on_path redis-server || missing+=(redis-server)
 on_path influxd || missing+=(influxdb)
 on_path psql || missing+=(postgresql-client-15)
+[ -x /usr/bin/chromium ] || missing+=(chromium)  # browser tests of the dashboard
 
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "install-system-deps: everything present"

@@ -106,6 +106,17 @@ class Settings(BaseSettings):
     default_page_size: int = 50
     max_page_size: int = 200
 
+    # Market data
+    feed: str = Field("simulated", pattern="^(simulated|replay|binance)$")
+    feed_symbols: CommaList = []  # empty: the NIFTY 50 (simulated) or BTCUSDT,ETHUSDT (binance)
+    feed_rate: float = Field(20.0, gt=0)  # simulated ticks per second, all symbols together
+    feed_seed: int = 7
+    feed_around_the_clock: bool = False  # simulated NSE ticks outside session hours too
+    feed_replay_paths: CommaList = []
+    feed_replay_speed: float | None = None  # None: as fast as possible
+    feed_binance_url: str = "wss://stream.binance.com:9443"
+    candle_grace_seconds: float = Field(2.0, ge=0)
+
     # Trading defaults
     paper_starting_capital: Decimal = Decimal("50000")
     base_currency: str = "INR"
@@ -119,6 +130,8 @@ class Settings(BaseSettings):
                 "jwt_previous_keys",
                 "secrets_encryption_keys",
                 "cors_origins",
+                "feed_symbols",
+                "feed_replay_paths",
             ):
                 if key in data:
                     data[key] = _split(data[key])

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from api_gateway.schemas.common import PublicModel, RequestModel
+from api_gateway.schemas.common import MoneyOut, PublicModel, RequestModel
 
 BrokerKind = Literal["paper"]
 
@@ -34,7 +34,7 @@ class BrokerAccountPublic(PublicModel):
     broker: str
     label: str
     credentials_hint: str | None
-    starting_capital: Decimal
+    starting_capital: MoneyOut
     currency: str
     is_active: bool
     created_at: datetime

@@ -69,7 +69,7 @@ class Money(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(str(value)).normalize() if dialect.name == "sqlite" else Decimal(value)
+        return Decimal(str(value))
 
 
 def utcnow() -> datetime:

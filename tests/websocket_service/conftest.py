@@ -43,11 +43,10 @@ async def live(request, tmp_path) -> AsyncIterator[LiveServer]:
     ctx = GatewayContext.build(settings, bus=bus)
     hub = Hub(bus, max_queue=50, send_timeout=1.0)
     await hub.start()
-    app = create_app(ctx)
+    app = create_app(ctx, app_routers=[ws_router])
     app.state.ws = WsContext(
         sessions=ctx.sessions, jwt=ctx.jwt, clock=ctx.clock, hub=hub, auth_timeout=1.0
     )
-    app.include_router(ws_router)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", ws_max_size=64 * 1024
     )

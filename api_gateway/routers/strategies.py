@@ -1,0 +1,116 @@
+"""/strategies (the catalog), /subscriptions (the user's strategies at work) and /signals."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from api_gateway.deps import CtxDep, CurrentUser, MetaDep, PagingDep, UowDep
+from api_gateway.schemas.common import PageOut
+from api_gateway.schemas.strategies import (
+    MAX_ID,
+    SignalPublic,
+    StrategyCatalog,
+    StrategyPublic,
+    SubscriptionCreate,
+    SubscriptionPublic,
+    SubscriptionStatus,
+    SubscriptionUpdate,
+)
+from api_gateway.services.subscriptions import ACTIVE, PAUSED, SubscriptionService
+from strategy_workers.sizing import sizing_schemas
+from strategy_workers.strategies import list_strategies
+
+router = APIRouter(tags=["strategies"])
+
+SubscriptionId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+@functools.cache
+def _catalog() -> StrategyCatalog:
+    # The catalog is fixed once the plug-ins are loaded; building the schemas once is enough.
+    return StrategyCatalog(
+        items=[StrategyPublic.model_validate(info) for info in list_strategies()],
+        sizing_schemas=sizing_schemas(),
+    )
+
+
+@router.get("/strategies", response_model=StrategyCatalog)
+async def catalog(_: CurrentUser) -> object:
+    return _catalog()
+
+
+@router.post(
+    "/subscriptions", response_model=SubscriptionPublic, status_code=status.HTTP_201_CREATED
+)
+async def create(
+    body: SubscriptionCreate, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> object:
+    return await SubscriptionService(ctx, uow, user).create(body, meta)
+
+
+@router.get("/subscriptions", response_model=PageOut[SubscriptionPublic])
+async def list_subscriptions(
+    user: CurrentUser,
+    ctx: CtxDep,
+    uow: UowDep,
+    paging: PagingDep,
+    status_filter: Annotated[SubscriptionStatus | None, Query(alias="status")] = None,
+) -> object:
+    return await SubscriptionService(ctx, uow, user).list(
+        paging.limit, paging.offset, status_filter
+    )
+
+
+@router.get("/subscriptions/{subscription_id}", response_model=SubscriptionPublic)
+async def get(subscription_id: SubscriptionId, user: CurrentUser, ctx: CtxDep, uow: UowDep) -> object:
+    return await SubscriptionService(ctx, uow, user).get(subscription_id)
+
+
+@router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionPublic)
+async def update(
+    subscription_id: SubscriptionId,
+    body: SubscriptionUpdate,
+    user: CurrentUser,
+    ctx: CtxDep,
+    uow: UowDep,
+    meta: MetaDep,
+) -> object:
+    return await SubscriptionService(ctx, uow, user).update(subscription_id, body, meta)
+
+
+@router.post("/subscriptions/{subscription_id}/pause", response_model=SubscriptionPublic)
+async def pause(
+    subscription_id: SubscriptionId, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> object:
+    return await SubscriptionService(ctx, uow, user).set_status(subscription_id, PAUSED, meta)
+
+
+@router.post("/subscriptions/{subscription_id}/resume", response_model=SubscriptionPublic)
+async def resume(
+    subscription_id: SubscriptionId, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> object:
+    return await SubscriptionService(ctx, uow, user).set_status(subscription_id, ACTIVE, meta)
+
+
+@router.delete("/subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete(
+    subscription_id: SubscriptionId, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> None:
+    await SubscriptionService(ctx, uow, user).delete(subscription_id, meta)
+
+
+@router.get("/signals", response_model=PageOut[SignalPublic])
+async def signals(
+    user: CurrentUser,
+    ctx: CtxDep,
+    uow: UowDep,
+    paging: PagingDep,
+    subscription_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    symbol: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+) -> object:
+    return await SubscriptionService(ctx, uow, user).signals(
+        paging.limit, paging.offset, subscription_id, symbol
+    )

@@ -1,0 +1,148 @@
+"""The kill switch: a trader's own panic button, and the admins' halt, resume and liquidate.
+
+Halts live in the database (they hold while Redis is down), cancel the affected
+users' open orders, are audited, and are announced on the control channel once
+committed. Liquidation places market orders (origin ``system``) against every
+open position; the order processor sends them like any other order.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from api_gateway.deps import AdminUser, CtxDep, CurrentUser, MetaDep, UowDep
+from api_gateway.schemas.orders import (
+    AdminHalt,
+    AdminScope,
+    AdminTradingStatus,
+    HaltPublic,
+    KillSwitchOutcome,
+    OrderPublic,
+    SelfHalt,
+    TradingStatus,
+)
+from api_gateway.services.auth import RequestMeta
+from api_gateway.services.orders import dispatch
+from order_processor.catalog import default_catalog
+from order_processor.events import Outbox
+from order_processor.killswitch import KillSwitch, KillSwitchResult
+from order_processor.repositories import HaltRepository
+from shared.errors import NotFound
+from shared.models import User
+
+router = APIRouter(tags=["trading"])
+admin_router = APIRouter(prefix="/admin/trading", tags=["admin"])
+
+
+def _switch(ctx: CtxDep, uow: UowDep, actor: User, meta: RequestMeta, outbox: Outbox) -> KillSwitch:
+    return KillSwitch(
+        uow.session,
+        actor_id=actor.id,
+        now=ctx.clock.now(),
+        catalog=default_catalog(),
+        outbox=outbox,
+        ip_address=meta.ip_address,
+    )
+
+
+def _outcome(result: KillSwitchResult) -> KillSwitchOutcome:
+    return KillSwitchOutcome(
+        halts=[HaltPublic.model_validate(h) for h in result.halts],
+        cancelled_order_ids=[o.id for o in result.cancelled],
+        orders=[OrderPublic.model_validate(o) for o in result.placed],
+    )
+
+
+async def _own_status(uow: UowDep, user: User) -> TradingStatus:
+    halts = await HaltRepository(uow.session).active_for(user.id)
+    return TradingStatus(halted=bool(halts), halts=[HaltPublic.model_validate(h) for h in halts])
+
+
+# -- the trader's panic button ------------------------------------------------
+
+
+@router.post("/trading/halt", response_model=TradingStatus)
+async def halt_me(
+    body: SelfHalt, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> object:
+    """Stop my trading now: open orders are cancelled, only orders that reduce a position pass."""
+    outbox = Outbox()
+    await _switch(ctx, uow, user, meta, outbox).halt(user.id, body.reason or "halted by the user")
+    uow.messages.extend(outbox.messages)
+    return await _own_status(uow, user)
+
+
+@router.post("/trading/resume", response_model=TradingStatus)
+async def resume_me(user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep) -> object:
+    """Lift my own halt (403 if an administrator halted me)."""
+    outbox = Outbox()
+    await _switch(ctx, uow, user, meta, outbox).resume(user.id, as_admin=False)
+    uow.messages.extend(outbox.messages)
+    return await _own_status(uow, user)
+
+
+@router.get("/trading/status", response_model=TradingStatus)
+async def my_status(user: CurrentUser, uow: UowDep) -> object:
+    return await _own_status(uow, user)
+
+
+# -- admins -------------------------------------------------------------------
+
+
+async def _existing_user(uow: UowDep, user_id: int | None) -> None:
+    if (
+        user_id is not None
+        and await uow.session.scalar(select(User.id).where(User.id == user_id)) is None
+    ):
+        raise NotFound("user not found")
+
+
+@admin_router.post("/halt", response_model=KillSwitchOutcome)
+async def admin_halt(
+    body: AdminHalt, admin: AdminUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> object:
+    """Halt one user, or everyone when ``user_id`` is omitted."""
+    await _existing_user(uow, body.user_id)
+    outbox = Outbox()
+    result = await _switch(ctx, uow, admin, meta, outbox).halt(body.user_id, body.reason)
+    uow.messages.extend(outbox.messages)
+    return _outcome(result)
+
+
+@admin_router.post("/resume", response_model=KillSwitchOutcome)
+async def admin_resume(
+    body: AdminScope, admin: AdminUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> object:
+    """Lift the halts of one user (theirs and admins'), or the global halt."""
+    await _existing_user(uow, body.user_id)
+    outbox = Outbox()
+    result = await _switch(ctx, uow, admin, meta, outbox).resume(body.user_id, as_admin=True)
+    uow.messages.extend(outbox.messages)
+    return _outcome(result)
+
+
+@admin_router.post("/liquidate", response_model=KillSwitchOutcome)
+async def admin_liquidate(
+    body: AdminScope, admin: AdminUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> object:
+    """Close every open position of one user, or of everyone, with market orders."""
+    await _existing_user(uow, body.user_id)
+    outbox = Outbox()
+    result = await _switch(ctx, uow, admin, meta, outbox).liquidate(body.user_id)
+    uow.messages.extend(outbox.messages)
+    await dispatch(ctx, uow, result.intents)
+    return _outcome(result)
+
+
+@admin_router.get("/status", response_model=AdminTradingStatus)
+async def admin_status(admin: AdminUser, uow: UowDep) -> object:
+    halts = await HaltRepository(uow.session).all_active()
+    global_halt = next((h for h in halts if h.user_id is None), None)
+    return AdminTradingStatus(
+        global_halt=HaltPublic.model_validate(global_halt) if global_halt else None,
+        user_halts=[HaltPublic.model_validate(h) for h in halts if h.user_id is not None],
+    )
+
+
+router.include_router(admin_router)

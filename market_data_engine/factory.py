@@ -1,0 +1,61 @@
+"""Building the market data service from settings: which feed, which symbols, which rate."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from market_data_engine.candles.engine import CandleEngine
+from market_data_engine.feeds.base import Feed
+from market_data_engine.feeds.binance import BinanceTradeFeed
+from market_data_engine.feeds.replay import ReplayFeed
+from market_data_engine.feeds.simulated import SimulatedFeed
+from market_data_engine.service import CandleHandler, MarketDataService
+from market_data_engine.validation import TickValidator
+from shared.config import Settings
+from shared.instruments import InstrumentCatalog, load_catalog
+from shared.runtime import Runtime
+
+
+def build_feed(settings: Settings, catalog: InstrumentCatalog) -> Feed:
+    symbols = settings.feed_symbols or None
+    if settings.feed == "replay":
+        if not settings.feed_replay_paths:
+            raise ValueError("ALGOTRADE_FEED_REPLAY_PATHS is required for the replay feed")
+        return ReplayFeed(
+            settings.feed_replay_paths, speed=settings.feed_replay_speed, symbols=symbols
+        )
+    if settings.feed == "binance":
+        return BinanceTradeFeed(
+            symbols or ["BTCUSDT", "ETHUSDT"], base_url=settings.feed_binance_url
+        )
+    return SimulatedFeed(
+        catalog,
+        symbols,
+        seed=settings.feed_seed,
+        rate=settings.feed_rate,
+        realtime=True,
+        around_the_clock=settings.feed_around_the_clock,
+    )
+
+
+async def build_service(
+    runtime: Runtime, *, on_candles: CandleHandler | None = None, feed: Feed | None = None
+) -> MarketDataService:
+    settings = runtime.settings
+    catalog = await asyncio.to_thread(load_catalog)
+    # The NSE holiday list loads slowly on first use: do it off the event loop.
+    await asyncio.to_thread(lambda: [catalog.calendar(s).is_trading_day for s in catalog.symbols()])
+    await runtime.tickstore.start()
+    return MarketDataService(
+        feed or build_feed(settings, catalog),
+        validator=TickValidator(catalog),
+        engine=CandleEngine(
+            catalog.calendar, grace=timedelta(seconds=settings.candle_grace_seconds)
+        ),
+        tickstore=runtime.tickstore,
+        bus=runtime.bus,
+        candle_cache=runtime.candle_cache,
+        clock=runtime.clock,
+        on_candles=on_candles,
+    )

@@ -1,0 +1,161 @@
+"""The market data service: feed -> validation -> tick store -> candles -> bus, on event time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+
+from market_data_engine.candles.engine import CandleEngine
+from market_data_engine.feeds.base import Feed
+from market_data_engine.ticks import TickBatch
+from market_data_engine.validation import TickValidator
+from shared.bus import EventBus
+from shared.candle_cache import CandleCache
+from shared.clock import Clock
+from shared.contracts import CandleMsg, Message, TickMsg, candle_channel, tick_channel
+from shared.tickstore import TickStore
+
+log = logging.getLogger(__name__)
+CandleHandler = Callable[[list[CandleMsg]], Awaitable[None]]
+
+
+class MarketDataService:
+    """Runs one feed through the engine; publishes ticks and closed candles.
+
+    Ticks are published on ``md:ticks:SYMBOL`` (pub/sub, may drop); a batch with
+    more than ``max_ticks_published_per_symbol`` ticks of one symbol publishes only
+    that symbol's last ticks, so a fast feed cannot flood subscribers. Closed
+    candles go to the candle cache, the tick store, ``md:candles:SYMBOL:TF`` and
+    then ``on_candles`` (strategy evaluation).
+    """
+
+    def __init__(
+        self,
+        feed: Feed,
+        *,
+        validator: TickValidator,
+        engine: CandleEngine,
+        tickstore: TickStore,
+        bus: EventBus,
+        candle_cache: CandleCache,
+        clock: Clock,
+        on_candles: CandleHandler | None = None,
+        timer_interval: float = 1.0,
+        live_clock: bool = True,
+        max_ticks_published_per_symbol: int = 50,
+    ) -> None:
+        self.feed = feed
+        self.validator = validator
+        self.engine = engine
+        self.tickstore = tickstore
+        self.bus = bus
+        self.candle_cache = candle_cache
+        self.clock = clock
+        self.on_candles = on_candles
+        self.timer_interval = timer_interval
+        self.live_clock = live_clock
+        self.max_published = max_ticks_published_per_symbol
+        self.ticks_in = 0
+        self.ticks_rejected = 0
+        self.candles_closed = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.feed.start()
+        self._tasks = [
+            asyncio.create_task(self._consume(), name="md-feed"),
+            asyncio.create_task(self._timer(), name="md-timer"),
+        ]
+
+    async def stop(self) -> None:
+        await self.feed.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.tickstore.flush()
+
+    async def _consume(self) -> None:
+        async for batch in self.feed:
+            try:
+                await self.process(batch)
+            except Exception:  # one bad batch must not stop the feed
+                log.exception("processing a batch of %d ticks failed", len(batch))
+
+    async def _timer(self) -> None:
+        while True:
+            await asyncio.sleep(self.timer_interval)
+            try:
+                await self._emit(self.engine.on_timer(self.clock.now()))
+            except Exception:
+                log.exception("closing candles on the timer failed")
+
+    async def process(self, batch: TickBatch) -> list[CandleMsg]:
+        """Validate, store, build candles and publish one batch; return the closed candles."""
+        now = self.clock.now() if self.live_clock else None
+        result = self.validator.validate(batch, now)
+        valid = result.valid
+        self.ticks_in += len(batch)
+        self.ticks_rejected += len(batch) - len(valid)
+        if len(valid) == 0:
+            return []
+        await self.tickstore.write_ticks(valid.symbol, valid.ts_ns, valid.price, valid.qty)
+        closed = self.engine.ingest(valid)
+        await self.bus.publish_many(self._tick_messages(valid))
+        await self._emit(closed)
+        return closed
+
+    def _tick_messages(self, batch: TickBatch) -> list[tuple[str, Message]]:
+        keep = _last_per_symbol(batch.symbol, self.max_published)
+        return [
+            (
+                tick_channel(str(s)),
+                TickMsg(
+                    symbol=str(s),
+                    ts=datetime.fromtimestamp(int(t) / 1e9, UTC),
+                    price=float(p),
+                    qty=float(q),
+                ),
+            )
+            for s, t, p, q in zip(
+                batch.symbol[keep],
+                batch.ts_ns[keep],
+                batch.price[keep],
+                batch.qty[keep],
+                strict=True,
+            )
+        ]
+
+    async def _emit(self, closed: Sequence[CandleMsg]) -> None:
+        if not closed:
+            return
+        candles = list(closed)
+        self.candles_closed += len(candles)
+        await self.candle_cache.push(candles)
+        await self.tickstore.write_candles(candles)
+        await self.bus.publish_many([(candle_channel(c.symbol, c.timeframe), c) for c in candles])
+        if self.on_candles is not None:
+            await self.on_candles(candles)
+
+
+def _last_per_symbol(symbols: np.ndarray, keep: int) -> np.ndarray:
+    """Indices of at most the last ``keep`` ticks of each symbol, in arrival order."""
+    n = symbols.shape[0]
+    if n <= keep:
+        return np.arange(n)
+    order = np.arange(n - 1, -1, -1)
+    seen: dict[object, int] = {}
+    picked = []
+    for i in order:
+        s = symbols[i]
+        c = seen.get(s, 0)
+        if c < keep:
+            seen[s] = c + 1
+            picked.append(i)
+    return np.array(sorted(picked), dtype=np.int64)

@@ -2,36 +2,64 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 import uvicorn
 
 from algotrade.migrate import upgrade
+from algotrade.runtime import build_runtime
 from api_gateway.app import create_app
 from api_gateway.context import GatewayContext
-from shared.bus import InProcessEventBus
 from shared.config import Settings
+from shared.runtime import Stoppable
 from websocket_service.endpoint import WsContext
 from websocket_service.endpoint import router as ws_router
 from websocket_service.hub import Hub
 
 log = logging.getLogger(__name__)
 
+# Started in this order (consumers before producers), stopped in reverse.
+EMBEDDED_SERVICES = ("order_processor", "strategy_workers", "market_data_engine")
+
 
 def run_embedded(settings: Settings, *, host: str, port: int) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.migration_url)
-    bus = InProcessEventBus()
-    ctx = GatewayContext.build(settings, bus=bus)
-    hub = Hub(bus)
+    runtime = build_runtime(settings)
+    ctx = GatewayContext.build(
+        settings,
+        bus=runtime.bus,
+        engine=runtime.engine,
+        tick_store=runtime.tickstore,
+        clock=runtime.clock,
+    )
+    hub = Hub(runtime.bus)
+    running: list[Stoppable] = []
 
-    async def start_hub() -> None:
+    async def start_services() -> None:
         await hub.start()
+        for package in EMBEDDED_SERVICES:
+            module = importlib.import_module(f"{package}.embedded")
+            running.append(await module.start(runtime))
+            log.info("%s started", package)
 
-    app = create_app(ctx, on_startup=[start_hub], app_routers=[ws_router])
+    async def stop_services() -> None:
+        for service in reversed(running):
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(service).__name__)
+        await hub.stop()
+        await runtime.tickstore.close()
+        await runtime.bus.close()
+
+    app = create_app(
+        ctx, on_startup=[start_services], on_shutdown=[stop_services], app_routers=[ws_router]
+    )
     app.state.ws = WsContext(sessions=ctx.sessions, jwt=ctx.jwt, clock=ctx.clock, hub=hub)
     log.info(
-        "algotrade running on http://%s:%d (API docs at /api/v1/docs, WebSocket /ws)", host, port
+        "algotrade on http://%s:%d (dashboard /, API docs /api/v1/docs, WebSocket /ws)", host, port
     )
     uvicorn.run(
         app,

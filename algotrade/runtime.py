@@ -15,7 +15,6 @@ def build_candle_cache(settings: Settings) -> CandleCache:
     if settings.profile is Profile.EMBEDDED:
         return InProcessCandleCache()
     from shared.candle_cache_redis import RedisCandleCache
-
     from shared.redis_client import create_redis_from_settings
 
     return RedisCandleCache(create_redis_from_settings(settings))

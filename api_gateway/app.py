@@ -35,6 +35,7 @@ def create_app(
     extra_routers: Sequence[APIRouter] = (),
     app_routers: Sequence[APIRouter] = (),
     on_startup: Sequence[Callable[[], object]] = (),
+    on_shutdown: Sequence[Callable[[], object]] = (),
     dispose_engine: bool = True,
 ) -> FastAPI:
     settings = ctx.settings
@@ -46,6 +47,10 @@ def create_app(
             if hasattr(result, "__await__"):
                 await result
         yield
+        for hook in on_shutdown:
+            result = hook()
+            if hasattr(result, "__await__"):
+                await result
         if dispose_engine:
             await ctx.engine.dispose()
 

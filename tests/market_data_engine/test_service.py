@@ -26,11 +26,26 @@ OPEN = datetime(2026, 11, 20, 3, 45, tzinfo=UTC)  # Friday 09:15 IST
 def _service(store, feed=None, on_candles=None):
     catalog = load_catalog()
     return MarketDataService(
-        feed or SimulatedFeed(catalog, ["RELIANCE", "INFY"], seed=3, rate=10, realtime=False,
-                              start=OPEN, max_ticks=3000, batch_size=500),
-        validator=TickValidator(catalog), engine=CandleEngine(catalog.calendar),
-        tickstore=store, bus=InProcessEventBus(), candle_cache=InProcessCandleCache(),
-        clock=EventClock(OPEN), on_candles=on_candles, live_clock=False)
+        feed
+        or SimulatedFeed(
+            catalog,
+            ["RELIANCE", "INFY"],
+            seed=3,
+            rate=10,
+            realtime=False,
+            start=OPEN,
+            max_ticks=3000,
+            batch_size=500,
+        ),
+        validator=TickValidator(catalog),
+        engine=CandleEngine(catalog.calendar),
+        tickstore=store,
+        bus=InProcessEventBus(),
+        candle_cache=InProcessCandleCache(),
+        clock=EventClock(OPEN),
+        on_candles=on_candles,
+        live_clock=False,
+    )
 
 
 async def _run_feed(service):
@@ -66,10 +81,12 @@ async def test_bad_ticks_are_counted_and_dropped_without_stopping_the_service():
     store = create_tickstore("local")
     service = _service(store)
     t = int((OPEN + timedelta(seconds=1)).timestamp() * 1e9)
-    batch = TickBatch(np.array(["INFY", "INFY", "NOPE", "INFY"], dtype=object),
-                      np.array([t, t + 1, t + 2, t + 3], dtype=np.int64),
-                      np.array([1500.0, -1.0, 10.0, 1500.05]),
-                      np.array([1.0, 1.0, 1.0, 1.0]))
+    batch = TickBatch(
+        np.array(["INFY", "INFY", "NOPE", "INFY"], dtype=object),
+        np.array([t, t + 1, t + 2, t + 3], dtype=np.int64),
+        np.array([1500.0, -1.0, 10.0, 1500.05]),
+        np.array([1.0, 1.0, 1.0, 1.0]),
+    )
     await service.process(batch)
     assert service.ticks_rejected == 2
     assert (await store.latest_tick("INFY")).price == pytest.approx(1500.05)
@@ -80,8 +97,11 @@ async def test_ticks_are_published_for_live_subscribers():
     service = _service(store)
     sub = await service.bus.subscribe(["md:ticks:INFY"])
     t = int((OPEN + timedelta(seconds=1)).timestamp() * 1e9)
-    await service.process(TickBatch(np.array(["INFY"], dtype=object), np.array([t]),
-                                    np.array([1501.0]), np.array([3.0])))
+    await service.process(
+        TickBatch(
+            np.array(["INFY"], dtype=object), np.array([t]), np.array([1501.0]), np.array([3.0])
+        )
+    )
     channel, tick = await asyncio.wait_for(sub.get(wait=1), 2)
     assert channel == "md:ticks:INFY" and tick.price == 1501.0
 

@@ -1,0 +1,61 @@
+"""``algotrade serve market-data``: the market data engine as its own process.
+
+Closed candles are handed to the strategy workers as Celery tasks (by name, one
+per shard of symbols) on the Redis broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from celery import Celery
+
+from market_data_engine.factory import build_service
+from shared.bus import create_event_bus
+from shared.candle_cache_redis import RedisCandleCache
+from shared.clock import SystemClock
+from shared.config import Settings
+from shared.contracts import CandleMsg
+from shared.db import create_engine, create_sessionmaker
+from shared.redis_client import create_redis_from_settings
+from shared.runtime import Runtime
+from shared.tasks import broker_url, dispatch_candles
+from shared.tickstore import tickstore_from_settings
+
+log = logging.getLogger(__name__)
+
+
+def run(settings: Settings) -> None:
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    engine = create_engine(settings)
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=create_sessionmaker(engine),
+        bus=create_event_bus(settings),
+        tickstore=tickstore_from_settings(settings),
+        candle_cache=RedisCandleCache(create_redis_from_settings(settings)),
+        clock=SystemClock(),
+    )
+    sender = Celery("market_data_engine", broker=broker_url(settings), set_as_current=False)
+
+    async def to_workers(candles: list[CandleMsg]) -> None:
+        await asyncio.to_thread(dispatch_candles, sender, candles)
+
+    service = await build_service(runtime, on_candles=to_workers)
+    await service.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("market data engine running (feed %s)", settings.feed)
+    await stop.wait()
+    await service.stop()
+    await runtime.tickstore.close()
+    await runtime.bus.close()
+    await engine.dispose()

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from shared.contracts import CandleMsg, Timeframe
 
-DEFAULT_DEPTH = 500
+DEFAULT_DEPTH = 300  # a strategy window is at most a few hundred bars
 
 
 @runtime_checkable

@@ -1,0 +1,101 @@
+"""Closed candle rows -> ``CandleMsg`` objects, cheaply.
+
+The engine computed every value itself (floats, ints, aware UTC datetimes, a
+``Timeframe``), so validating them again would only cost time, and at a minute
+boundary thousands of candles close at once. ``model_construct`` is pydantic's
+way to skip validation but loops over the fields in Python; this does what it
+does for ``CandleMsg`` (no aliases, no private attributes, no post-init hook),
+and falls back to validation if the model ever grows any of those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import BaseModel
+
+from market_data_engine.candles.buckets import TIMEFRAMES, from_ns
+from shared.contracts import CandleMsg
+
+_FIELDS = CandleMsg.model_fields
+_DEFAULTS = {name: f.default for name, f in _FIELDS.items() if not f.is_required()}
+_PLAIN = _DEFAULTS.keys() == {"v", "kind"} and not (
+    CandleMsg.__pydantic_post_init__
+    or CandleMsg.__private_attributes__
+    or CandleMsg.model_config.get("extra") == "allow"
+    or any(f.alias or f.validation_alias for f in _FIELDS.values())
+)
+_V, _KIND = _DEFAULTS.get("v"), _DEFAULTS.get("kind")
+# One set shared by every message: pydantic copies it before changing it (model_copy),
+# and a frozen model never changes it in place.
+_FIELDS_SET = set(_FIELDS)
+_set_dict = object.__setattr__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+_TIMEFRAMES = np.array(TIMEFRAMES, dtype=object)
+_KEYS = ("symbol", "timeframe", "start", "end", "open", "high", "low", "close", "volume", "trades")
+
+
+def candle_messages(
+    names: Sequence[str],
+    sid: np.ndarray,
+    tf: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    trades: np.ndarray,
+) -> list[CandleMsg]:
+    """One message per row; ``names[sid]`` is the symbol, ``tf`` the timeframe code."""
+    if sid.shape[0] == 0:
+        return []
+    symbols = np.asarray(names, dtype=object)[sid].tolist()
+    rows = zip(
+        symbols, _TIMEFRAMES[tf].tolist(), _datetimes(start), _datetimes(end),
+        open_.tolist(), high.tolist(), low.tolist(), close.tolist(), volume.tolist(),
+        trades.tolist(), strict=True,
+    )  # fmt: skip
+    if not _PLAIN:
+        return [CandleMsg(**dict(zip(_KEYS, row, strict=True))) for row in rows]
+    out: list[CandleMsg] = []
+    append = out.append
+    new = CandleMsg.__new__
+    for symbol, timeframe, a, b, o, h, lo, c, v, n in rows:
+        msg = new(CandleMsg)
+        _set_dict(
+            msg,
+            "__dict__",
+            {
+                "v": _V,
+                "kind": _KIND,
+                "symbol": symbol,
+                "timeframe": timeframe,
+                "start": a,
+                "end": b,
+                "open": o,
+                "high": h,
+                "low": lo,
+                "close": c,
+                "volume": v,
+                "trades": n,
+            },
+        )
+        _set_fields_set(msg, _FIELDS_SET)
+        _set_extra(msg, None)
+        _set_private(msg, None)
+        append(msg)
+    return out
+
+
+def _datetimes(ns: np.ndarray) -> list[object]:
+    """Aware datetimes for epoch-ns values, one object per distinct value."""
+    distinct, index = np.unique(ns, return_inverse=True)
+    out: list[object] = np.array([from_ns(x) for x in distinct.tolist()], dtype=object)[
+        index
+    ].tolist()
+    return out

@@ -9,7 +9,6 @@ time; with more rows than ``limit`` in range, the latest ``limit`` are returned.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -18,6 +17,7 @@ import numpy.typing as npt
 
 from shared.contracts import CandleMsg, TickMsg, Timeframe
 from shared.errors import ServiceUnavailable
+from shared.ticks import TickBatch
 
 DEFAULT_QUERY_LIMIT = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -29,45 +29,8 @@ class TickStoreUnavailable(ServiceUnavailable):
     code = "tickstore_unavailable"
 
 
-@dataclass(frozen=True, slots=True)
-class TickColumns:
-    """Ticks as parallel arrays: symbol (str objects), ts_ns (int64 UTC epoch ns), price, qty."""
-
-    symbol: npt.NDArray[np.object_]
-    ts_ns: npt.NDArray[np.int64]
-    price: npt.NDArray[np.float64]
-    qty: npt.NDArray[np.float64]
-
-    def __len__(self) -> int:
-        return int(self.ts_ns.shape[0])
-
-    @classmethod
-    def empty(cls) -> TickColumns:
-        return cls(
-            np.empty(0, dtype=object),
-            np.empty(0, dtype=np.int64),
-            np.empty(0, dtype=np.float64),
-            np.empty(0, dtype=np.float64),
-        )
-
-    @classmethod
-    def of_symbol(
-        cls,
-        symbol: str,
-        ts_ns: npt.NDArray[np.int64],
-        price: npt.NDArray[np.float64],
-        qty: npt.NDArray[np.float64],
-    ) -> TickColumns:
-        """Columns for one symbol (the symbol column repeated)."""
-        symbols = np.empty(ts_ns.shape[0], dtype=object)
-        symbols[:] = symbol
-        return cls(symbols, ts_ns, price, qty)
-
-    def to_msgs(self) -> list[TickMsg]:
-        return [
-            TickMsg(symbol=str(s), ts=from_ns(int(t)), price=float(p), qty=float(q))
-            for s, t, p, q in zip(self.symbol, self.ts_ns, self.price, self.qty, strict=True)
-        ]
+# Ticks as parallel arrays: symbol (str objects), ts_ns (int64 UTC epoch ns), price, qty.
+TickColumns = TickBatch
 
 
 @runtime_checkable

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 from shared.bus import create_event_bus
-from shared.candle_cache import CandleCache, InProcessCandleCache
+from shared.candle_cache import candle_cache_from_settings
 from shared.clock import Clock, SystemClock
-from shared.config import Profile, Settings
+from shared.config import Settings
 from shared.db import create_engine, create_sessionmaker
 from shared.runtime import Runtime
 from shared.tickstore import tickstore_from_settings
-
-
-def build_candle_cache(settings: Settings) -> CandleCache:
-    if settings.profile is Profile.EMBEDDED:
-        return InProcessCandleCache()
-    from shared.candle_cache_redis import RedisCandleCache
-    from shared.redis_client import create_redis_from_settings
-
-    return RedisCandleCache(create_redis_from_settings(settings))
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -28,6 +19,6 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         sessions=create_sessionmaker(engine),
         bus=create_event_bus(settings),
         tickstore=tickstore_from_settings(settings),
-        candle_cache=build_candle_cache(settings),
+        candle_cache=candle_cache_from_settings(settings),
         clock=clock or SystemClock(),
     )

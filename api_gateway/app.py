@@ -13,7 +13,17 @@ from fastapi.staticfiles import StaticFiles
 from api_gateway.context import GatewayContext
 from api_gateway.errors import install_error_handlers
 from api_gateway.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from api_gateway.routers import admin, auth, brokers, health, market, users
+from api_gateway.routers import (
+    admin,
+    auth,
+    brokers,
+    health,
+    market,
+    orders,
+    strategies,
+    trading,
+    users,
+)
 from shared.config import Environment
 
 API_PREFIX = "/api/v1"
@@ -25,6 +35,9 @@ ROUTERS: list[APIRouter] = [
     users.router,
     brokers.router,
     market.router,
+    strategies.router,
+    orders.router,
+    trading.router,
     admin.router,
 ]
 

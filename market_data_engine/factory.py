@@ -29,6 +29,9 @@ def build_feed(settings: Settings, catalog: InstrumentCatalog) -> Feed:
         return BinanceTradeFeed(
             symbols or ["BTCUSDT", "ETHUSDT"], base_url=settings.feed_binance_url
         )
+    if symbols is None:
+        # NSE moves only in session hours; crypto keeps the dashboard live around the clock.
+        symbols = [*catalog.symbols("NSE"), *catalog.symbols("BINANCE")]
     return SimulatedFeed(
         catalog,
         symbols,

@@ -14,12 +14,11 @@ from celery import Celery
 
 from market_data_engine.factory import build_service
 from shared.bus import create_event_bus
-from shared.candle_cache_redis import RedisCandleCache
+from shared.candle_cache import candle_cache_from_settings
 from shared.clock import SystemClock
 from shared.config import Settings
 from shared.contracts import CandleMsg
 from shared.db import create_engine, create_sessionmaker
-from shared.redis_client import create_redis_from_settings
 from shared.runtime import Runtime
 from shared.tasks import broker_url, dispatch_candles
 from shared.tickstore import tickstore_from_settings
@@ -39,7 +38,7 @@ async def _serve(settings: Settings) -> None:
         sessions=create_sessionmaker(engine),
         bus=create_event_bus(settings),
         tickstore=tickstore_from_settings(settings),
-        candle_cache=RedisCandleCache(create_redis_from_settings(settings)),
+        candle_cache=candle_cache_from_settings(settings),
         clock=SystemClock(),
     )
     sender = Celery("market_data_engine", broker=broker_url(settings), set_as_current=False)

@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from shared.instruments import InstrumentCatalog
 from market_data_engine.ticks import TickBatch
+from shared.instruments import InstrumentCatalog
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from shared.config import Profile, Settings
 from shared.contracts import CandleMsg, Timeframe
 
 DEFAULT_DEPTH = 300  # a strategy window is at most a few hundred bars
@@ -61,3 +62,13 @@ class InProcessCandleCache:
         self, keys: Sequence[tuple[str, Timeframe]], n: int
     ) -> dict[tuple[str, Timeframe], list[CandleMsg]]:
         return {key: await self.recent(key[0], key[1], n) for key in keys}
+
+
+def candle_cache_from_settings(settings: Settings) -> CandleCache:
+    """In-process (embedded profile) or Redis (distributed profile)."""
+    if settings.profile is Profile.EMBEDDED:
+        return InProcessCandleCache()
+    from shared.candle_cache_redis import RedisCandleCache
+    from shared.redis_client import create_redis_from_settings
+
+    return RedisCandleCache(create_redis_from_settings(settings))

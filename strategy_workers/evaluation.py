@@ -129,12 +129,25 @@ class _Group:
     subscribers: list[tuple[SubscriptionSpec, Sizer]] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class EvaluationPlan:
+    """A burst grouped into unique computations, before any window is read."""
+
+    closed: dict[tuple[str, Timeframe], CandleMsg]
+    """The newest closed candle of each (symbol, timeframe)."""
+    groups: dict[tuple[str, Timeframe], dict[tuple[str, bytes], _Group]]
+    bars: dict[tuple[str, Timeframe], int]
+    """How many bars (up to and including the closed candle) each market's window needs."""
+    result: EvaluationResult
+    """Filled in by :meth:`Evaluator.execute`; already lists subscriptions skipped in grouping."""
+
+
 class Evaluator:
     """Evaluates subscriptions on closed candles; keeps validated strategies and sizers cached."""
 
     def __init__(
         self,
-        windows: WindowProvider,
+        windows: WindowProvider | None = None,
         *,
         registry: StrategyRegistry = default_registry,
         equity_for: Callable[[SubscriptionSpec], Decimal] | None = None,
@@ -153,6 +166,16 @@ class Evaluator:
         self, candles: Iterable[CandleMsg], subscriptions: Iterable[SubscriptionSpec]
     ) -> EvaluationResult:
         """Signals and intents for every subscription whose (symbol, timeframe) just closed."""
+        return self.execute(self.plan(candles, subscriptions))
+
+    def plan(
+        self, candles: Iterable[CandleMsg], subscriptions: Iterable[SubscriptionSpec]
+    ) -> EvaluationPlan:
+        """The unique computations of a burst and the bars each market's window must hold.
+
+        Callers whose window source is asynchronous fetch ``plan.bars`` first, then
+        :meth:`execute` with a provider over what they fetched.
+        """
         result = EvaluationResult()
         closed: dict[tuple[str, Timeframe], CandleMsg] = {}
         for candle in candles:
@@ -160,9 +183,21 @@ class Evaluator:
             if key not in closed or candle.end > closed[key].end:
                 closed[key] = candle
         groups = self._group(closed, subscriptions, result)
-        for market, by_spec in groups.items():
-            self._evaluate_market(closed[market], by_spec, result)
-        return result
+        bars = {market: _bars_needed(by_spec) for market, by_spec in groups.items()}
+        return EvaluationPlan(closed, groups, bars, result)
+
+    def execute(
+        self, plan: EvaluationPlan, windows: WindowProvider | None = None
+    ) -> EvaluationResult:
+        """Run a plan's computations over ``windows`` (default: the evaluator's provider)."""
+        provider = windows or self._windows
+        if provider is None:
+            raise ValueError("no window provider: pass one to Evaluator() or execute()")
+        for market, by_spec in plan.groups.items():
+            self._evaluate_market(
+                plan.closed[market], by_spec, plan.bars[market], provider, plan.result
+            )
+        return plan.result
 
     def _group(
         self,
@@ -233,13 +268,11 @@ class Evaluator:
         self,
         candle: CandleMsg,
         by_spec: Mapping[tuple[str, bytes], _Group],
+        bars: int,
+        windows: WindowProvider,
         result: EvaluationResult,
     ) -> None:
-        atr_periods = {s.atr_period for g in by_spec.values() for _, s in g.subscribers} - {None}
-        bars = max(
-            [g.strategy.warmup for g in by_spec.values()] + [_atr_bars(p) for p in atr_periods if p]
-        )
-        history = self._windows(candle.symbol, candle.timeframe, bars, candle.start)
+        history = windows(candle.symbol, candle.timeframe, bars, candle.start)
         window = CandleWindow.ending_with(history, candle)
         atr_cache: dict[int, Decimal | None] = {}
         for (name, _), group in by_spec.items():
@@ -354,6 +387,14 @@ def evaluate_candles(
 
 def _atr_bars(period: int) -> int:
     return 5 * period
+
+
+def _bars_needed(by_spec: Mapping[tuple[str, bytes], _Group]) -> int:
+    """The longest window a market's computations (and ATR-based sizers) read."""
+    atr_periods = {s.atr_period for g in by_spec.values() for _, s in g.subscribers} - {None}
+    return max(
+        [g.strategy.warmup for g in by_spec.values()] + [_atr_bars(p) for p in atr_periods if p]
+    )
 
 
 def _last_atr(window: CandleWindow, period: int) -> Decimal | None:

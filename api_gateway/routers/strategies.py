@@ -11,6 +11,7 @@ from api_gateway.deps import CtxDep, CurrentUser, MetaDep, PagingDep, UowDep
 from api_gateway.schemas.common import PageOut
 from api_gateway.schemas.strategies import (
     MAX_ID,
+    PRINTABLE,
     SignalPublic,
     StrategyCatalog,
     StrategyPublic,
@@ -65,7 +66,9 @@ async def list_subscriptions(
 
 
 @router.get("/subscriptions/{subscription_id}", response_model=SubscriptionPublic)
-async def get(subscription_id: SubscriptionId, user: CurrentUser, ctx: CtxDep, uow: UowDep) -> object:
+async def get(
+    subscription_id: SubscriptionId, user: CurrentUser, ctx: CtxDep, uow: UowDep
+) -> object:
     return await SubscriptionService(ctx, uow, user).get(subscription_id)
 
 
@@ -109,7 +112,7 @@ async def signals(
     uow: UowDep,
     paging: PagingDep,
     subscription_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    symbol: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+    symbol: Annotated[str | None, Query(min_length=1, max_length=32, pattern=PRINTABLE)] = None,
 ) -> object:
     return await SubscriptionService(ctx, uow, user).signals(
         paging.limit, paging.offset, subscription_id, symbol

@@ -13,6 +13,7 @@ from shared.contracts import Timeframe
 
 MAX_ID = 2**63 - 1  # BIGINT: a larger id can name nothing
 MAX_SYMBOLS = 100
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (PostgreSQL refuses NUL in text)
 Mode = Literal["paper", "live"]
 SubscriptionStatus = Literal["active", "paused"]
 
@@ -44,7 +45,7 @@ def _symbols(value: list[str] | None) -> list[str] | None:
 
 
 class SubscriptionCreate(RequestModel):
-    name: str = Field("", max_length=100)
+    name: str = Field("", max_length=100, pattern=PRINTABLE)
     strategy: str = Field(min_length=1, max_length=64)
     params: dict[str, Any] = Field(default_factory=dict, description="see the strategy's schema")
     symbols: list[str] = Field(min_length=1, max_length=MAX_SYMBOLS)
@@ -61,7 +62,7 @@ class SubscriptionCreate(RequestModel):
 class SubscriptionUpdate(RequestModel):
     """Any subset of the settings; the result is validated as a whole, like a new subscription."""
 
-    name: str | None = Field(None, max_length=100)
+    name: str | None = Field(None, max_length=100, pattern=PRINTABLE)
     strategy: str | None = Field(None, min_length=1, max_length=64)
     params: dict[str, Any] | None = None
     symbols: list[str] | None = Field(None, min_length=1, max_length=MAX_SYMBOLS)

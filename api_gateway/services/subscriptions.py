@@ -90,7 +90,9 @@ class SubscriptionService:
         strategy = data.strategy or row.strategy
         sizing_method = data.sizing_method or row.sizing_method
         # A new strategy (or sizing method) starts from its defaults unless parameters are given.
-        params = data.params if data.params is not None else _kept(row.params, row.strategy, strategy)
+        params = (
+            data.params if data.params is not None else _kept(row.params, row.strategy, strategy)
+        )
         sizing = (
             data.sizing_params
             if data.sizing_params is not None

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from shared.instruments import Instrument, snap_to_grid
 from market_data_engine.ticks import TickBatch
+from shared.instruments import Instrument, snap_to_grid
 
 NSE_SESSION_S = 22_500.0  # 09:15-15:30 IST
 DAY_S = 86_400.0

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from market_data_engine.feeds._time import from_ns, to_ns
-from shared.instruments import InstrumentCatalog
 from shared.calendar import AlwaysOpenCalendar, NSECalendar
+from shared.instruments import InstrumentCatalog
 
 
 class SessionGate:

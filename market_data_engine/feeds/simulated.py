@@ -25,10 +25,10 @@ from market_data_engine.feeds._random_walk import DAY_S, NSE_SESSION_S, RandomWa
 from market_data_engine.feeds._sessions import SessionGate
 from market_data_engine.feeds._time import to_ns
 from market_data_engine.feeds.base import Feed
-from shared.instruments import InstrumentCatalog
 from market_data_engine.ticks import TickBatch
 from shared.calendar import NSECalendar
 from shared.clock import Clock, SystemClock
+from shared.instruments import InstrumentCatalog
 
 _FOREVER_NS = 2**62
 _MAX_CATCH_UP_NS = 5_000_000_000  # after a stall, real-time mode resumes from now - 5 s

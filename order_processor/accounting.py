@@ -1,0 +1,148 @@
+"""What an account looks like now: the risk chain's ``AccountView`` and the account summary.
+
+Both come from the same sources: the account's fills (replayed by
+``EquityBooks``), its open orders, its halts, and last prices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_processor.catalog import TradingCatalog
+from order_processor.domain.money import ZERO
+from order_processor.domain.orders import Order
+from order_processor.domain.risk import AccountView, PositionView, WorkingOrderView
+from order_processor.equity import EquityBooks, EquityTracker
+from order_processor.prices import LastPrices
+from order_processor.repositories.control import HaltRepository
+from order_processor.repositories.orders import OrderRepository
+from shared.contracts import Side
+from shared.models import BrokerAccount
+
+RATE_WINDOW = timedelta(seconds=2)  # at least the order-rate check's one second
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """One broker account marked at the last prices."""
+
+    broker_account_id: int
+    currency: str
+    starting_capital: Decimal
+    cash: Decimal
+    market_value: Decimal
+    equity: Decimal
+    margin_used: Decimal
+    free_margin: Decimal
+    realised_pnl: Decimal
+    unrealised_pnl: Decimal
+    charges: Decimal
+    start_of_day_equity: Decimal
+    day_pnl: Decimal
+    open_positions: int
+    as_of: datetime
+
+
+class AccountReader:
+    """Builds risk views and summaries; holds the process's equity trackers and prices."""
+
+    def __init__(
+        self,
+        catalog: TradingCatalog,
+        prices: LastPrices,
+        books: EquityBooks | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.prices = prices
+        self.books = books if books is not None else EquityBooks()
+
+    async def tracker(self, session: AsyncSession, account: BrokerAccount) -> EquityTracker:
+        return await self.books.refresh(
+            session, account.user_id, account.id, account.starting_capital
+        )
+
+    async def risk_view(
+        self, session: AsyncSession, account: BrokerAccount, order: Order, now: datetime
+    ) -> AccountView:
+        """The view the risk chain checks ``order`` against (call under the account lock)."""
+        user_id = account.user_id
+        tracker = await self.tracker(session, account)
+        orders = OrderRepository(session, user_id)
+        working = [
+            WorkingOrderView(symbol, Side(side), remaining, price)
+            for symbol, side, remaining, price in await orders.open_terms(
+                account.id, exclude_id=order.order_id
+            )
+        ]
+        halts = await HaltRepository(session).scopes_halting(user_id)
+        recent = await orders.submit_times(account.id, now - RATE_WINDOW)
+        positions = self._net_positions(tracker)
+        marks = await self.prices.fetch([order.symbol, *positions, *(w.symbol for w in working)])
+        equity = tracker.equity(marks)
+        instrument = self.catalog.instrument(order.symbol)
+        return AccountView(
+            now=now,
+            equity=equity,
+            cash=tracker.cash,
+            start_of_day_equity=tracker.start_of_day(now),
+            start_of_week_equity=tracker.start_of_week(now),
+            peak_equity=tracker.peak(equity),
+            instrument=instrument,
+            calendar=instrument.calendar(),
+            positions=positions,
+            working_orders=working,
+            last_price=marks.get,
+            recent_order_times=recent,
+            user_halted=any(scope is not None for scope in halts),
+            global_halted=any(scope is None for scope in halts),
+        )
+
+    async def summary(
+        self, session: AsyncSession, account: BrokerAccount, now: datetime
+    ) -> AccountSummary:
+        tracker = await self.tracker(session, account)
+        open_positions = tracker.book.open_positions()
+        marks = await self.prices.fetch(p.symbol for p in open_positions)
+        market_value = tracker.book.market_value(marks)
+        equity = tracker.cash + market_value
+        margin = sum(
+            (abs(p.market_value(marks.get(p.symbol, p.average_price))) for p in open_positions),
+            ZERO,
+        )
+        start_of_day = tracker.start_of_day(now)
+        return AccountSummary(
+            broker_account_id=account.id,
+            currency=account.currency,
+            starting_capital=account.starting_capital,
+            cash=tracker.cash,
+            market_value=market_value,
+            equity=equity,
+            margin_used=margin,
+            free_margin=equity - margin,
+            realised_pnl=tracker.book.realised_pnl,
+            unrealised_pnl=tracker.book.unrealised_pnl(marks),
+            charges=tracker.charges,
+            start_of_day_equity=start_of_day,
+            day_pnl=equity - start_of_day,
+            open_positions=len(open_positions),
+            as_of=now,
+        )
+
+    def _net_positions(self, tracker: EquityTracker) -> dict[str, PositionView]:
+        """Open positions netted per symbol over products, as the risk checks see them."""
+        qty: dict[str, Decimal] = {}
+        cost: dict[str, Decimal] = {}
+        for p in tracker.book.open_positions():
+            qty[p.symbol] = qty.get(p.symbol, ZERO) + p.quantity
+            cost[p.symbol] = cost.get(p.symbol, ZERO) + p.cost
+        views = {}
+        for symbol, q in qty.items():
+            if q == 0:
+                continue
+            sector = self.catalog.instrument(symbol).sector if symbol in self.catalog else None
+            views[symbol] = PositionView(symbol, q, cost[symbol] / q, sector)
+        return views

@@ -1,0 +1,282 @@
+"""Broker events into the database: status moves, and each fill with its position and ledger.
+
+The events of one broker report are booked per account, each account's in one
+transaction under the account lock (accounts side by side), then the
+order, fill and position events go out on the user's channel. Booking is
+idempotent and tolerates events arriving late or twice: a fill is booked only
+if it is the order's next fill (``fill_count + 1``), a status move only if the
+state machine allows it from the stored status.
+
+The stored order wins over the broker's copy. When the database says an order
+was cancelled or changed (through the API, or by the kill switch) and the
+broker reports something about its old terms, the event is void and the broker
+is brought in line (cancel, or modify to the stored terms). For the paper
+broker this is exact: the database is its book of record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from order_processor.brokers.base import BrokerAdapter, BrokerEvent, BrokerRejected
+from order_processor.catalog import TradingCatalog
+from order_processor.domain.charges import charges_for_fill
+from order_processor.domain.fills import Fill as DomainFill
+from order_processor.domain.ledger import fill_entries
+from order_processor.domain.money import ZERO
+from order_processor.domain.orders import Order
+from order_processor.domain.paper import (
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderTriggered,
+)
+from order_processor.domain.positions import Position as DomainPosition
+from order_processor.domain.states import can_transition
+from order_processor.events import Outbox, fill_event, position_event
+from order_processor.records import apply_to_row, same_terms, to_domain
+from order_processor.repositories.accounts import AccountRepository
+from order_processor.repositories.book import PositionRepository
+from order_processor.repositories.orders import OrderRepository
+from shared.bus import EventBus
+from shared.contracts import OrderStatus, Product, user_channel
+from shared.db import transaction
+from shared.errors import NotFound
+from shared.models import Fill, LedgerEntry, Position
+from shared.models import Order as OrderRow
+
+log = logging.getLogger(__name__)
+S = OrderStatus
+
+
+class Booker:
+    """Books broker events; ``apply`` is the broker's event listener."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus | None,
+        catalog: TradingCatalog,
+        broker: BrokerAdapter,
+        *,
+        concurrency: int = 8,
+    ) -> None:
+        self.sessions = sessions
+        self.bus = bus
+        self.catalog = catalog
+        self.broker = broker
+        self.failures = 0
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def apply(self, events: Sequence[BrokerEvent]) -> None:
+        """Book events: one transaction per account, accounts side by side.
+
+        A tick can fill the orders of many accounts at once; each account's
+        events are booked together, in the order the broker reported them.
+        """
+        groups: dict[tuple[int, int], list[BrokerEvent]] = {}
+        for event in events:
+            key = (event.order.user_id, event.order.broker_account_id)
+            groups.setdefault(key, []).append(event)
+        if len(groups) == 1:
+            await self._apply_safely(*next(iter(groups.items())))
+            return
+        await asyncio.gather(*(self._apply_safely(k, group) for k, group in groups.items()))
+
+    async def apply_one(self, event: BrokerEvent) -> None:
+        """Book one event (raises if it cannot be booked)."""
+        await self._apply_account((event.order.user_id, event.order.broker_account_id), [event])
+
+    async def _apply_safely(self, key: tuple[int, int], events: list[BrokerEvent]) -> None:
+        async with self._slots:
+            try:
+                await self._apply_account(key, events)
+            except Exception:
+                # The broker's view is ahead of the database now; the processor's
+                # resync puts the stored working orders back in the paper book.
+                self.failures += 1
+                log.exception("booking %d events of account %s failed", len(events), key[1])
+
+    async def _apply_account(self, key: tuple[int, int], events: list[BrokerEvent]) -> None:
+        user_id, account_id = key
+        outbox = Outbox()
+        stale: list[Order] = []
+        async with transaction(self.sessions) as session:
+            try:
+                await AccountRepository(session, user_id).lock(account_id)
+            except NotFound:
+                stale = [e.order for e in events]
+            else:
+                positions: dict[tuple[str, str], Position] = {}
+                for event in events:
+                    row = await self._row(session, event.order)
+                    if row is None:
+                        stale.append(event.order)
+                        continue
+                    outdated, moved = self.book_status(row, event, outbox)
+                    if outdated is not None:
+                        stale.append(outdated)
+                    if moved and isinstance(event, OrderFilled):
+                        await self._book_fill(session, row, event, outbox, positions)
+        await outbox.publish(self.bus)
+        for order in stale:
+            await self._realign(order)
+
+    async def _row(self, session: AsyncSession, order: Order) -> OrderRow | None:
+        """The stored order (the account lock, held, covers it: every writer takes it first)."""
+        orders = OrderRepository(session, order.user_id)
+        if order.order_id is not None:
+            try:
+                return await orders.get(order.order_id)
+            except NotFound:
+                return None
+        return await orders.by_key(order.client_order_id)
+
+    def book_status(
+        self, row: OrderRow, event: BrokerEvent, outbox: Outbox
+    ) -> tuple[Order | None, bool]:
+        """Apply the event's status move to ``row``.
+
+        Returns the stored order when the broker's copy is stale (else None), and
+        whether the row moved.
+        """
+        stored = to_domain(row)
+        ts = event.ts
+        new: Order | None = None
+        if isinstance(event, OrderFilled):
+            if event.fill.seq <= stored.fill_count:
+                return None, False  # booked already
+            if stored.is_terminal or not same_terms(stored, event.order):
+                return stored, False
+            if event.fill.seq != stored.fill_count + 1:
+                log.error("fill %s skips a fill; not booked", event.fill.fill_key)
+                return None, False
+            new = stored.with_fill(event.fill.quantity, event.fill.price, ts)
+            if event.order.triggered_at is not None and stored.triggered_at is None:
+                new = new.with_trigger(event.order.triggered_at)
+        elif isinstance(event, OrderTriggered):
+            if stored.is_terminal or stored.triggered_at is not None:
+                return None, False
+            new = stored.with_trigger(ts)
+        elif isinstance(event, OrderAccepted):
+            if stored.status in (S.SUBMITTED, S.UNKNOWN):
+                new = stored.with_status(S.OPEN, ts)
+            elif stored.is_terminal:
+                return stored, False
+        elif isinstance(event, OrderRejected):
+            if stored.status in (S.SUBMITTED, S.UNKNOWN):
+                new = stored.with_status(
+                    S.REJECTED, ts, reason_code=event.code, reason=event.message
+                )
+        elif isinstance(event, OrderExpired | OrderCancelled):
+            target = S.EXPIRED if isinstance(event, OrderExpired) else S.CANCELLED
+            if not stored.is_terminal and can_transition(stored.status, target):
+                code = event.reason if isinstance(event, OrderExpired) else event.order.reason_code
+                new = stored.with_status(target, ts, reason_code=code)
+        if new is None:
+            return None, False
+        apply_to_row(new, row)
+        outbox.order(row, ts)
+        return None, True
+
+    async def _book_fill(
+        self,
+        session: AsyncSession,
+        row: OrderRow,
+        event: OrderFilled,
+        outbox: Outbox,
+        positions: dict[tuple[str, str], Position],
+    ) -> None:
+        fill = event.fill
+        charges = charges_for_fill(self.catalog.fee_model(fill.symbol), fill)
+        fill_row = Fill(
+            order_id=row.id,
+            user_id=row.user_id,
+            broker_account_id=row.broker_account_id,
+            symbol=fill.symbol,
+            side=fill.side.value,
+            quantity=fill.quantity,
+            price=fill.price,
+            charges=charges.total,
+            charges_detail={k: str(v) for k, v in charges.items().items() if v},
+            ts=fill.ts,
+        )
+        session.add(fill_row)
+        await session.flush()
+        position = await self._book_position(session, row, fill, positions)
+        for entry in fill_entries(fill, charges):
+            session.add(
+                LedgerEntry(
+                    user_id=row.user_id,
+                    broker_account_id=row.broker_account_id,
+                    ts=entry.ts,
+                    kind=entry.kind.value,
+                    amount=entry.amount,
+                    order_id=row.id,
+                    fill_id=fill_row.id,
+                    description=_describe(entry.item, fill),
+                )
+            )
+        channel = user_channel(row.user_id)
+        outbox.add(channel, fill_event(fill_row))
+        outbox.add(channel, position_event(position, fill.price, fill.ts))
+
+    async def _book_position(
+        self,
+        session: AsyncSession,
+        order: OrderRow,
+        fill: DomainFill,
+        positions: dict[tuple[str, str], Position],
+    ) -> Position:
+        repo = PositionRepository(session, order.user_id)
+        key = (fill.symbol, fill.product.value)
+        row = positions.get(key)
+        if row is None:
+            row = await repo.for_key(order.broker_account_id, fill.symbol, fill.product)
+        if row is None:
+            row = repo.add(
+                Position(
+                    broker_account_id=order.broker_account_id,
+                    symbol=fill.symbol,
+                    product=fill.product.value,
+                    quantity=ZERO,
+                    average_price=ZERO,
+                    realised_pnl=ZERO,
+                )
+            )
+        current = DomainPosition(
+            fill.symbol,
+            Product(row.product),
+            quantity=row.quantity,
+            cost=row.quantity * row.average_price,
+            realised_pnl=row.realised_pnl,
+        )
+        after, _ = current.apply(fill.signed_quantity, fill.price)
+        row.quantity = after.quantity
+        row.average_price = after.average_price
+        row.realised_pnl = after.realised_pnl
+        positions[key] = row
+        return row
+
+    async def _realign(self, stored: Order) -> None:
+        """Bring the broker in line with the stored order (cancelled, or changed terms)."""
+        try:
+            if stored.is_working:
+                await self.broker.modify(stored)
+                return
+            events = await self.broker.cancel(stored.key)
+        except BrokerRejected:
+            return  # the broker no longer holds it: nothing to undo
+        await self.apply(events)
+
+
+def _describe(item: str | None, fill: DomainFill) -> str:
+    if item:
+        return item
+    return f"{fill.side} {fill.quantity} {fill.symbol} @ {fill.price}"[:200]

@@ -1,0 +1,309 @@
+"""The running order processor: intent stream, tick feed, timers and recovery, wired together.
+
+One engine per deployment serves every account (its paper book lives in
+memory). In the embedded profile it runs inside the one process on the
+in-process bus; in the distributed profile ``main.run`` runs it as a process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from order_processor.accounting import AccountReader
+from order_processor.booking import Booker
+from order_processor.brokers.base import BrokerAdapter, BrokerRejected
+from order_processor.brokers.paper import PaperBroker
+from order_processor.catalog import TradingCatalog, default_catalog
+from order_processor.config import DEFAULT_OPTIONS, ProcessorOptions
+from order_processor.consumer import IntentConsumer
+from order_processor.domain.orders import Order
+from order_processor.domain.paper import FillModel, MisSquareOff
+from order_processor.domain.positions import Position as DomainPosition
+from order_processor.domain.states import TERMINAL_STATES
+from order_processor.prices import LastPrices
+from order_processor.processor import OrderProcessor
+from order_processor.records import to_domain
+from order_processor.repositories.book import PositionRepository
+from order_processor.repositories.orders import OrderRepository
+from order_processor.repositories.system import SystemQueries
+from shared.bus import EventBus, Subscription
+from shared.calendar import NSECalendar
+from shared.clock import Clock
+from shared.contracts import (
+    CHANNEL_CONTROL,
+    ControlEvent,
+    OrderIntent,
+    OrderStatus,
+    Product,
+    TickMsg,
+    tick_channel,
+)
+from shared.runtime import Runtime
+from shared.tickstore import TickStore
+
+log = logging.getLogger(__name__)
+S = OrderStatus
+TICK_PATTERN = tick_channel("*")
+TICK_QUEUE = 100_000
+
+
+class OrderEngine:
+    """Everything the order processor runs; ``start`` it, ``stop`` it."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        clock: Clock,
+        tickstore: TickStore | None = None,
+        broker: BrokerAdapter | None = None,
+        catalog: TradingCatalog | None = None,
+        fill_model: FillModel | None = None,
+        options: ProcessorOptions = DEFAULT_OPTIONS,
+    ) -> None:
+        self.sessions = sessions
+        self.bus = bus
+        self.clock = clock
+        self.options = options
+        self.catalog = catalog if catalog is not None else default_catalog()
+        self.prices = LastPrices(tickstore)
+        self.reader = AccountReader(self.catalog, self.prices)
+        self.broker: BrokerAdapter = (
+            broker if broker is not None else PaperBroker(self.catalog, clock, fill_model)
+        )
+        self.booker = Booker(sessions, bus, self.catalog, self.broker)
+        self.processor = OrderProcessor(
+            sessions, bus, clock, self.reader, self.broker, self.booker, options
+        )
+        self.consumer = IntentConsumer(bus, self.handle_intent, options)
+        self.square_off = MisSquareOff(NSECalendar())
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: list[Subscription] = []
+        self._resync_now = asyncio.Event()
+        self._booking_failures_seen = 0
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime, **kwargs: object) -> OrderEngine:
+        """An engine on the runtime's database, bus, clock and tick store."""
+        return cls(
+            sessions=runtime.sessions,
+            bus=runtime.bus,
+            clock=runtime.clock,
+            tickstore=runtime.tickstore,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe, rebuild state from the database, then start consuming and the timers."""
+        self.broker.listen(self.booker.apply)
+        ticks = await self.bus.subscribe([], [TICK_PATTERN], maxsize=TICK_QUEUE)
+        control = await self.bus.subscribe([CHANNEL_CONTROL])
+        self._subscriptions += [ticks, control]
+        await self.recover()
+        opts = self.options
+        self._spawn(self.consumer.run(), "intents")
+        self._spawn(self._tick_loop(ticks), "ticks")
+        self._spawn(self._control_loop(control), "control")
+        self._spawn(self._resync_loop(), "resync")
+        self._spawn(self._every(opts.advance_every_s, self._advance), "expiry")
+        self._spawn(self._every(opts.sweep_every_s, self.sweep), "sweeper")
+        self._spawn(self._every(opts.square_off_every_s, self.run_square_off), "square-off")
+        log.info("order processor started (consumer %s)", opts.consumer)
+
+    async def stop(self) -> None:
+        """Stop the loops and subscriptions; work in progress is picked up again after a restart."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for sub in self._subscriptions:
+            await sub.close()
+        self._subscriptions.clear()
+        self.broker.listen(None)
+        log.info("order processor stopped")
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+        self._tasks[-1].set_name(f"order-processor-{name}")
+
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:
+                log.exception("periodic job %s failed", getattr(job, "__name__", job))
+
+    # -- intents -------------------------------------------------------------
+
+    async def handle_intent(self, intent: OrderIntent) -> None:
+        """Accept an intent (idempotently) and take its order as far as it can go now."""
+        await self.processor.accept_and_process(intent)
+
+    # -- recovery and the sweeper --------------------------------------------
+
+    async def recover(self) -> None:
+        """After a (re)start: rebuild the paper book, settle doubtful orders, decide pending ones.
+
+        This assumes one order processor per deployment: orders found SUBMITTED
+        now were left by a stopped predecessor, not by a live peer.
+        """
+        await self.reload_book()
+        for status in (S.SUBMITTED, S.UNKNOWN):
+            for user_id, order_id in await self._orders_in(status):
+                await self.processor.reconcile(user_id, order_id)
+        for user_id, order_id in await self._orders_in(S.PENDING):
+            await self.processor.process(user_id, order_id)
+
+    async def reload_book(self) -> None:
+        """Put every stored working order the broker does not hold into its book."""
+        async with self.sessions() as session:
+            rows = await SystemQueries(session).working_orders(self.broker.name)
+            orders = [to_domain(r) for r in rows]
+        await self.broker.load(orders)
+
+    async def sweep(self) -> None:
+        """Decide PENDING orders nobody took up; reconcile stuck SUBMITTED and UNKNOWN ones."""
+        now = self.clock.now()
+        opts = self.options
+        for user_id, order_id in await self._orders_in(
+            S.PENDING, before=now - timedelta(seconds=opts.pending_after_s)
+        ):
+            await self.processor.process(user_id, order_id)
+        for user_id, order_id in await self._orders_in(
+            S.SUBMITTED, before=now - timedelta(seconds=opts.stuck_after_s)
+        ):
+            await self.processor.reconcile(user_id, order_id)
+        for user_id, order_id in await self._orders_in(S.UNKNOWN):
+            await self.processor.reconcile(user_id, order_id)
+
+    async def _orders_in(
+        self, status: OrderStatus, before: datetime | None = None
+    ) -> list[tuple[int, int]]:
+        async with self.sessions() as session:
+            return await SystemQueries(session).orders_in(
+                status, before=before, limit=self.options.sweep_batch
+            )
+
+    # -- ticks, time and control ---------------------------------------------
+
+    async def _tick_loop(self, ticks: Subscription) -> None:
+        async for _, message in ticks:
+            if not isinstance(message, TickMsg):
+                continue
+            try:
+                await self.on_tick(message)
+            except Exception:
+                log.exception("tick %s at %s not handled", message.symbol, message.ts)
+
+    async def on_tick(self, tick: TickMsg) -> None:
+        price = self.prices.update(tick.symbol, tick.ts, tick.price)
+        await self.broker.on_tick(tick.symbol, tick.ts, price, Decimal(repr(tick.qty)))
+
+    async def _advance(self) -> None:
+        await self.broker.advance(self.clock.now())
+
+    async def _control_loop(self, control: Subscription) -> None:
+        async for _, message in control:
+            if isinstance(message, ControlEvent) and message.action in ("halt", "resume"):
+                self._resync_now.set()
+
+    async def _resync_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.options.resync_every_s):
+                    await self._resync_now.wait()
+            self._resync_now.clear()
+            try:
+                await self.resync()
+            except Exception:
+                log.exception("resync of the paper book failed")
+
+    async def resync(self) -> None:
+        """Bring the broker's working orders in line with the stored ones.
+
+        Orders cancelled or changed through the API (or cancelled by a halt)
+        are cancelled or modified at the broker. After a booking failure, stored
+        working orders missing from the broker are loaded back.
+        """
+        held = self.broker.working_keys()
+        if held:
+            async with self.sessions() as session:
+                terms = await SystemQueries(session).order_terms(
+                    o.order_id for _, o in held if o.order_id is not None
+                )
+            for key, copy in held:
+                stored = terms.get(copy.order_id or -1)
+                if stored is None or S(stored[0]) in TERMINAL_STATES:
+                    await self._cancel_at_broker(key)
+                elif stored[1:] != (copy.quantity, copy.limit_price, copy.trigger_price):
+                    await self._modify_at_broker(copy)
+        if self.booker.failures > self._booking_failures_seen:
+            self._booking_failures_seen = self.booker.failures
+            await self.reload_book()
+
+    async def _modify_at_broker(self, copy: Order) -> None:
+        assert copy.order_id is not None
+        async with self.sessions() as session:
+            row = await OrderRepository(session, copy.user_id).get(copy.order_id)
+            stored = to_domain(row)
+        if stored.is_working:
+            await self.broker.modify(stored)
+
+    async def _cancel_at_broker(self, key: tuple[int, str]) -> None:
+        try:
+            events = await self.broker.cancel(key)
+        except BrokerRejected:
+            return
+        await self.booker.apply(events)
+
+    # -- MIS square-off ------------------------------------------------------
+
+    async def run_square_off(self) -> None:
+        """From 15:20 IST on NSE trading days, close every open intraday NSE position."""
+        now = self.clock.now()
+        if not self.square_off.is_due(now):
+            return
+        async with self.sessions() as session:
+            accounts = await SystemQueries(session).accounts_with_open_mis()
+            intents: list[OrderIntent] = []
+            for user_id, account_id in accounts:
+                rows = await PositionRepository(session, user_id).open_for_account(account_id)
+                positions = [
+                    DomainPosition(r.symbol, Product(r.product), r.quantity)
+                    for r in rows
+                    if r.symbol in self.catalog
+                    and self.catalog.instrument(r.symbol).exchange == "NSE"
+                ]
+                for order in self.square_off.orders(
+                    positions, user_id=user_id, broker_account_id=account_id, ts=now
+                ):
+                    intents.append(
+                        OrderIntent(
+                            client_order_id=f"{order.client_order_id}-{account_id}",
+                            user_id=user_id,
+                            broker_account_id=account_id,
+                            symbol=order.symbol,
+                            side=order.side,
+                            quantity=order.quantity,
+                            product=order.product,
+                            origin="system",
+                            algo_tag=order.algo_tag,
+                            created_at=now,
+                        )
+                    )
+        for intent in intents:
+            try:
+                await self.handle_intent(intent)
+            except Exception:
+                log.exception("square-off of %s failed", intent.client_order_id)

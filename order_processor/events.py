@@ -1,0 +1,91 @@
+"""Order, fill and position events for a user's channel, collected and published after commit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from shared.bus import EventBus
+from shared.contracts import (
+    FillEvent,
+    Message,
+    OrderEvent,
+    OrderStatus,
+    PositionEvent,
+    Side,
+    user_channel,
+)
+from shared.models import Fill, Order, Position
+
+log = logging.getLogger(__name__)
+
+
+def order_event(row: Order, ts: datetime) -> OrderEvent:
+    return OrderEvent(
+        user_id=row.user_id,
+        order_id=row.id,
+        client_order_id=row.client_order_id,
+        symbol=row.symbol,
+        side=Side(row.side),
+        status=OrderStatus(row.status),
+        quantity=row.quantity,
+        filled_quantity=row.filled_quantity,
+        average_price=row.average_price,
+        reason_code=row.reason_code,
+        reason=row.reason,
+        ts=ts,
+    )
+
+
+def fill_event(row: Fill) -> FillEvent:
+    return FillEvent(
+        user_id=row.user_id,
+        order_id=row.order_id,
+        fill_id=row.id,
+        symbol=row.symbol,
+        side=Side(row.side),
+        quantity=row.quantity,
+        price=row.price,
+        charges=row.charges,
+        ts=row.ts,
+    )
+
+
+def position_event(row: Position, mark: Decimal | None, ts: datetime) -> PositionEvent:
+    price = mark if mark is not None else row.average_price
+    return PositionEvent(
+        user_id=row.user_id,
+        broker_account_id=row.broker_account_id,
+        symbol=row.symbol,
+        quantity=row.quantity,
+        average_price=row.average_price,
+        realised_pnl=row.realised_pnl,
+        unrealised_pnl=row.quantity * (price - row.average_price),
+        ts=ts,
+    )
+
+
+@dataclass
+class Outbox:
+    """Messages of one transaction, sent only once it has committed."""
+
+    messages: list[tuple[str, Message]] = field(default_factory=list)
+
+    def order(self, row: Order, ts: datetime) -> None:
+        self.messages.append((user_channel(row.user_id), order_event(row, ts)))
+
+    def add(self, channel: str, message: Message) -> None:
+        self.messages.append((channel, message))
+
+    async def publish(self, bus: EventBus | None) -> None:
+        """Publish everything; a failure is logged (subscribers re-read the database)."""
+        messages, self.messages = self.messages, []
+        if bus is None:
+            return
+        for channel, message in messages:
+            try:
+                await bus.publish(channel, message)
+            except Exception:
+                log.exception("publishing %s after commit failed", type(message).__name__)

@@ -1,0 +1,327 @@
+"""Taking a PENDING order through the risk chain to the broker, and reconciling doubtful ones.
+
+The decision is taken under the account lock and committed with every risk
+decision (DENIED, or SUBMITTED) before a broker elsewhere is called, so a
+crash never loses a decision and never sends an order twice: an order found
+SUBMITTED or UNKNOWN later is reconciled by client order id with ``status``,
+and sent only if the broker has never seen it. A broker whose book lives in
+this process (paper) is called inside that transaction instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from order_processor.accounting import AccountReader
+from order_processor.booking import Booker
+from order_processor.brokers.base import BrokerAdapter, BrokerRejected, BrokerUnavailable
+from order_processor.config import DEFAULT_OPTIONS, ProcessorOptions
+from order_processor.domain.money import ZERO
+from order_processor.domain.orders import Order, validate_order
+from order_processor.domain.paper import (
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderRejected,
+    PaperEvent,
+)
+from order_processor.domain.risk import Decision, build_chain
+from order_processor.events import Outbox
+from order_processor.records import apply_to_row, is_exit_row, to_domain
+from order_processor.repositories.accounts import AccountRepository
+from order_processor.repositories.book import RiskDecisionRepository
+from order_processor.repositories.control import LimitsRepository
+from order_processor.repositories.orders import OrderRepository
+from order_processor.service import OrderService
+from shared.bus import EventBus
+from shared.clock import Clock
+from shared.contracts import OrderIntent, OrderStatus, Side
+from shared.db import transaction
+from shared.models import BrokerAccount
+from shared.models import Order as OrderRow
+
+log = logging.getLogger(__name__)
+S = OrderStatus
+
+SYSTEM_BYPASS = Decision(True, "system_order", "platform order (liquidation, square-off)", "bypass")
+
+
+class OrderProcessor:
+    """Risk chain and broker submission for one order at a time (many at once across accounts)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus | None,
+        clock: Clock,
+        reader: AccountReader,
+        broker: BrokerAdapter,
+        booker: Booker,
+        options: ProcessorOptions = DEFAULT_OPTIONS,
+    ) -> None:
+        self.sessions = sessions
+        self.bus = bus
+        self.clock = clock
+        self.reader = reader
+        self.broker = broker
+        self.booker = booker
+        self.options = options
+        self._in_flight: set[int] = set()  # orders with a broker call under way here
+
+    async def process(self, user_id: int, order_id: int) -> None:
+        """Decide a PENDING order and send it if approved; other orders are left alone."""
+        approved, _ = await self._decide(user_id, order_id=order_id)
+        if approved is not None:
+            await self._send(approved)
+
+    async def accept_and_process(self, intent: OrderIntent) -> None:
+        """Store an intent's order (idempotently) and decide it in the same transaction.
+
+        A replayed intent whose order is past PENDING changes nothing, unless the
+        order is SUBMITTED or UNKNOWN: then it is reconciled with the broker.
+        """
+        approved, doubtful = await self._decide(intent.user_id, intent=intent)
+        if approved is not None:
+            await self._send(approved)
+        elif doubtful is not None:
+            await self.reconcile(intent.user_id, doubtful)
+
+    # -- the decision ------------------------------------------------------
+
+    async def _decide(
+        self, user_id: int, *, order_id: int | None = None, intent: OrderIntent | None = None
+    ) -> tuple[Order | None, int | None]:
+        """Under the account lock: the risk chain, then DENIED or SUBMITTED, committed.
+
+        A broker whose book lives in this process (paper) is called inside the
+        transaction, so its answer (OPEN or REJECTED) is stored with the decision.
+        Returns the order still to send (a broker elsewhere), and the id of an
+        order found SUBMITTED or UNKNOWN (to reconcile).
+        """
+        outbox = Outbox()
+        placed_here: Order | None = None
+        try:
+            async with transaction(self.sessions) as session:
+                found = await self._pending_row(session, user_id, order_id, intent, outbox)
+                if found is None:
+                    return None, None
+                account, row = found
+                if row.status != S.PENDING:
+                    doubtful = row.status in (S.SUBMITTED, S.UNKNOWN)
+                    return None, row.id if doubtful else None
+                now = self.clock.now()
+                decided = await self._evaluate(session, account, row, now)
+                apply_to_row(decided, row)
+                if decided.status is S.SUBMITTED and self.broker.in_process:
+                    placed_here = decided
+                    await self._place_in_transaction(decided, row, outbox)
+                    decided = to_domain(row)
+                outbox.order(row, now)
+        except BaseException:
+            if placed_here is not None:  # the decision did not commit: take the order back
+                await self._withdraw(placed_here)
+            raise
+        await outbox.publish(self.bus)
+        return (decided if decided.status is S.SUBMITTED else None), None
+
+    async def _pending_row(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        order_id: int | None,
+        intent: OrderIntent | None,
+        outbox: Outbox,
+    ) -> tuple[BrokerAccount, OrderRow] | None:
+        """The account, locked (every writer takes the account first, then its orders), and
+        the order; None when an order looked up by id is no longer PENDING."""
+        accounts = AccountRepository(session, user_id)
+        if intent is not None:
+            account = await accounts.lock(intent.broker_account_id)
+            service = OrderService(
+                session, user_id, now=self.clock.now(), catalog=self.reader.catalog, outbox=outbox
+            )
+            row, _ = await service.accept(intent, account=account)
+            return account, row
+        found = await session.execute(
+            select(OrderRow.broker_account_id, OrderRow.status).where(
+                OrderRow.id == order_id, OrderRow.user_id == user_id
+            )
+        )
+        head = found.first()
+        if head is None or head.status != S.PENDING:
+            return None
+        account = await accounts.lock(head.broker_account_id)
+        assert order_id is not None
+        row = await OrderRepository(session, user_id).get(order_id)
+        return (account, row) if row.status == S.PENDING else None
+
+    async def _place_in_transaction(self, order: Order, row: OrderRow, outbox: Outbox) -> None:
+        try:
+            events = await self.broker.place(order)
+        except BrokerRejected as exc:
+            now = self.clock.now()
+            rejected = order.with_status(S.REJECTED, now, reason_code=exc.code, reason=exc.message)
+            events = [OrderRejected(rejected, now, exc.code, exc.message)]
+        except Exception as exc:
+            log.warning("broker call for %s failed: %r", order.client_order_id, exc)
+            unknown = order.with_status(
+                S.UNKNOWN, self.clock.now(), reason_code="broker_timeout", reason=repr(exc)[:500]
+            )
+            apply_to_row(unknown, row)
+            return
+        for event in events:
+            self.booker.book_status(row, event, Outbox())  # the caller announces the row once
+
+    async def _withdraw(self, order: Order) -> None:
+        try:
+            await self.broker.cancel(order.key)
+        except Exception:
+            log.exception("could not withdraw %s from the broker", order.client_order_id)
+
+    async def _evaluate(
+        self, session: AsyncSession, account: BrokerAccount, row: OrderRow, now: datetime
+    ) -> Order:
+        order = to_domain(row)
+        if not account.is_active and order.origin != "system":
+            return order.with_status(
+                S.DENIED, now, reason_code="account_inactive", reason="the account is not active"
+            )
+        if is_exit_row(row):
+            order = await self._size_exit(session, account, order)
+            if order.quantity == 0:
+                return order.with_status(
+                    S.DENIED, now, reason_code="nothing_to_exit", reason="no position to exit"
+                )
+        errors = validate_order(order, self.reader.catalog.instrument(order.symbol))
+        if errors:
+            return order.with_status(
+                S.DENIED, now, reason_code=errors[0].code, reason=errors[0].message
+            )
+        if order.origin == "system":
+            decisions: tuple[Decision, ...] = (SYSTEM_BYPASS,)
+        else:
+            chain = build_chain(await LimitsRepository(session, order.user_id).get())
+            view = await self.reader.risk_view(session, account, order, now)
+            result = chain.evaluate(order, view)
+            decisions = result.decisions
+        await RiskDecisionRepository(session, order.user_id).record(order.order_id, decisions, now)
+        denial = next((d for d in decisions if not d.approved), None)
+        if denial is not None:
+            return order.with_status(S.DENIED, now, reason_code=denial.code, reason=denial.message)
+        return order.with_status(S.SUBMITTED, now)
+
+    async def _size_exit(
+        self, session: AsyncSession, account: BrokerAccount, order: Order
+    ) -> Order:
+        """An exit intent becomes a closing order: the position less exits already working."""
+        tracker = await self.reader.tracker(session, account)
+        held = tracker.book.get(order.symbol, order.product).quantity
+        side = Side.SELL if held > 0 else Side.BUY
+        rows = await OrderRepository(session, order.user_id).open_for_account(
+            account.id, exclude_id=order.order_id
+        )
+        closing = sum(
+            (
+                r.quantity - r.filled_quantity
+                for r in rows
+                if r.symbol == order.symbol and r.product == order.product.value and r.side == side
+            ),
+            ZERO,
+        )
+        return replace(order, side=side, quantity=max(abs(held) - closing, ZERO))
+
+    # -- the broker call ---------------------------------------------------
+
+    async def _send(self, order: Order) -> None:
+        assert order.order_id is not None
+        self._in_flight.add(order.order_id)
+        try:
+            try:
+                async with asyncio.timeout(self.options.broker_timeout_s):
+                    events = await self.broker.place(order)
+            except BrokerUnavailable as exc:
+                # Certainly not sent: the order stays SUBMITTED and is sent again when reconciled.
+                log.warning("broker unavailable for %s: %s", order.client_order_id, exc)
+                return
+            except BrokerRejected as exc:
+                rejected = order.with_status(
+                    S.REJECTED, self.clock.now(), reason_code=exc.code, reason=exc.message
+                )
+                events = [OrderRejected(rejected, self.clock.now(), exc.code, exc.message)]
+            except Exception as exc:  # a timeout above all: sent, outcome unknown
+                log.warning("broker call for %s failed: %r", order.client_order_id, exc)
+                await self._mark_unknown(order, repr(exc))
+                return
+            if events:
+                await self.booker.apply(events)
+                return
+        finally:
+            self._in_flight.discard(order.order_id)
+        # The broker held the order already (a resend after a restart): ask it.
+        await self.reconcile(order.user_id, order.order_id)
+
+    async def _mark_unknown(self, order: Order, why: str) -> None:
+        outbox = Outbox()
+        async with transaction(self.sessions) as session:
+            await AccountRepository(session, order.user_id).lock(order.broker_account_id)
+            assert order.order_id is not None
+            row = await OrderRepository(session, order.user_id).get(order.order_id, for_update=True)
+            if row.status != S.SUBMITTED:
+                return
+            now = self.clock.now()
+            unknown = to_domain(row).with_status(
+                S.UNKNOWN, now, reason_code="broker_timeout", reason=why[:500]
+            )
+            apply_to_row(unknown, row)
+            outbox.order(row, now)
+        await outbox.publish(self.bus)
+
+    # -- reconciliation ----------------------------------------------------
+
+    async def reconcile(self, user_id: int, order_id: int) -> None:
+        """Settle a SUBMITTED or UNKNOWN order with what the broker knows of it."""
+        if order_id in self._in_flight:
+            return
+        async with self.sessions() as session:
+            row = await OrderRepository(session, user_id).get(order_id)
+            order = to_domain(row)
+        if order.status not in (S.SUBMITTED, S.UNKNOWN):
+            return
+        try:
+            async with asyncio.timeout(self.options.broker_timeout_s):
+                at_broker = await self.broker.status(order.key)
+        except Exception as exc:
+            log.warning("status of %s unavailable: %r", order.client_order_id, exc)
+            return
+        if at_broker is None:
+            if order.status is S.SUBMITTED:
+                await self._send(order)  # never reached the broker: sending is not a resend
+                return
+            now = self.clock.now()
+            message = "the broker has no record of this order"
+            lost = order.with_status(S.REJECTED, now, reason_code="not_at_broker", reason=message)
+            await self.booker.apply([OrderRejected(lost, now, "not_at_broker", message)])
+            return
+        event = _event_for(at_broker, self.clock.now())
+        if event is not None:
+            await self.booker.apply([event])
+
+
+def _event_for(order: Order, now: datetime) -> PaperEvent | None:
+    """The event that moves a stored order to the broker's status (fills arrive on their own)."""
+    if order.status in (S.OPEN, S.PARTIALLY_FILLED):
+        return OrderAccepted(order, now)
+    if order.status is S.REJECTED:
+        code = order.reason_code or "rejected"
+        return OrderRejected(order, now, code, order.reason or "")
+    if order.status is S.CANCELLED:
+        return OrderCancelled(order, now)
+    if order.status is S.EXPIRED:
+        return OrderExpired(order, now, order.reason_code or "expired")
+    return None

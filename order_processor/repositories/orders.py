@@ -1,0 +1,149 @@
+"""A user's orders: by id or client order id, filtered lists, and the account's open ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.exc import IntegrityError
+
+from order_processor.domain.states import IN_FLIGHT_STATES, TERMINAL_STATES, WORKING_STATES
+from shared.contracts import OrderStatus
+from shared.errors import NotFound
+from shared.models import Order
+from shared.repository import Page, UserScopedRepository
+
+OPEN_STATES = tuple(s.value for s in (WORKING_STATES | IN_FLIGHT_STATES) - {OrderStatus.PENDING})
+"""Orders that may still become exposure once sent: SUBMITTED, UNKNOWN, OPEN, PARTIALLY_FILLED."""
+CANCELLABLE_STATES = OPEN_STATES
+NOT_TERMINAL = tuple(s.value for s in OrderStatus if s not in TERMINAL_STATES)
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    status: OrderStatus | None = None
+    symbol: str | None = None
+    broker_account_id: int | None = None
+
+
+class OrderRepository(UserScopedRepository[Order]):
+    model = Order
+    not_found_message = "order not found"
+
+    async def get(self, row_id: int, *, for_update: bool = False) -> Order:
+        """The user's order (404 otherwise); locked and re-read from the database if asked."""
+        stmt = self._scoped().where(Order.id == row_id)
+        if for_update:
+            # A row loaded earlier in this transaction must not hide a change made
+            # before the lock was granted.
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        row = await self.session.scalar(stmt)
+        if row is None:
+            raise NotFound(self.not_found_message)
+        return row  # type: ignore[no-any-return]
+
+    async def by_key(self, client_order_id: str, *, for_update: bool = False) -> Order | None:
+        stmt = self._scoped().where(Order.client_order_id == client_order_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)  # type: ignore[no-any-return]
+
+    async def insert(self, row: Order) -> bool:
+        """Insert ``row``; False when its client order id exists already (nothing inserted).
+
+        A savepoint keeps the surrounding transaction usable after the unique
+        violation; on PostgreSQL a concurrent insert of the same key waits for
+        the first to commit and then fails here.
+        """
+        try:
+            # begin_nested() flushes what is pending first: add the row inside the savepoint.
+            async with self.session.begin_nested():
+                self.add(row)
+                await self.session.flush()
+        except IntegrityError:
+            if row in self.session:  # rolling the savepoint back usually expunged it already
+                self.session.expunge(row)
+            return False
+        return True
+
+    async def search(self, filters: OrderFilters, limit: int, offset: int) -> Page[Order]:
+        where = []
+        if filters.status is not None:
+            where.append(Order.status == filters.status.value)
+        if filters.symbol:
+            where.append(Order.symbol == filters.symbol)
+        if filters.broker_account_id is not None:
+            where.append(Order.broker_account_id == filters.broker_account_id)
+        return await self.list(limit, offset, *where)
+
+    async def open_for_account(
+        self, account_id: int, *, exclude_id: int | None = None, for_update: bool = False
+    ) -> Sequence[Order]:
+        """The account's orders that were sent and are not finished, oldest first."""
+        stmt = self._scoped().where(
+            Order.broker_account_id == account_id, Order.status.in_(OPEN_STATES)
+        )
+        if exclude_id is not None:
+            stmt = stmt.where(Order.id != exclude_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt.order_by(Order.id))).all()
+
+    async def open_terms(
+        self, account_id: int, *, exclude_id: int | None = None
+    ) -> list[tuple[str, str, Decimal, Decimal | None]]:
+        """(symbol, side, remaining quantity, limit or trigger price) of the account's open orders.
+
+        The risk view needs only these, and reading columns is much cheaper than rows.
+        """
+        stmt = (
+            self._scoped()
+            .with_only_columns(
+                Order.symbol,
+                Order.side,
+                Order.quantity,
+                Order.filled_quantity,
+                Order.limit_price,
+                Order.trigger_price,
+            )
+            .where(Order.broker_account_id == account_id, Order.status.in_(OPEN_STATES))
+        )
+        if exclude_id is not None:
+            stmt = stmt.where(Order.id != exclude_id)
+        rows = (await self.session.execute(stmt.order_by(Order.id))).all()
+        return [
+            (sym, side, qty - filled, limit if limit is not None else trigger)
+            for sym, side, qty, filled, limit, trigger in rows
+        ]
+
+    async def cancellable(
+        self, *, account_id: int | None = None, symbol: str | None = None
+    ) -> Sequence[Order]:
+        """Orders a cancel-all would cancel, locked, oldest first."""
+        stmt = self._scoped().where(Order.status.in_(CANCELLABLE_STATES))
+        if account_id is not None:
+            stmt = stmt.where(Order.broker_account_id == account_id)
+        if symbol:
+            stmt = stmt.where(Order.symbol == symbol)
+        stmt = stmt.order_by(Order.id).with_for_update().execution_options(populate_existing=True)
+        return (await self.session.scalars(stmt)).all()
+
+    async def submit_times(self, account_id: int, since: datetime) -> list[datetime]:
+        """When the account's orders went to the broker, from ``since`` on (the order rate)."""
+        stmt = (
+            self._scoped()
+            .with_only_columns(Order.submitted_at)
+            .where(
+                Order.broker_account_id == account_id,
+                Order.submitted_at.is_not(None),
+                Order.submitted_at >= since,
+            )
+        )
+        return [ts for ts in (await self.session.scalars(stmt)).all() if ts is not None]
+
+    async def not_finished(self) -> Sequence[Order]:
+        """Every order of the user that is not in a terminal state (PENDING included)."""
+        stmt = self._scoped().where(Order.status.in_(NOT_TERMINAL))
+        return (await self.session.scalars(stmt.order_by(Order.id))).all()

@@ -1,0 +1,83 @@
+"""Platform-wide reads: what the order processor sweeps and what admins act on.
+
+These queries cross users on purpose (the processor serves every account, an
+admin halt can cover everyone). They return ids or rows for the caller to act
+on through user-scoped repositories; no route hands them a user's input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_processor.domain.states import WORKING_STATES
+from shared.contracts import OrderStatus, Product
+from shared.models import BrokerAccount, Order, Position
+
+WORKING = tuple(s.value for s in WORKING_STATES)
+
+
+class SystemQueries:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def orders_in(
+        self, status: OrderStatus, *, before: datetime | None = None, limit: int = 500
+    ) -> list[tuple[int, int]]:
+        """(user_id, order_id) of orders in ``status`` created (or sent) before ``before``."""
+        stamp = Order.created_at if status is OrderStatus.PENDING else Order.submitted_at
+        stmt = select(Order.user_id, Order.id).where(Order.status == status.value)
+        if before is not None:
+            stmt = stmt.where(stamp < before)
+        rows = await self.session.execute(stmt.order_by(Order.id).limit(limit))
+        return [(u, i) for u, i in rows.all()]
+
+    async def working_orders(self, broker: str = "paper") -> Sequence[Order]:
+        """Every working order at ``broker`` (to rebuild its book after a restart)."""
+        stmt = (
+            select(Order)
+            .join(BrokerAccount, BrokerAccount.id == Order.broker_account_id)
+            .where(BrokerAccount.broker == broker, Order.status.in_(WORKING))
+            .order_by(Order.id)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def order_terms(
+        self, ids: Iterable[int]
+    ) -> dict[int, tuple[str, Decimal, Decimal | None, Decimal | None]]:
+        """Order id -> (status, quantity, limit price, trigger price), read as columns."""
+        wanted = list(ids)
+        found: dict[int, tuple[str, Decimal, Decimal | None, Decimal | None]] = {}
+        for start in range(0, len(wanted), 500):
+            stmt = select(
+                Order.id, Order.status, Order.quantity, Order.limit_price, Order.trigger_price
+            ).where(Order.id.in_(wanted[start : start + 500]))
+            for oid, status, qty, limit, trigger in (await self.session.execute(stmt)).all():
+                found[oid] = (status, qty, limit, trigger)
+        return found
+
+    async def accounts_with_open_mis(self) -> list[tuple[int, int]]:
+        """(user_id, broker_account_id) of accounts holding an intraday position."""
+        stmt = (
+            select(Position.user_id, Position.broker_account_id)
+            .where(Position.product == Product.MIS.value, Position.quantity != Decimal(0))
+            .distinct()
+        )
+        return [(u, a) for u, a in (await self.session.execute(stmt)).all()]
+
+    async def users_with_open_positions(self) -> list[int]:
+        stmt = select(Position.user_id).where(Position.quantity != Decimal(0)).distinct()
+        return sorted((await self.session.scalars(stmt)).all())
+
+    async def lock_all_accounts(self) -> list[tuple[int, int]]:
+        """Lock every broker account in id order (a global halt); (user_id, account_id)."""
+        stmt = (
+            select(BrokerAccount.user_id, BrokerAccount.id)
+            .order_by(BrokerAccount.id)
+            .with_for_update()
+        )
+        return [(u, a) for u, a in (await self.session.execute(stmt)).all()]

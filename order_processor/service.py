@@ -1,0 +1,215 @@
+"""Order use cases shared by the API and the processor: accept, cancel, cancel all, modify.
+
+Services never commit: the caller (a request, the stream consumer) owns the
+transaction. Each returns the rows it changed and fills ``outbox`` with the
+events to publish once the caller has committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_processor.accounting import AccountReader
+from order_processor.catalog import TradingCatalog
+from order_processor.domain.orders import InvalidOrder, OrderError, ensure_valid, order_from_intent
+from order_processor.domain.orders import Order as DomainOrder
+from order_processor.domain.risk import build_chain
+from order_processor.domain.states import can_transition
+from order_processor.events import Outbox
+from order_processor.records import (
+    apply_to_row,
+    is_exit_intent,
+    request_hash,
+    row_from_intent,
+    to_domain,
+)
+from order_processor.repositories.accounts import AccountRepository
+from order_processor.repositories.book import RiskDecisionRepository
+from order_processor.repositories.control import LimitsRepository
+from order_processor.repositories.orders import OrderRepository
+from shared.contracts import OrderIntent, OrderStatus, OrderType
+from shared.errors import Conflict, Unprocessable
+from shared.models import BrokerAccount, Order
+
+S = OrderStatus
+
+
+class IdempotencyKeyReused(Unprocessable):
+    code = "idempotency_key_reused"
+
+
+class OrderService:
+    """One user's orders."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        *,
+        now: datetime,
+        catalog: TradingCatalog,
+        outbox: Outbox | None = None,
+    ) -> None:
+        self.session = session
+        self.user_id = user_id
+        self.now = now
+        self.catalog = catalog
+        self.outbox = outbox if outbox is not None else Outbox()
+        self.orders = OrderRepository(session, user_id)
+        self.accounts = AccountRepository(session, user_id)
+
+    # -- placing -----------------------------------------------------------
+
+    async def accept(
+        self, intent: OrderIntent, *, account: BrokerAccount | None = None
+    ) -> tuple[Order, bool]:
+        """Store ``intent`` as a PENDING order, or return the order its key already made.
+
+        The same client order id with the same request is an idempotent replay
+        (the stored order comes back unchanged, ``created`` False); with another
+        request it is refused (422 ``idempotency_key_reused``). ``account`` is the
+        intent's account if the caller holds it already (locked).
+        """
+        if intent.user_id != self.user_id:
+            raise ValueError("intent of another user")
+        digest = request_hash(intent)
+        existing = await self.orders.by_key(intent.client_order_id)
+        if existing is not None:
+            return self._replay(existing, digest), False
+        await self._check(intent, account)
+        row = row_from_intent(intent, digest)
+        if await self.orders.insert(row):
+            self.outbox.order(row, self.now)
+            return row, True
+        # A concurrent request with this key committed first.
+        existing = await self.orders.by_key(intent.client_order_id)
+        assert existing is not None
+        return self._replay(existing, digest), False
+
+    def _replay(self, row: Order, digest: str) -> Order:
+        if row.request_hash != digest:
+            raise IdempotencyKeyReused(
+                f"client_order_id {row.client_order_id!r} was used for a different order",
+                details=[{"field": "client_order_id", "message": "already used with another body"}],
+            )
+        return row
+
+    async def _check(self, intent: OrderIntent, account: BrokerAccount | None) -> None:
+        """The account is the user's and active, the symbol is known, the order is well formed."""
+        if account is None or account.id != intent.broker_account_id:
+            account = await self.accounts.get(intent.broker_account_id)
+        if not account.is_active and intent.origin != "system":
+            raise Conflict("this broker account is not active", code="account_inactive")
+        instrument = self.catalog.instrument(intent.symbol)  # 404 unknown_instrument
+        if not is_exit_intent(intent):
+            ensure_valid(order_from_intent(intent), instrument)
+
+    # -- cancelling --------------------------------------------------------
+
+    async def cancel(self, order_id: int) -> Order:
+        """Cancel a working (or sent) order; 409 if it is finished or still being decided."""
+        head = await self.orders.get(order_id)
+        await self.accounts.lock(head.broker_account_id)
+        row = await self.orders.get(order_id, for_update=True)
+        if row.status == S.PENDING:
+            raise Conflict(
+                "the order is being checked; cancel it again in a moment", code="order_pending"
+            )
+        if not can_transition(S(row.status), S.CANCELLED):
+            raise Conflict(f"a {row.status} order cannot be cancelled", code="order_not_open")
+        self._cancel_row(row, "cancelled")
+        return row
+
+    async def cancel_open(
+        self, *, account_id: int | None = None, symbol: str | None = None, reason: str
+    ) -> list[Order]:
+        """Cancel every sent, unfinished order (of one account or symbol); accounts locked first."""
+        if account_id is None:
+            await self.accounts.lock_all()
+        else:
+            await self.accounts.lock(account_id)
+        rows = await self.orders.cancellable(account_id=account_id, symbol=symbol)
+        for row in rows:
+            self._cancel_row(row, reason)
+        return list(rows)
+
+    def _cancel_row(self, row: Order, reason: str) -> None:
+        cancelled = to_domain(row).with_status(S.CANCELLED, self.now, reason_code=reason)
+        apply_to_row(cancelled, row)
+        self.outbox.order(row, self.now)
+
+    # -- modifying ---------------------------------------------------------
+
+    async def modify(
+        self,
+        order_id: int,
+        reader: AccountReader,
+        *,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        trigger_price: Decimal | None = None,
+    ) -> Order:
+        """Change a working order's quantity or prices; the change passes the risk chain again.
+
+        A denial is recorded with the order's risk decisions (and kept), the order stays as it was.
+        """
+        head = await self.orders.get(order_id)
+        account = await self.accounts.lock(head.broker_account_id)
+        row = await self.orders.get(order_id, for_update=True)
+        stored = to_domain(row)
+        if not stored.is_working:
+            raise Conflict(f"a {row.status} order cannot be changed", code="order_not_open")
+        if stored.order_type is OrderType.MARKET and (limit_price or trigger_price):
+            raise Unprocessable("a market order has no prices to change", code="not_modifiable")
+        amended = replace(
+            stored,
+            quantity=stored.quantity if quantity is None else quantity,
+            limit_price=stored.limit_price if limit_price is None else limit_price,
+            trigger_price=stored.trigger_price if trigger_price is None else trigger_price,
+        )
+        if amended.quantity <= stored.filled_quantity:
+            raise InvalidOrder(
+                [
+                    OrderError(
+                        "quantity_not_above_filled",
+                        "quantity",
+                        f"{stored.filled_quantity} are filled already; ask for more than that",
+                    )
+                ]
+            )
+        ensure_valid(amended, self.catalog.instrument(stored.symbol))
+        await self._check_risk(reader, account, amended)
+        apply_to_row(amended, row)
+        self.outbox.order(row, self.now)
+        return row
+
+    async def _check_risk(
+        self, reader: AccountReader, account: BrokerAccount, amended: DomainOrder
+    ) -> None:
+        # The rest of the order, as if placed now, against the account without it.
+        probe = replace(
+            amended,
+            quantity=amended.remaining_quantity,
+            filled_quantity=Decimal(0),
+            filled_value=Decimal(0),
+            fill_count=0,
+            status=S.PENDING,
+        )
+        chain = build_chain(await LimitsRepository(self.session, self.user_id).get())
+        result = chain.evaluate(
+            probe, await reader.risk_view(self.session, account, probe, self.now)
+        )
+        await RiskDecisionRepository(self.session, self.user_id).record(
+            amended.order_id, result.decisions, self.now, prefix="modify: "
+        )
+        if result.denial is not None:
+            raise Unprocessable(
+                f"the change was denied: {result.denial.message}",
+                code="risk_denied",
+                details=[{"field": result.denial.check, "message": result.denial.code}],
+                keep_changes=True,
+            )

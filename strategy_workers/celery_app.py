@@ -1,0 +1,100 @@
+"""The Celery app of the strategy workers (distributed profile) and its one task.
+
+``celery -A strategy_workers.celery_app worker -Q strategy_workers`` runs a
+worker from the ``ALGOTRADE_*`` environment. Delivery: the Redis broker,
+late acknowledgement (a task is acknowledged after it ran), rejection when the
+worker process is lost, one task prefetched at a time, so a task whose worker
+was killed is delivered again after the broker's visibility timeout. The task
+is idempotent (signals are stored once by ``signal_id``; intents carry a
+deterministic ``client_order_id``), so running it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, Task
+from celery.signals import worker_process_shutdown, worker_shutdown
+from pydantic import ValidationError
+
+from shared.config import Settings, get_settings
+from shared.contracts import TASK_EVALUATE_CANDLES, CandleMsg
+from shared.tasks import broker_url
+from strategy_workers.options import WorkerOptions
+from strategy_workers.worker import close_runtime, runtime_for
+
+log = logging.getLogger(__name__)
+
+
+def create_celery_app(
+    settings: Settings | None = None, options: WorkerOptions | None = None, **overrides: Any
+) -> Celery:
+    """The strategy workers' Celery app; ``overrides`` are extra Celery settings."""
+    settings = settings or get_settings()
+    options = options or WorkerOptions()
+    app = Celery("strategy_workers", broker=broker_url(settings), set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_default_queue=options.queue,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": options.visibility_timeout,
+            "unacked_restore_interval": options.restore_interval,
+        },
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+        # Carried by the app, so its tasks build their clients from these, not from globals.
+        algotrade_settings=settings,
+        algotrade_worker_options=options,
+    )
+    app.conf.update(overrides)
+    app.task(
+        name=TASK_EVALUATE_CANDLES,
+        bind=True,
+        max_retries=options.max_retries,
+        acks_late=True,
+        reject_on_worker_lost=True,
+    )(evaluate_candles)
+    return app
+
+
+def evaluate_candles(task: Task, candles: list[dict[str, Any]]) -> dict[str, int]:
+    """Evaluate one shard of closed candles; retried with back-off when a dependency fails."""
+    try:
+        burst = [CandleMsg.model_validate(c) for c in candles]
+    except ValidationError:
+        # A payload that can never parse is dropped, not retried forever.
+        log.exception("dropping an evaluation task with malformed candles")
+        return {"candles": 0}
+    conf = task.app.conf
+    try:
+        runtime = runtime_for(conf["algotrade_settings"], conf["algotrade_worker_options"])
+        outcome = runtime.evaluate(burst)
+    except Exception as exc:
+        retries = task.request.retries or 0
+        log.warning("evaluation of %d candles failed (try %d): %r", len(burst), retries + 1, exc)
+        raise task.retry(exc=exc, countdown=min(30, 2**retries)) from exc
+    return {
+        "candles": outcome.candles,
+        "evaluations": outcome.evaluations,
+        "signals": len(outcome.signals),
+        "intents": len(outcome.intents),
+    }
+
+
+def _release(**_: Any) -> None:
+    close_runtime()
+
+
+worker_process_shutdown.connect(_release, weak=False)
+worker_shutdown.connect(_release, weak=False)
+
+
+app = create_celery_app()

@@ -1,0 +1,208 @@
+"""The evaluation use case: closed candles -> signals stored once -> order intents on the stream.
+
+One call handles one burst (the candles that closed together, or one shard of
+them): the active subscriptions of those markets come from the per-process
+:class:`SubscriptionCache`, windows from the :class:`WindowStore` (backed by
+the candle cache), and the pure :class:`Evaluator` computes each unique
+(symbol, timeframe, strategy, parameters) once. Signals are stored in one
+transaction with insert-if-absent on ``signal_id``; only after the commit are
+intents appended to ``STREAM_ORDER_INTENTS`` and signals published on each
+user's channel. Running the same burst again stores nothing new and appends
+only the intents that have no order yet (``UNIQUE(user_id, client_order_id)``
+in the order processor makes even those harmless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.bus import EventBus
+from shared.candle_cache import CandleCache
+from shared.clock import Clock, SystemClock
+from shared.contracts import STREAM_ORDER_INTENTS, CandleMsg, OrderIntent, SignalMsg, user_channel
+from shared.db import transaction
+from shared.instruments import InstrumentCatalog, load_catalog
+from shared.models import StrategySubscription
+from strategy_workers.evaluation import EvaluationResult, Evaluator, Skipped
+from strategy_workers.exits import is_unresolved_exit, resolve_exit
+from strategy_workers.store import SignalStore
+from strategy_workers.subscriptions import ACTIVE, SubscriptionCache
+from strategy_workers.windows import WindowRequest, WindowStore
+
+log = logging.getLogger(__name__)
+
+APPEND_CONCURRENCY = 64  # stream appends in flight at once (Redis round trips overlap)
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What one burst produced."""
+
+    candles: int = 0
+    subscriptions: int = 0
+    evaluations: int = 0
+    signals: list[SignalMsg] = field(default_factory=list)
+    """Signals stored by this run (a re-run stores none)."""
+    repeated: int = 0
+    """Signals that were already stored (this burst ran before)."""
+    intents: list[OrderIntent] = field(default_factory=list)
+    """Intents appended to the stream."""
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+class EvaluationService:
+    """Evaluates bursts of closed candles against the stored subscriptions; one per process."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        candle_cache: CandleCache,
+        subscriptions: SubscriptionCache | None = None,
+        evaluator: Evaluator | None = None,
+        windows: WindowStore | None = None,
+        clock: Clock | None = None,
+        catalog: InstrumentCatalog | None = None,
+        resolve_exits: bool = False,
+    ) -> None:
+        self.sessions = sessions
+        self.bus = bus
+        self.subscriptions = subscriptions or SubscriptionCache(sessions)
+        self.windows = windows or WindowStore(candle_cache)
+        self.evaluator = evaluator or Evaluator(lot_size_for=_lot_sizes(catalog))
+        self.clock = clock or SystemClock()
+        self.resolve_exits = resolve_exits
+        """False: pass EXIT intents on with quantity 0 for the order processor to size."""
+
+    async def handle(self, candles: Sequence[CandleMsg]) -> BatchOutcome:
+        """Evaluate a burst and deliver its signals and intents; safe to run again."""
+        result, outcome = await self.evaluate(candles)
+        if not result.signals:
+            return outcome
+        await self._record(result, outcome)
+        await self._deliver(outcome)
+        return outcome
+
+    async def evaluate(self, candles: Sequence[CandleMsg]) -> tuple[EvaluationResult, BatchOutcome]:
+        """Everything before storing: subscriptions, windows, strategies (nothing is written)."""
+        outcome = BatchOutcome(candles=len(candles))
+        markets = {(c.symbol, c.timeframe) for c in candles}
+        subs = await self.subscriptions.for_markets(markets)
+        outcome.subscriptions = len(subs)
+        plan = self.evaluator.plan(candles, subs)
+        requests = {m: WindowRequest(plan.bars[m], plan.closed[m]) for m in plan.groups}
+        loaded = await self.windows.load(requests) if requests else {}
+        result = self.evaluator.execute(plan, self.windows.provider(loaded))
+        outcome.evaluations = result.evaluations
+        outcome.skipped = result.skipped
+        return result, outcome
+
+    async def _record(self, result: EvaluationResult, outcome: BatchOutcome) -> None:
+        """One transaction: resolve EXITs, store new signals, find intents still to send."""
+        async with transaction(self.sessions) as session:
+            store = SignalStore(session)
+            live = await _live_subscriptions(session, {s.subscription_id for s in result.signals})
+            signals = [s for s in result.signals if s.subscription_id in live]
+            intents = await self._resolve(
+                store, [i for i in result.intents if i.subscription_id in live]
+            )
+            by_signal = {_signal_id_of(i): i for i in intents}
+            now = self.clock.now()
+            rows = [_row(s, by_signal.get(s.signal_id), now) for s in signals]
+            inserted = await store.insert_new(rows)
+            again = [i for i in intents if _signal_id_of(i) not in inserted]
+            placed = await store.placed_orders((i.user_id, i.client_order_id) for i in again)
+        outcome.signals = [s for s in signals if s.signal_id in inserted]
+        outcome.repeated = len(signals) - len(outcome.signals)
+        outcome.intents = [
+            i
+            for i in intents
+            if _signal_id_of(i) in inserted or (i.user_id, i.client_order_id) not in placed
+        ]
+
+    async def _resolve(self, store: SignalStore, intents: list[OrderIntent]) -> list[OrderIntent]:
+        """EXIT intents sized from the position they close (dropped when flat)."""
+        exits = [i for i in intents if is_unresolved_exit(i)]
+        if not exits or not self.resolve_exits:
+            return intents
+        held = await store.positions(
+            (i.broker_account_id, i.symbol, i.product.value) for i in exits
+        )
+        out: list[OrderIntent] = []
+        for intent in intents:
+            if not is_unresolved_exit(intent):
+                out.append(intent)
+                continue
+            key = (intent.broker_account_id, intent.symbol, intent.product.value)
+            # Two subscriptions on one account exiting together close the position once.
+            resolved = resolve_exit(intent, held.pop(key, Decimal(0)))
+            if resolved is not None:
+                out.append(resolved)
+        return out
+
+    async def _deliver(self, outcome: BatchOutcome) -> None:
+        """After commit: intents onto the stream (must arrive), signals to users (may drop)."""
+        for start in range(0, len(outcome.intents), APPEND_CONCURRENCY):
+            chunk = outcome.intents[start : start + APPEND_CONCURRENCY]
+            await asyncio.gather(*(self.bus.append(STREAM_ORDER_INTENTS, i) for i in chunk))
+        for signal in outcome.signals:
+            await self.bus.publish(user_channel(signal.user_id), signal)
+
+
+async def _live_subscriptions(session: AsyncSession, ids: set[int]) -> set[int]:
+    """Which subscriptions are still active, locked against deletion until commit.
+
+    A subscription deleted or paused while its candle was being evaluated emits
+    nothing (and a deleted one would break the signal's foreign key).
+    """
+    if not ids:
+        return set()
+    stmt = (
+        select(StrategySubscription.id)
+        .where(StrategySubscription.id.in_(sorted(ids)), StrategySubscription.status == ACTIVE)
+        .with_for_update(key_share=True)
+    )
+    return set((await session.scalars(stmt)).all())
+
+
+def _signal_id_of(intent: OrderIntent) -> str:
+    # Both keys hash the same inputs; only the prefix differs ("sg" / "sig").
+    return "sig" + intent.client_order_id.removeprefix("sg")
+
+
+def _row(signal: SignalMsg, intent: OrderIntent | None, now: Any) -> dict[str, Any]:
+    return {
+        "signal_id": signal.signal_id,
+        "user_id": signal.user_id,
+        "subscription_id": signal.subscription_id,
+        "strategy": signal.strategy,
+        "symbol": signal.symbol,
+        "timeframe": signal.timeframe.value,
+        "candle_end": signal.candle_end,
+        "action": signal.action.value,
+        "confidence": signal.confidence,
+        "price": signal.price,
+        "stop": signal.stop,
+        "target": signal.target,
+        "reason": signal.reason,
+        "client_order_id": intent.client_order_id if intent is not None else None,
+        "created_at": now,
+    }
+
+
+def _lot_sizes(catalog: InstrumentCatalog | None) -> Callable[[str], Decimal]:
+    chosen = catalog or load_catalog()
+
+    def lot_size(symbol: str) -> Decimal:
+        return chosen.get(symbol).lot_size
+
+    return lot_size

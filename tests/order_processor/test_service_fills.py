@@ -1,0 +1,341 @@
+"""The order engine on a real database: fills and the ledger, reconciliation, restarts, exits."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from order_processor.brokers import BrokerWrapper
+from order_processor.config import ProcessorOptions
+from order_processor.repositories import FillRepository, LedgerRepository, PositionRepository
+from order_processor.service import OrderService
+from shared.clock import EventClock
+from shared.contracts import (
+    GROUP_ORDER_PROCESSOR,
+    STREAM_ORDER_INTENTS,
+)
+from shared.db import transaction
+from shared.models import BrokerAccount, Fill
+from shared.models import Order as OrderRow
+from tests.api_gateway.conftest import settings_for
+from tests.order_processor.walk_orders import ist, processor_env
+
+NO_LIMITS = {
+    "disabled_checks": [
+        "order_rate",
+        "duplicate_position",
+        "max_position_size",
+        "sector_concentration",
+        "capital_reserve",
+        "max_open_positions",
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def settings(request, tmp_path_factory):
+    return settings_for("sqlite", request, tmp_path_factory.mktemp("engine"))
+
+
+@pytest.fixture(scope="module")
+async def env(settings):
+    async with processor_env(settings, options=ProcessorOptions(read_block_ms=20)) as built:
+        yield built
+
+
+async def _limits(env, user_id, limits):
+    from shared.models import UserRiskLimits
+
+    async with transaction(env.sessions) as session:
+        await session.merge(UserRiskLimits(user_id=user_id, limits=limits))
+
+
+async def _wait_for(predicate, timeout=5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+# -- fills, positions, ledger -----------------------------------------------------------
+
+
+async def test_fills_keep_positions_ledger_and_account_consistent(env):
+    user, account = await env.account(capital="200000")
+    await _limits(env, user, NO_LIMITS)
+    trades = [  # (symbol, side, quantity, fill price)
+        ("SOLUSDT", "BUY", "10", "150.10"),
+        ("ETHUSDT", "BUY", "1.5", "3200"),
+        ("SOLUSDT", "BUY", "5", "151.37"),
+        ("SOLUSDT", "SELL", "12", "149.99"),
+        ("ETHUSDT", "SELL", "2.5", "3210.55"),  # through zero: short 1
+        ("SOLUSDT", "SELL", "3", "152"),
+    ]
+    for symbol, side, quantity, price in trades:
+        await env.tick(symbol, price)
+        await env.place(user, account, symbol=symbol, side=side, quantity=Decimal(quantity))
+        await env.tick(symbol, price)
+    await env.tick("SOLUSDT", "148.5")
+    await env.tick("ETHUSDT", "3190")
+
+    async with env.sessions() as session:
+        fills = (await FillRepository(session, user).search(100, 0)).items
+        positions = await PositionRepository(session, user).open_for_account(account)
+        ledger = await LedgerRepository(session, user).for_account(account)
+        account_row = await session.get(BrokerAccount, account)
+        summary = await env.engine.reader.summary(session, account_row, env.clock.now())
+
+    assert len(fills) == len(trades)
+    signed = {}
+    for f in fills:
+        signed[f.symbol] = signed.get(f.symbol, 0) + (
+            f.quantity if f.side == "BUY" else -f.quantity
+        )
+    assert {p.symbol: p.quantity for p in positions} == {"ETHUSDT": Decimal(-1)}
+    assert signed == {"SOLUSDT": 0, "ETHUSDT": Decimal(-1)}
+    flows = sum(f.price * f.quantity * (-1 if f.side == "BUY" else 1) for f in fills)
+    charges = sum(f.charges for f in fills)
+    assert sum(e.amount for e in ledger) == flows - charges
+    assert summary.cash == Decimal(200000) + sum(e.amount for e in ledger)
+    assert summary.equity == summary.cash + Decimal(-1) * Decimal(3190)
+    assert (
+        summary.realised_pnl + summary.unrealised_pnl - summary.charges == summary.equity - 200000
+    )
+
+
+async def test_a_fill_event_booked_twice_counts_once(env):
+    user, account = await env.account()
+    seen = []
+    listener = env.engine.broker._listener
+
+    async def record(events):
+        seen.extend(events)
+        await listener(events)
+
+    env.engine.broker.listen(record)
+    try:
+        await env.tick("SOLUSDT", 150)
+        order = await env.place(user, account, quantity=Decimal(2))
+        await env.tick("SOLUSDT", 150)
+    finally:
+        env.engine.broker.listen(listener)
+
+    await env.engine.booker.apply(seen)
+
+    async with env.sessions() as session:
+        count = await session.scalar(select(func.count()).where(Fill.order_id == order.id))
+        ledger = await LedgerRepository(session, user).for_account(account)
+    assert count == 1
+    assert len([e for e in ledger if e.kind == "FILL"]) == 1
+
+
+# -- exits and sweeping ----------------------------------------------------------------
+
+
+async def test_exit_intent_closes_the_whole_position(env):
+    user, account = await env.account()
+    await env.tick("SOLUSDT", 150)
+    await env.place(user, account, quantity=Decimal(7))
+    await env.tick("SOLUSDT", 150)
+
+    exit_order = await env.place(user, account, quantity=Decimal(0), algo_tag="exit:ma_crossover")
+    await env.tick("SOLUSDT", 151)
+
+    assert (exit_order.side, exit_order.quantity) == ("SELL", Decimal(7))
+    async with env.sessions() as session:
+        (position,) = (
+            await PositionRepository(session, user).search(
+                10, 0, broker_account_id=account, open_only=False
+            )
+        ).items
+    assert position.quantity == 0
+
+
+async def test_exit_intent_without_a_position_is_denied(env):
+    user, account = await env.account()
+
+    order = await env.place(user, account, quantity=Decimal(0), algo_tag="exit:ma_crossover")
+
+    assert (order.status, order.reason_code) == ("DENIED", "nothing_to_exit")
+
+
+async def test_pending_order_that_missed_the_stream_is_swept(settings):
+    options = ProcessorOptions(read_block_ms=20, pending_after_s=0)
+    async with processor_env(settings, options=options) as env:
+        user, account = await env.account()
+        await env.tick("SOLUSDT", 150)
+        intent = env.intent(user, account)
+        async with transaction(env.sessions) as session:
+            service = OrderService(session, user, now=env.clock.now(), catalog=env.engine.catalog)
+            row, _ = await service.accept(intent)  # committed, never appended
+
+        await env.engine.sweep()
+
+        assert (await env.order(user, row.id)).status == "OPEN"
+
+
+async def test_intents_on_the_stream_are_processed_and_acknowledged(env):
+    user, account = await env.account()
+    await _limits(env, user, NO_LIMITS)
+    intents = [env.intent(user, account, quantity=Decimal(1)) for _ in range(5)]
+
+    for intent in intents:
+        await env.bus.append(STREAM_ORDER_INTENTS, intent)
+
+    async def all_decided():
+        orders = [await env.order_by_key(user, i.client_order_id) for i in intents]
+        return all(o is not None and o.status == "OPEN" for o in orders)
+
+    await _wait_for(all_decided)
+    await _wait_for(
+        lambda: _pending_is(env, 0),
+    )
+
+
+async def _pending_is(env, n):
+    return await env.bus.pending_count(STREAM_ORDER_INTENTS, GROUP_ORDER_PROCESSOR) == n
+
+
+# -- unknown outcomes --------------------------------------------------------------------
+
+
+MANUAL_SWEEPS = ProcessorOptions(read_block_ms=20, sweep_every_s=3600)  # the test sweeps
+
+
+class TimesOutOnce(BrokerWrapper):
+    """Sends the first order, then loses the reply (a timeout after sending)."""
+
+    def __init__(self, inner, send_first=True):
+        super().__init__(inner)
+        self.calls = 0
+        self.send_first = send_first
+
+    async def place(self, order):
+        self.calls += 1
+        if self.calls == 1:
+            if self.send_first:
+                await self.inner.place(order)
+            raise TimeoutError("no reply from the broker")
+        return await self.inner.place(order)
+
+
+async def test_timed_out_order_is_unknown_then_reconciled_by_status_not_resent(settings):
+    async with processor_env(settings, wrap=TimesOutOnce, options=MANUAL_SWEEPS) as env:
+        user, account = await env.account()
+        await env.tick("SOLUSDT", 150)
+        order = await env.place(user, account, order_type="LIMIT", limit_price=Decimal("149"))
+        unknown = order.status
+
+        await env.engine.sweep()
+        reconciled = await env.order(user, order.id)
+        await env.tick("SOLUSDT", 148)
+
+        assert unknown == "UNKNOWN"
+        assert reconciled.status == "OPEN"
+        assert env.engine.broker.calls == 1
+        assert (await env.order(user, order.id)).status == "FILLED"
+
+
+async def test_unknown_order_the_broker_never_received_is_rejected(settings):
+    wrap = lambda inner: TimesOutOnce(inner, send_first=False)  # noqa: E731
+    async with processor_env(settings, wrap=wrap, options=MANUAL_SWEEPS) as env:
+        user, account = await env.account()
+        await env.tick("SOLUSDT", 150)
+        order = await env.place(user, account)
+
+        await env.engine.sweep()
+
+        after = await env.order(user, order.id)
+        assert (after.status, after.reason_code) == ("REJECTED", "not_at_broker")
+        assert env.engine.broker.calls == 1
+
+
+# -- restarts ----------------------------------------------------------------------------
+
+
+async def test_resting_orders_survive_a_restart(settings):
+    async with processor_env(settings) as first:
+        user, account = await first.account()
+        await first.tick("SOLUSDT", 150)
+        order = await first.place(user, account, order_type="LIMIT", limit_price=Decimal("149"))
+
+    async with processor_env(settings) as second:
+        await second.tick("SOLUSDT", 148.5)
+
+        after = await second.order(user, order.id)
+        assert (after.status, after.average_price) == ("FILLED", Decimal("148.5"))
+
+
+# -- the MIS square-off ------------------------------------------------------------------
+
+
+async def test_intraday_positions_are_squared_off_at_1520(settings):
+    clock = EventClock(ist(10))
+    async with processor_env(settings, clock=clock) as env:
+        user, account = await env.account()
+        await env.tick("RELIANCE", 1500)
+        await env.place(user, account, symbol="RELIANCE", quantity=Decimal(3), product="MIS")
+        await env.tick("RELIANCE", 1500)
+
+        clock.advance_to(ist(15, 21))
+        await env.engine.run_square_off()
+        await env.tick("RELIANCE", 1490)
+
+        async with env.sessions() as session:
+            orders = (
+                await session.scalars(
+                    select(OrderRow).where(OrderRow.user_id == user, OrderRow.origin == "system")
+                )
+            ).all()
+            (position,) = (
+                await PositionRepository(session, user).search(
+                    10, 0, broker_account_id=account, open_only=False
+                )
+            ).items
+        assert [(o.side, o.quantity, o.status) for o in orders] == [("SELL", Decimal(3), "FILLED")]
+        assert position.quantity == 0
+
+
+async def test_ticks_published_on_the_bus_fill_resting_orders(env):
+    from datetime import timedelta
+
+    from shared.contracts import TickMsg, tick_channel
+
+    user, account = await env.account()
+    await env.tick("SOLUSDT", 150)
+    order = await env.place(user, account, order_type="LIMIT", limit_price=Decimal("149"))
+
+    ts = env.clock.now() + timedelta(milliseconds=5)
+    await env.bus.publish(tick_channel("SOLUSDT"), TickMsg(symbol="SOLUSDT", ts=ts, price=148.9))
+
+    async def filled():
+        return (await env.order(user, order.id)).status == "FILLED"
+
+    await _wait_for(filled)
+
+
+async def test_fill_on_terms_changed_in_the_database_is_void(settings):
+    # The API changes the stored order; until the paper book hears of it, a fill
+    # on the old terms must not be booked.
+    options = ProcessorOptions(read_block_ms=20, resync_every_s=3600)
+    async with processor_env(settings, options=options) as env:
+        user, account = await env.account()
+        await env.tick("SOLUSDT", 150)
+        order = await env.place(
+            user, account, order_type="LIMIT", limit_price=Decimal("149"), quantity=Decimal(4)
+        )
+        async with transaction(env.sessions) as session:
+            service = OrderService(session, user, now=env.clock.now(), catalog=env.engine.catalog)
+            await service.modify(order.id, env.engine.reader, quantity=Decimal(2))
+
+        await env.tick("SOLUSDT", 148)  # the book still holds 4: void, and the book is corrected
+        voided = await env.order(user, order.id)
+        await env.tick("SOLUSDT", 148)
+
+        assert (voided.status, voided.filled_quantity) == ("OPEN", 0)
+        after = await env.order(user, order.id)
+        assert (after.status, after.filled_quantity) == ("FILLED", Decimal(2))

@@ -1,0 +1,237 @@
+"""Real Celery worker processes on a real Redis broker and PostgreSQL: a worker SIGKILLed in the
+middle of a batch loses no evaluation and duplicates no intent."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+from sqlalchemy import select
+
+from algotrade.migrate import upgrade
+from shared.bus.codec import decode
+from shared.config import Settings
+from shared.contracts import STREAM_ORDER_INTENTS, CandleMsg, OrderIntent, Timeframe
+from shared.db import create_engine, create_sessionmaker
+from shared.models import BrokerAccount, SignalRecord, StrategySubscription, User
+from shared.redis_client import create_redis
+from shared.tasks import dispatch_candles, shard_candles
+from strategy_workers.celery_app import create_celery_app
+from strategy_workers.evaluation import Evaluator
+from strategy_workers.options import WorkerOptions
+from strategy_workers.strategies.base import CandleWindow
+from strategy_workers.subscriptions import to_spec
+from tests.servers import PostgresServer, ProcessServer, RedisServer
+
+from .paths import WindowStore as HistoryWindows
+
+pytestmark = pytest.mark.service
+
+ROOT = Path(__file__).resolve().parents[2]
+SYMBOLS = ["INFY", "TCS", "HDFCBANK", "RELIANCE", "ITC", "SBIN", "WIPRO", "LT"]
+BARS, EVALUATED, SHARDS = 60, 24, 4
+BAR = timedelta(minutes=5)
+T0 = datetime(2024, 1, 1, 3, 45, tzinfo=UTC)
+VISIBILITY = 2  # seconds before a dead worker's task is delivered again
+
+
+def history(symbol: str, phase: float) -> list[CandleMsg]:
+    """A wave whose 3- and 8-bar averages cross every few bars."""
+    out = []
+    for i in range(BARS):
+        close = 100 + 6 * np.sin(i * 0.45 + phase) + 0.1 * i
+        start = T0 + i * BAR
+        out.append(
+            CandleMsg(
+                symbol=symbol,
+                timeframe=Timeframe.M5,
+                start=start,
+                end=start + BAR,
+                open=close - 0.2,
+                high=close + 0.6,
+                low=close - 0.6,
+                close=float(close),
+                volume=1000.0,
+                trades=9,
+            )
+        )
+    return out
+
+
+@pytest.fixture
+def world(
+    postgres_server: PostgresServer, redis_server: RedisServer, new_database
+) -> Iterator[dict]:
+    """A migrated database with subscriptions, the candle cache filled, an empty broker."""
+    pytest.importorskip("shared.candle_cache_redis", reason="the Redis candle cache")
+    from shared.candle_cache_redis import RedisCandleCache
+
+    db = new_database("celery_redelivery")
+    upgrade(postgres_server.dsn(db))
+    client = redis.Redis(host=redis_server.host, port=redis_server.port)
+    client.flushdb()
+    settings = Settings(
+        _env_file=None,
+        profile="distributed",
+        db_host=postgres_server.host,
+        db_port=postgres_server.port,
+        db_name=db,
+        db_user=postgres_server.user,
+        redis_host=redis_server.host,
+        redis_port=redis_server.port,
+    )
+    candles = {s: history(s, phase=i * 0.7) for i, s in enumerate(SYMBOLS)}
+
+    async def arrange() -> list:
+        cache = RedisCandleCache(create_redis(host=redis_server.host, port=redis_server.port))
+        await cache.push([c for series in candles.values() for c in series])
+        engine = create_engine(settings)
+        sessions = create_sessionmaker(engine)
+        async with sessions() as s, s.begin():
+            user = User(email="celery@example.com", password_hash="x", full_name="C")
+            s.add(user)
+            await s.flush()
+            account = BrokerAccount(
+                user_id=user.id,
+                broker="paper",
+                label="p",
+                starting_capital=Decimal(10**6),
+                currency="INR",
+            )
+            s.add(account)
+            await s.flush()
+            for params in ({"fast": 3, "slow": 8}, {"fast": 3, "slow": 8}, {"fast": 4, "slow": 10}):
+                s.add(
+                    StrategySubscription(
+                        user_id=user.id,
+                        broker_account_id=account.id,
+                        strategy="ma_crossover",
+                        params=params,
+                        symbols=SYMBOLS,
+                        timeframe="5m",
+                        sizing_method="fixed_fractional",
+                        sizing_params={},
+                        capital_allocation=Decimal(10**6),
+                    )
+                )
+        async with sessions() as s:
+            rows = (await s.scalars(select(StrategySubscription))).all()
+        await engine.dispose()
+        return [to_spec(r) for r in rows]
+
+    specs = asyncio.run(arrange())
+    yield {"settings": settings, "candles": candles, "specs": specs, "redis": client, "db": db}
+    client.close()
+
+
+def expected(candles: dict[str, list[CandleMsg]], specs: list) -> tuple[set[str], set[str], int]:
+    """Signal ids and client order ids of every evaluation, computed in this process, and the
+    most intents one task produces."""
+    windows = HistoryWindows(*(CandleWindow.from_candles(series) for series in candles.values()))
+    evaluator = Evaluator(windows)
+    signals, orders, most = set(), set(), 0
+    for i in range(BARS - EVALUATED, BARS):
+        for shard in shard_candles([series[i] for series in candles.values()], SHARDS).values():
+            burst = [CandleMsg.model_validate(c) for c in shard]
+            result = evaluator.evaluate(burst, specs)
+            signals |= {s.signal_id for s in result.signals}
+            orders |= {o.client_order_id for o in result.intents}
+            most = max(most, len(result.intents))
+    return signals, orders, most
+
+
+def worker(settings: Settings, redis_server: RedisServer) -> ProcessServer:
+    env = {
+        "ALGOTRADE_ENVIRONMENT": "development",
+        "ALGOTRADE_PROFILE": "distributed",
+        "ALGOTRADE_DATABASE_URL": settings.sqlalchemy_url,
+        "ALGOTRADE_REDIS_HOST": redis_server.host,
+        "ALGOTRADE_REDIS_PORT": str(redis_server.port),
+        "ALGOTRADE_REDIS_DB": "0",
+        "ALGOTRADE_REDIS_CLUSTER_MODE": "false",
+        "ALGOTRADE_STRATEGY_VISIBILITY_TIMEOUT": str(VISIBILITY),
+        "ALGOTRADE_STRATEGY_RESTORE_INTERVAL": "1",
+    }
+    argv = [sys.executable, "-m", "celery", "-A", "strategy_workers.celery_app", "worker"]
+    argv += ["--pool=solo", "-c", "1", "-Q", "strategy_workers", "--without-gossip"]
+    argv += ["--without-mingle", "--without-heartbeat", "--loglevel=INFO"]
+    return ProcessServer(argv, env=env, cwd=ROOT, name="celery-strategy", stop_signal=15)
+
+
+def stream_order_ids(client: redis.Redis) -> list[str]:
+    out = []
+    for _, fields in client.xrange(STREAM_ORDER_INTENTS):
+        message = decode(next(iter(fields.values())))
+        assert isinstance(message, OrderIntent)
+        out.append(message.client_order_id)
+    return out
+
+
+def stored_signal_ids(settings: Settings) -> list[str]:
+    async def read() -> list[str]:
+        engine = create_engine(settings)
+        async with create_sessionmaker(engine)() as s:
+            ids = list((await s.scalars(select(SignalRecord.signal_id))).all())
+        await engine.dispose()
+        return ids
+
+    return asyncio.run(read())
+
+
+def wait_for(condition, timeout: float, every: float = 0.01) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return condition()
+
+
+def test_killed_worker_loses_no_evaluation_and_duplicates_no_intent(world, redis_server):
+    settings, client = world["settings"], world["redis"]
+    want_signals, want_orders, per_task = expected(world["candles"], world["specs"])
+    assert len(want_orders) >= 20  # the data must actually trade
+    sender = create_celery_app(settings, WorkerOptions(_env_file=None))
+    proc = worker(settings, redis_server)
+    proc.start()
+    try:
+        sent = sum(
+            dispatch_candles(sender, [world["candles"][s][i] for s in SYMBOLS], shards=SHARDS)
+            for i in range(BARS - EVALUATED, BARS)
+        )
+        queue_len = lambda: client.llen("strategy_workers")  # noqa: E731
+        mid_batch = lambda: 0 < queue_len() <= sent * 2 // 3 and client.hlen("unacked") == 1  # noqa: E731
+        assert wait_for(mid_batch, timeout=60), proc.log_tail()
+        proc.kill()  # SIGKILL while a task is taken and not yet acknowledged
+        in_flight, left = client.hlen("unacked"), queue_len()
+        proc.start()  # a fresh worker: the queue drains, the lost task comes back
+        done = wait_for(
+            lambda: (
+                set(stored_signal_ids(settings)) >= want_signals
+                and set(stream_order_ids(client)) >= want_orders
+                and queue_len() == 0
+                and client.hlen("unacked") == 0
+            ),
+            timeout=45,
+            every=0.25,
+        )
+    finally:
+        proc.cleanup()
+        sender.close()
+
+    assert in_flight == 1 and left > 0
+    assert done, proc.log_tail()
+    signals, orders = stored_signal_ids(settings), stream_order_ids(client)
+    assert sorted(signals) == sorted(want_signals)  # each stored once, none missing
+    assert set(orders) == want_orders  # every intent delivered, no unexpected one
+    # Only the killed task ran twice; the order processor's UNIQUE(user_id, client_order_id)
+    # makes its repeated intents no-ops.
+    assert len(orders) - len(set(orders)) <= per_task

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from market_data_engine.feeds.simulated import SimulatedFeed
-from shared.instruments import UnknownInstrument, load_catalog
 from market_data_engine.ticks import TickBatch
 from market_data_engine.validation import validate_ticks
 from shared.calendar import IST
 from shared.clock import EventClock
+from shared.instruments import UnknownInstrument, load_catalog
 
 CRYPTO = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT"]
 FRIDAY_AFTERNOON = datetime(2025, 11, 21, 15, 25, tzinfo=IST)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.calendar import AlwaysOpenCalendar, NSECalendar
+from shared.errors import NotFound
 from shared.instruments import (
     AssetClass,
     CatalogError,
@@ -16,8 +18,6 @@ from shared.instruments import (
     round_to_tick,
     snap_to_grid,
 )
-from shared.calendar import AlwaysOpenCalendar, NSECalendar
-from shared.errors import NotFound
 
 HEADER = (
     "symbol,name,exchange,asset_class,currency,sector,tick_size,lot_size,freeze_qty,"

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from shared.instruments import load_catalog
 from market_data_engine.ticks import TickBatch
 from market_data_engine.validation import RejectReason, TickValidator, validate_ticks
+from shared.instruments import load_catalog
 
 NOW = datetime(2025, 11, 21, 4, 0, tzinfo=UTC)
 NOW_NS = int(NOW.timestamp()) * 1_000_000_000

@@ -66,3 +66,14 @@ async def test_paused_pgbouncer_gives_503_within_the_timeout(request, tmp_path, 
         # and it recovers by itself once the pool is back
         again = await api.client.get(f"{R}/users/me", headers=trader.headers)
         assert again.status_code == 200
+
+
+async def test_psycopg_driver_through_pgbouncer_has_no_prepared_statement_errors(request, tmp_path):
+    settings = settings_for("pgbouncer", request, tmp_path, db_driver="psycopg")
+    assert settings.sqlalchemy_url.startswith("postgresql+psycopg://")
+    async for api in build_api(settings):
+        traders = [await api.trader() for _ in range(3)]
+        results = await asyncio.gather(*[
+            api.client.get(f"{R}/users/me", headers=traders[i % 3].headers) for i in range(60)
+        ])
+        assert {r.status_code for r in results} == {200}

@@ -73,7 +73,7 @@ async def test_psycopg_driver_through_pgbouncer_has_no_prepared_statement_errors
     assert settings.sqlalchemy_url.startswith("postgresql+psycopg://")
     async for api in build_api(settings):
         traders = [await api.trader() for _ in range(3)]
-        results = await asyncio.gather(*[
-            api.client.get(f"{R}/users/me", headers=traders[i % 3].headers) for i in range(60)
-        ])
+        results = await asyncio.gather(
+            *[api.client.get(f"{R}/users/me", headers=traders[i % 3].headers) for i in range(60)]
+        )
         assert {r.status_code for r in results} == {200}

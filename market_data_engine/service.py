@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -67,6 +68,7 @@ class MarketDataService:
 
     async def start(self) -> None:
         await self.feed.start()
+        freeze_startup_heap()
         self._tasks = [
             asyncio.create_task(self._consume(), name="md-feed"),
             asyncio.create_task(self._timer(), name="md-timer"),
@@ -142,6 +144,18 @@ class MarketDataService:
         await self.bus.publish_many([(candle_channel(c.symbol, c.timeframe), c) for c in candles])
         if self.on_candles is not None:
             await self.on_candles(candles)
+
+
+def freeze_startup_heap() -> None:
+    """Collect once, then move every object alive now out of the collector's generations.
+
+    What exists at start-up (modules, catalogs, calendars, the engine's state) lives as
+    long as the process. Left in the generations, a full collection walks all of it
+    (tens of milliseconds, up to ~120 ms measured) and can land inside a candle-close
+    burst; frozen, collections only walk what was allocated since.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _last_per_symbol(symbols: np.ndarray, keep: int) -> np.ndarray:

@@ -62,7 +62,11 @@ class Candles:
 
     def take(self, index: np.ndarray) -> Candles:
         """Rows by integer index or boolean mask."""
-        return Candles(*(getattr(self, f.name)[index] for f in fields(self)))
+        if index.dtype == np.bool_:
+            # One mask -> indices conversion instead of one per column: indexing by a
+            # boolean mask costs about four times as much as by integers.
+            index = np.flatnonzero(index)
+        return Candles(*[getattr(self, name)[index] for name in _NAMES])
 
     def with_bucket(self, tf: int, start: np.ndarray, end: np.ndarray) -> Candles:
         n = len(self)
@@ -79,9 +83,10 @@ class Candles:
             return Candles.empty()
         if len(items) == 1:
             return items[0]
-        return Candles(
-            *(np.concatenate([getattr(p, f.name) for p in items]) for f in fields(Candles))
-        )
+        return Candles(*[np.concatenate([getattr(p, name) for p in items]) for name in _NAMES])
+
+
+_NAMES = tuple(f.name for f in fields(Candles))
 
 
 POLARS_MIN_TICKS = 4_096

@@ -50,9 +50,15 @@ def candle_messages(
     close: np.ndarray,
     volume: np.ndarray,
     trades: np.ndarray,
+    shells: list[CandleMsg] | None = None,
 ) -> list[CandleMsg]:
-    """One message per row; ``names[sid]`` is the symbol, ``tf`` the timeframe code."""
-    if sid.shape[0] == 0:
+    """One message per row; ``names[sid]`` is the symbol, ``tf`` the timeframe code.
+
+    Rows take their objects from the end of ``shells`` (see ``message_shells``) while it
+    has enough, so a burst only fills in fields.
+    """
+    n = sid.shape[0]
+    if n == 0:
         return []
     symbols = np.asarray(names, dtype=object)[sid].tolist()
     rows = zip(
@@ -62,11 +68,12 @@ def candle_messages(
     )  # fmt: skip
     if not _PLAIN:
         return [CandleMsg(**dict(zip(_KEYS, row, strict=True))) for row in rows]
-    out: list[CandleMsg] = []
-    append = out.append
-    new = CandleMsg.__new__
-    for symbol, timeframe, a, b, o, h, lo, c, v, n in rows:
-        msg = new(CandleMsg)
+    if shells is not None and len(shells) >= n:
+        out = shells[-n:]
+        del shells[-n:]
+    else:
+        out = message_shells(n)
+    for msg, (symbol, timeframe, a, b, o, h, lo, c, v, count) in zip(out, rows, strict=True):
         _set_dict(
             msg,
             "__dict__",
@@ -82,9 +89,23 @@ def candle_messages(
                 "low": lo,
                 "close": c,
                 "volume": v,
-                "trades": n,
+                "trades": count,
             },
         )
+    return out
+
+
+def message_shells(n: int) -> list[CandleMsg]:
+    """``n`` ``CandleMsg`` objects with pydantic's bookkeeping set and no fields yet.
+
+    Not valid messages until ``candle_messages`` gives them their fields; the engine
+    makes them while nothing closes so that a burst of closes skips this part.
+    """
+    new = CandleMsg.__new__
+    out: list[CandleMsg] = []
+    append = out.append
+    for _ in range(n):
+        msg = new(CandleMsg)
         _set_fields_set(msg, _FIELDS_SET)
         _set_extra(msg, None)
         _set_private(msg, None)

@@ -15,7 +15,7 @@ import numpy as np
 from market_data_engine.candles import _candles
 from market_data_engine.candles._candles import Candles
 from market_data_engine.candles._late import NO_TIME, late_mask
-from market_data_engine.candles._messages import candle_messages
+from market_data_engine.candles._messages import candle_messages, message_shells
 from market_data_engine.candles._symbols import SymbolRegistry
 from market_data_engine.candles.buckets import (
     MINUTE_NS,
@@ -29,6 +29,9 @@ from market_data_engine.candles.buckets import (
 from market_data_engine.candles.cache import CandleCache
 from market_data_engine.ticks import TickBatch
 from shared.contracts import CandleMsg, Timeframe
+
+SHELLS_PER_CALL = 500
+"""Message objects made ahead per call that closes nothing (about 0.2 ms of work)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,7 @@ class CandleEngine:
         self._open_1m = Candles.empty()
         self._open_higher = Candles.empty()
         self._name_rank = np.empty(0, dtype=np.int64)
+        self._shells: list[CandleMsg] = []  # message objects made ahead of the next burst
         self.cache = CandleCache(self._symbols.ids, cache_size)
         self.unknown_symbol_ticks = 0
 
@@ -139,23 +143,44 @@ class CandleEngine:
     # -- closing ---------------------------------------------------------------------------
 
     def _close(self) -> list[CandleMsg]:
-        if len(self._open_1m) == 0 and len(self._open_higher) == 0:
+        closed = self._close_rows()
+        if len(closed) == 0:
+            self._make_shells()
             return []
+        self.cache.append(closed)
+        return self._messages(closed, self._shells)
+
+    def _make_shells(self) -> None:
+        """Make message objects for the candles open now, a slice per quiet call.
+
+        Every open candle closes one day, mostly in a burst at a bucket boundary; its
+        message object made now, in a call that closes nothing, leaves the burst only
+        the fields to fill in.
+        """
+        missing = len(self._open_1m) + len(self._open_higher) - len(self._shells)
+        if missing > 0:
+            self._shells += message_shells(min(missing, SHELLS_PER_CALL))
+
+    def _close_rows(self) -> Candles:
+        if len(self._open_1m) == 0 and len(self._open_higher) == 0:
+            return Candles.empty()
         horizon = np.maximum(self._symbols.watermark, self._timer)
         closed_1m, self._open_1m = _candles.split_closed(self._open_1m, horizon, self._grace)
         if len(closed_1m):
-            rolled = _candles.merge([_candles.rollup(closed_1m)])
+            rolled = _candles.rollup(closed_1m)
+            if int(np.bincount(closed_1m.sid).max()) > 1:
+                # Several minutes of one symbol closed together (a catch-up) and may share
+                # a higher bucket; with one minute per symbol every rolled-up key is unique.
+                rolled = _candles.merge([rolled])
             self._open_higher = _candles.absorb(self._open_higher, rolled)
         closed_higher, self._open_higher = _candles.split_closed(
             self._open_higher, horizon, self._grace
         )
         closed = Candles.concat([closed_1m, closed_higher])
         if len(closed) == 0:
-            return []
+            return closed
         # Deterministic order: by end, then symbol, then timeframe.
-        closed = closed.take(np.lexsort((closed.tf, self._ranks()[closed.sid], closed.end)))
-        self.cache.append(closed)
-        return self._messages(closed)
+        return closed.take(np.lexsort((closed.tf, self._ranks()[closed.sid], closed.end)))
 
     def _ranks(self) -> np.ndarray:
         """Each symbol id's position in name order (for the deterministic output order)."""
@@ -166,10 +191,10 @@ class CandleEngine:
             self._name_rank = rank
         return self._name_rank
 
-    def _messages(self, rows: Candles) -> list[CandleMsg]:
+    def _messages(self, rows: Candles, shells: list[CandleMsg] | None = None) -> list[CandleMsg]:
         return candle_messages(
             self._symbols.names, rows.sid, rows.tf, rows.start, rows.end, rows.open,
-            rows.high, rows.low, rows.close, rows.volume, rows.trades,
+            rows.high, rows.low, rows.close, rows.volume, rows.trades, shells,
         )  # fmt: skip
 
     # -- views -----------------------------------------------------------------------------

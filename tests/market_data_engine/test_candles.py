@@ -322,6 +322,19 @@ def test_closed_candles_equal_validated_messages_and_copy_independently() -> Non
     assert m5.model_fields_set == validated.model_fields_set
 
 
+def test_candles_closed_after_quiet_calls_are_distinct_validated_messages() -> None:
+    eng = engine()
+    eng.ingest(batch(("INFY", ist(9, 15, 5), 101.5, 3), ("TCS", ist(9, 15, 7), 3900.0, 2)))
+    assert eng.on_timer(ist(9, 15, 30)) == []  # a quiet call: nothing closes yet
+
+    closed = eng.on_timer(ist(9, 16, 5))
+
+    assert [(c.symbol, c.timeframe) for c in closed] == [("INFY", "1m"), ("TCS", "1m")]
+    assert closed == [CandleMsg.model_validate(c.model_dump()) for c in closed]
+    assert closed[0] is not closed[1]
+    assert closed[1].model_copy(update={"close": 1.0}).close == 1.0 and closed[1].close == 3900.0
+
+
 def test_symbols_with_equal_calendars_share_one_session_table() -> None:
     registry = SymbolRegistry(lambda symbol: calendar_for("BINANCE" if "USDT" in symbol else "NSE"))
 

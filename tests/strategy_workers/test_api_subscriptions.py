@@ -17,7 +17,6 @@ import pytest
 from algotrade.migrate import upgrade
 from api_gateway.app import create_app
 from api_gateway.context import GatewayContext
-from api_gateway.routers import strategies
 from shared.bus import InProcessEventBus, Subscription
 from shared.contracts import CHANNEL_CONTROL, ControlEvent
 from shared.models import SignalRecord
@@ -34,7 +33,7 @@ _labels = itertools.count(1)
 async def _build(settings) -> AsyncIterator[Api]:
     await asyncio.to_thread(upgrade, settings.migration_url)
     ctx = GatewayContext.build(settings, bus=InProcessEventBus())
-    app = create_app(ctx, extra_routers=[strategies.router])
+    app = create_app(ctx)  # the strategies router is part of the gateway
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Api(app, ctx, client)

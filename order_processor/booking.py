@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from order_processor.accounting import AccountReader
 from order_processor.brokers.base import BrokerAdapter, BrokerEvent, BrokerRejected
 from order_processor.catalog import TradingCatalog
 from order_processor.domain.charges import charges_for_fill
@@ -39,7 +40,7 @@ from order_processor.domain.paper import (
 )
 from order_processor.domain.positions import Position as DomainPosition
 from order_processor.domain.states import can_transition
-from order_processor.events import Outbox, fill_event, position_event
+from order_processor.events import Outbox, account_event, fill_event, position_event
 from order_processor.records import apply_to_row, same_terms, to_domain
 from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.book import PositionRepository
@@ -66,7 +67,9 @@ class Booker:
         broker: BrokerAdapter,
         *,
         concurrency: int = 8,
+        reader: AccountReader | None = None,
     ) -> None:
+        self.reader = reader  # when set, each booking also publishes the marked account
         self.sessions = sessions
         self.bus = bus
         self.catalog = catalog
@@ -109,7 +112,7 @@ class Booker:
         stale: list[Order] = []
         async with transaction(self.sessions) as session:
             try:
-                await AccountRepository(session, user_id).lock(account_id)
+                account = await AccountRepository(session, user_id).lock(account_id)
             except NotFound:
                 stale = [e.order for e in events]
             else:
@@ -124,6 +127,11 @@ class Booker:
                         stale.append(outdated)
                     if moved and isinstance(event, OrderFilled):
                         await self._book_fill(session, row, event, outbox, positions)
+                if positions and self.reader is not None:
+                    await session.flush()
+                    as_of = max(e.fill.ts for e in events if isinstance(e, OrderFilled))
+                    summary = await self.reader.summary(session, account, as_of)
+                    outbox.add(user_channel(user_id), account_event(user_id, summary))
         await outbox.publish(self.bus)
         for order in stale:
             await self._realign(order)

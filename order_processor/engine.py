@@ -79,7 +79,7 @@ class OrderEngine:
         self.broker: BrokerAdapter = (
             broker if broker is not None else PaperBroker(self.catalog, clock, fill_model)
         )
-        self.booker = Booker(sessions, bus, self.catalog, self.broker)
+        self.booker = Booker(sessions, bus, self.catalog, self.broker, reader=self.reader)
         self.processor = OrderProcessor(
             sessions, bus, clock, self.reader, self.broker, self.booker, options
         )

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from order_processor.accounting import AccountSummary
 from shared.bus import EventBus
 from shared.contracts import (
+    AccountEvent,
     FillEvent,
     Message,
     OrderEvent,
@@ -64,6 +66,23 @@ def position_event(row: Position, mark: Decimal | None, ts: datetime) -> Positio
         realised_pnl=row.realised_pnl,
         unrealised_pnl=row.quantity * (price - row.average_price),
         ts=ts,
+    )
+
+
+def account_event(user_id: int, summary: AccountSummary) -> AccountEvent:
+    return AccountEvent(
+        user_id=user_id,
+        broker_account_id=summary.broker_account_id,
+        currency=summary.currency,
+        cash=summary.cash,
+        market_value=summary.market_value,
+        equity=summary.equity,
+        margin_used=summary.margin_used,
+        realised_pnl=summary.realised_pnl,
+        unrealised_pnl=summary.unrealised_pnl,
+        charges=summary.charges,
+        day_pnl=summary.day_pnl,
+        ts=summary.as_of,
     )
 
 

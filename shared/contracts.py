@@ -173,6 +173,24 @@ class PositionEvent(Message):
     ts: datetime
 
 
+class AccountEvent(Message):
+    """A broker account marked after its fills: what the dashboard's account panel shows."""
+
+    kind: Literal["account"] = "account"
+    user_id: int
+    broker_account_id: int
+    currency: str
+    cash: Decimal
+    market_value: Decimal
+    equity: Decimal
+    margin_used: Decimal
+    realised_pnl: Decimal
+    unrealised_pnl: Decimal
+    charges: Decimal
+    day_pnl: Decimal
+    ts: datetime
+
+
 class ControlEvent(Message):
     """Subscription changes, halts and resumes: read by workers and the order processor."""
 

@@ -339,3 +339,28 @@ async def test_fill_on_terms_changed_in_the_database_is_void(settings):
         assert (voided.status, voided.filled_quantity) == ("OPEN", 0)
         after = await env.order(user, order.id)
         assert (after.status, after.filled_quantity) == ("FILLED", Decimal(2))
+
+
+async def test_each_booking_publishes_the_marked_account_on_the_users_channel(env):
+    from shared.contracts import AccountEvent, user_channel
+
+    user, account = await env.account(capital="100000")
+    await _limits(env, user, NO_LIMITS)
+    sub = await env.bus.subscribe([user_channel(user)])
+    await env.tick("SOLUSDT", "150")
+    await env.place(user, account, symbol="SOLUSDT", side="BUY", quantity=Decimal("2"))
+    await env.tick("SOLUSDT", "150")
+    seen = []
+    while (item := await sub.get(wait=2)) is not None:
+        seen.append(item[1])
+        if isinstance(item[1], AccountEvent):
+            break
+    await sub.close()
+    event = next(m for m in seen if isinstance(m, AccountEvent))
+    async with env.sessions() as session:
+        summary = await env.engine.reader.summary(
+            session, await session.get(BrokerAccount, account), event.ts
+        )
+    assert event.broker_account_id == account
+    assert event.cash == summary.cash < Decimal(100000)
+    assert event.equity == event.cash + event.market_value

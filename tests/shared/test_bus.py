@@ -17,6 +17,7 @@ import pytest
 from shared.bus import EventBus, InProcessEventBus, NoGroup, StreamEntry, Subscription
 from shared.bus.codec import REGISTRY
 from shared.contracts import (
+    AccountEvent,
     CandleMsg,
     ControlEvent,
     FillEvent,
@@ -120,6 +121,20 @@ def sample_messages() -> list[Message]:
             ts=T0,
         ),
         ControlEvent(action="halt", user_id=None, reason="operator", ts=T0),
+        AccountEvent(
+            user_id=7,
+            broker_account_id=3,
+            currency="INR",
+            cash=Decimal("49904.89065"),
+            market_value=Decimal("94.99173"),
+            equity=Decimal("49999.88238"),
+            margin_used=Decimal("94.99173"),
+            realised_pnl=Decimal("0"),
+            unrealised_pnl=Decimal("-0.01762"),
+            charges=Decimal("0.1"),
+            day_pnl=Decimal("-0.11762"),
+            ts=T0,
+        ),
     ]
 
 

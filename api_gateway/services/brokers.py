@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,7 +101,3 @@ class BrokerAccountService:
             user_agent=meta.user_agent,
             details={"label": account.label, **details},
         )
-
-
-def starting_capital_default(ctx: GatewayContext) -> Decimal:
-    return ctx.settings.paper_starting_capital

@@ -60,52 +60,53 @@ def candle_messages(
     n = sid.shape[0]
     if n == 0:
         return []
-    symbols = np.asarray(names, dtype=object)[sid].tolist()
-    rows = zip(
-        symbols, _TIMEFRAMES[tf].tolist(), _datetimes(start), _datetimes(end),
-        open_.tolist(), high.tolist(), low.tolist(), close.tolist(), volume.tolist(),
-        trades.tolist(), strict=True,
+    columns = (
+        np.asarray(names, dtype=object)[sid].tolist(), _TIMEFRAMES[tf].tolist(),
+        _datetimes(start), _datetimes(end), open_.tolist(), high.tolist(), low.tolist(),
+        close.tolist(), volume.tolist(), trades.tolist(),
     )  # fmt: skip
     if not _PLAIN:
+        rows = zip(*columns, strict=True)
         return [CandleMsg(**dict(zip(_KEYS, row, strict=True))) for row in rows]
     if shells is not None and len(shells) >= n:
         out = shells[-n:]
         del shells[-n:]
     else:
         out = message_shells(n)
-    for msg, (symbol, timeframe, a, b, o, h, lo, c, v, count) in zip(out, rows, strict=True):
-        _set_dict(
-            msg,
-            "__dict__",
-            {
-                "v": _V,
-                "kind": _KIND,
-                "symbol": symbol,
-                "timeframe": timeframe,
-                "start": a,
-                "end": b,
-                "open": o,
-                "high": h,
-                "low": lo,
-                "close": c,
-                "volume": v,
-                "trades": count,
-            },
-        )
+    # Stores into each shell's ready-made field dict: about a fifth of the cost of
+    # building a twelve-entry dict per message.
+    for d, symbol, timeframe, a, b, o, h, lo, c, v, count in zip(
+        map(vars, out), *columns, strict=True
+    ):
+        d["symbol"] = symbol
+        d["timeframe"] = timeframe
+        d["start"] = a
+        d["end"] = b
+        d["open"] = o
+        d["high"] = h
+        d["low"] = lo
+        d["close"] = c
+        d["volume"] = v
+        d["trades"] = count
     return out
 
 
 def message_shells(n: int) -> list[CandleMsg]:
     """``n`` ``CandleMsg`` objects with pydantic's bookkeeping set and no fields yet.
 
+    Each has its field dict in declaration order, every field but ``v`` and ``kind`` None.
     Not valid messages until ``candle_messages`` gives them their fields; the engine
     makes them while nothing closes so that a burst of closes skips this part.
     """
     new = CandleMsg.__new__
+    template = dict.fromkeys(_FIELDS)
+    template.update(v=_V, kind=_KIND)
+    copy = template.copy
     out: list[CandleMsg] = []
     append = out.append
     for _ in range(n):
         msg = new(CandleMsg)
+        _set_dict(msg, "__dict__", copy())
         _set_fields_set(msg, _FIELDS_SET)
         _set_extra(msg, None)
         _set_private(msg, None)

@@ -9,6 +9,7 @@ when every ring is full; rows never written are never touched.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Mapping
 
 import numpy as np
@@ -44,7 +45,7 @@ class CandleCache:
         self.maxlen = maxlen
         self._ids = ids
         # _ring[tf, i, sid] is slot i of the ring of (sid, tf); _count[tf, sid] candles so far.
-        self._ring = np.zeros((len(TIMEFRAMES), maxlen, 0), dtype=RECORD)
+        self._ring = _zeros((len(TIMEFRAMES), maxlen, 0))
         self._count = np.zeros((len(TIMEFRAMES), 0), dtype=np.int64)
 
     def append(self, rows: Candles) -> None:
@@ -78,7 +79,7 @@ class CandleCache:
         if symbols <= have:
             return
         size = max(symbols, 2 * have, 64)
-        ring = np.zeros((len(TIMEFRAMES), self.maxlen, size), dtype=RECORD)
+        ring = _zeros((len(TIMEFRAMES), self.maxlen, size))
         ring[:, :, :have] = self._ring
         count = np.zeros((len(TIMEFRAMES), size), dtype=np.int64)
         count[:, :have] = self._count
@@ -111,3 +112,20 @@ class CandleCache:
             np.full(k, TF_CODE[Timeframe(timeframe)]), w["start"], w["end"],
             w["open"], w["high"], w["low"], w["close"], w["volume"], w["trades"],
         )  # fmt: skip
+
+
+def _zeros(shape: tuple[int, int, int]) -> np.ndarray:
+    """A zeroed ``RECORD`` array in anonymous memory that is never backed by huge pages.
+
+    numpy asks the kernel for transparent huge pages on big arrays; the first write to
+    each 2 MB page then zeroes (and may first compact) 2 MB, several milliseconds that
+    would land inside a candle-close burst. With 4 KB pages a burst's first writes to
+    fresh ring rows cost microseconds.
+    """
+    size = int(np.prod(shape)) * RECORD.itemsize
+    if size == 0:
+        return np.zeros(shape, dtype=RECORD)
+    memory = mmap.mmap(-1, size)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        memory.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(memory, dtype=RECORD).reshape(shape)

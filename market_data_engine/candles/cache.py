@@ -69,9 +69,14 @@ class CandleCache:
         count = self._count.reshape(-1)
         pos = (count[s] + rank) % self.maxlen
         src = order[keep]
-        at = (rows.tf[src], pos[keep], rows.sid[src])
+        # One gather into a record per candle, then one scatter of whole records into the
+        # flat ring: a write of 64 contiguous bytes per candle instead of one per field.
+        records = np.empty(src.shape[0], dtype=RECORD)
         for field in _FIELDS:
-            self._ring[field][at] = getattr(rows, field)[src]
+            records[field] = getattr(rows, field)[src]
+        slots = self._ring.shape[1] * self._ring.shape[2]
+        at = rows.tf[src].astype(np.int64) * slots + pos[keep] * self._ring.shape[2] + rows.sid[src]
+        self._ring.reshape(-1)[at] = records
         count[s[heads]] += sizes
 
     def _reserve(self, symbols: int) -> None:

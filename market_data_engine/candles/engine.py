@@ -17,6 +17,7 @@ from market_data_engine.candles import _candles
 from market_data_engine.candles._candles import Candles
 from market_data_engine.candles._late import NO_TIME, late_mask
 from market_data_engine.candles._messages import candle_messages, message_shells
+from market_data_engine.candles._prepared import PreparedCloses
 from market_data_engine.candles._symbols import SymbolRegistry
 from market_data_engine.candles.buckets import (
     MINUTE_NS,
@@ -70,6 +71,7 @@ class CandleEngine:
         self._open_higher = Candles.empty()
         self._name_rank = np.empty(0, dtype=np.int64)
         self._shells: list[CandleMsg] = []  # message objects made ahead of the next burst
+        self._prepared = PreparedCloses()  # messages of candles whose grace runs
         self.cache = CandleCache(self._symbols.ids, cache_size)
         self.unknown_symbol_ticks = 0
 
@@ -152,10 +154,11 @@ class CandleEngine:
         try:
             closed = self._close_rows()
             if len(closed) == 0:
+                self._prepare()
                 self._make_shells()
                 return []
             self.cache.append(closed)
-            return self._messages(closed, self._shells)
+            return self._closed_messages(closed)
         finally:
             if paused:
                 gc.enable()
@@ -175,22 +178,54 @@ class CandleEngine:
         if len(self._open_1m) == 0 and len(self._open_higher) == 0:
             return Candles.empty()
         horizon = np.maximum(self._symbols.watermark, self._timer)
-        closed_1m, self._open_1m = _candles.split_closed(self._open_1m, horizon, self._grace)
-        if len(closed_1m):
-            rolled = _candles.rollup(closed_1m)
-            if int(np.bincount(closed_1m.sid).max()) > 1:
-                # Several minutes of one symbol closed together (a catch-up) and may share
-                # a higher bucket; with one minute per symbol every rolled-up key is unique.
-                rolled = _candles.merge([rolled])
-            self._open_higher = _candles.absorb(self._open_higher, rolled)
-        closed_higher, self._open_higher = _candles.split_closed(
-            self._open_higher, horizon, self._grace
+        closed, self._open_1m, self._open_higher = _split_closed(
+            self._open_1m, self._open_higher, horizon, self._grace
         )
-        closed = Candles.concat([closed_1m, closed_higher])
         if len(closed) == 0:
             return closed
         # Deterministic order: by end, then symbol, then timeframe.
         return closed.take(np.lexsort((closed.tf, self._ranks()[closed.sid], closed.end)))
+
+    def _prepare(self) -> None:
+        """Build the messages of candles whose bucket has ended but whose grace still runs.
+
+        Works on copies of the open rows of the symbols not prepared yet, as if their
+        grace were over; the state itself changes only when they really close.
+        """
+        rows = self._open_1m
+        if self._grace == 0:
+            return
+        horizon = np.maximum(self._symbols.watermark, self._timer)
+        self._prepared.prune(horizon, self._grace)
+        if len(rows) == 0:
+            return
+        pending = np.flatnonzero(rows.end <= horizon[rows.sid])
+        if pending.size == 0:
+            return
+        sid = rows.sid[pending]
+        missing = self._prepared.missing(_candles.bucket_key(sid, 0, rows.start[pending]))
+        if not missing.any():
+            return
+        symbols = np.unique(sid[missing])
+        higher = self._open_higher
+        ahead, _, _ = _split_closed(
+            rows.take(np.isin(rows.sid, symbols)),
+            higher.take(np.isin(higher.sid, symbols)),
+            horizon,
+            0,
+        )
+        self._prepared.add(ahead, self._messages(ahead, self._shells))
+
+    def _closed_messages(self, rows: Candles) -> list[CandleMsg]:
+        """Messages of closed rows: prepared ones where still equal, new ones for the rest."""
+        if len(self._prepared) == 0:
+            return self._messages(rows, self._shells)
+        out, stale = self._prepared.take(rows)
+        if stale.size:
+            fresh = self._messages(rows.take(stale), self._shells)
+            for i, msg in zip(stale.tolist(), fresh, strict=True):
+                out[i] = msg
+        return out  # type: ignore[return-value]  # every None was just replaced
 
     def _ranks(self) -> np.ndarray:
         """Each symbol id's position in name order (for the deterministic output order)."""
@@ -250,3 +285,22 @@ class CandleEngine:
         if sid is None or self._symbols.watermark[sid] == NO_TIME:
             return None
         return from_ns(int(self._symbols.watermark[sid]))
+
+
+def _split_closed(
+    open_1m: Candles, open_higher: Candles, horizon: np.ndarray, grace: int
+) -> tuple[Candles, Candles, Candles]:
+    """(closed, open 1m, open higher): 1m rows that close roll up into the higher ones.
+
+    Rows of ``open_higher`` that a closing minute updates are changed in place.
+    """
+    closed_1m, open_1m = _candles.split_closed(open_1m, horizon, grace)
+    if len(closed_1m):
+        rolled = _candles.rollup(closed_1m)
+        if int(np.bincount(closed_1m.sid).max()) > 1:
+            # Several minutes of one symbol closed together (a catch-up) and may share
+            # a higher bucket; with one minute per symbol every rolled-up key is unique.
+            rolled = _candles.merge([rolled])
+        open_higher = _candles.absorb(open_higher, rolled)
+    closed_higher, open_higher = _candles.split_closed(open_higher, horizon, grace)
+    return Candles.concat([closed_1m, closed_higher]), open_1m, open_higher

@@ -335,6 +335,27 @@ def test_candles_closed_after_quiet_calls_are_distinct_validated_messages() -> N
     assert closed[1].model_copy(update={"close": 1.0}).close == 1.0 and closed[1].close == 3900.0
 
 
+def test_a_late_tick_after_the_close_was_prepared_is_in_the_closed_candle() -> None:
+    eng = engine(grace=timedelta(seconds=2))
+    eng.ingest(batch(("INFY", ist(9, 15, 5), 100.0, 3), ("TCS", ist(9, 15, 7), 3900.0, 2)))
+    # Both buckets have ended, their grace runs: the engine prepares their messages.
+    assert eng.on_timer(ist(9, 16, 0.5)) == []
+    prepared = eng._prepared._msgs.tolist()
+    eng.ingest(batch(("INFY", ist(9, 15, 59), 105.0, 1)))  # late, but within the grace
+
+    closed = eng.on_timer(ist(9, 16, 3))
+
+    infy, tcs = closed
+    assert (infy.symbol, infy.high, infy.close, infy.volume, infy.trades) == (
+        "INFY", 105.0, 105.0, 4.0, 2,
+    )  # fmt: skip
+    assert (tcs.symbol, tcs.close, tcs.trades) == ("TCS", 3900.0, 1)
+    assert any(tcs is m for m in prepared)  # unchanged since prepared: handed out as made
+    assert not any(infy is m for m in prepared)  # changed: made anew at the close
+    assert closed == [CandleMsg.model_validate(c.model_dump()) for c in closed]
+    assert eng.on_timer(ist(9, 16, 4)) == []  # nothing prepared is handed out twice
+
+
 def test_symbols_with_equal_calendars_share_one_session_table() -> None:
     registry = SymbolRegistry(lambda symbol: calendar_for("BINANCE" if "USDT" in symbol else "NSE"))
 

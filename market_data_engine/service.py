@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
@@ -31,8 +31,8 @@ class MarketDataService:
     Ticks are published on ``md:ticks:SYMBOL`` (pub/sub, may drop); a batch with
     more than ``max_ticks_published_per_symbol`` ticks of one symbol publishes only
     that symbol's last ticks, so a fast feed cannot flood subscribers. Closed
-    candles go to the candle cache, the tick store, ``md:candles:SYMBOL:TF`` and
-    then ``on_candles`` (strategy evaluation).
+    candles go to ``md:candles:SYMBOL:TF``, the candle cache, ``on_candles``
+    (strategy evaluation) and then the tick store.
     """
 
     def __init__(
@@ -94,9 +94,15 @@ class MarketDataService:
         while True:
             await asyncio.sleep(self.timer_interval)
             try:
-                await self._emit(self.engine.on_timer(self.clock.now()))
+                await self.close_due(self.clock.now())
             except Exception:
                 log.exception("closing candles on the timer failed")
+
+    async def close_due(self, now: datetime) -> list[CandleMsg]:
+        """Close and publish every candle whose bucket end + grace <= ``now`` (quiet feeds)."""
+        closed = self.engine.on_timer(now)
+        await self._emit(closed)
+        return closed
 
     async def process(self, batch: TickBatch) -> list[CandleMsg]:
         """Validate, store, build candles and publish one batch; return the closed candles."""
@@ -109,8 +115,8 @@ class MarketDataService:
             return []
         await self.tickstore.write_ticks(valid.symbol, valid.ts_ns, valid.price, valid.qty)
         closed = self.engine.ingest(valid)
+        await self._emit(closed)  # candles the batch closed come before its ticks
         await self.bus.publish_many(self._tick_messages(valid))
-        await self._emit(closed)
         return closed
 
     def _tick_messages(self, batch: TickBatch) -> list[tuple[str, Message]]:
@@ -139,11 +145,36 @@ class MarketDataService:
             return
         candles = list(closed)
         self.candles_closed += len(candles)
+        # The events first, history last. Strategy evaluation reads windows from the
+        # candle cache, so the cache is written before ``on_candles`` triggers it. The
+        # embedded evaluator listens on the bus instead, but in that profile bus and
+        # cache are in-process: its consumer runs only once this coroutine yields, and
+        # nothing here yields before the cache holds the candles.
+        with collector_paused():
+            events = [(candle_channel(c.symbol, c.timeframe), c) for c in candles]
+            await self.bus.publish_many(events)
         await self.candle_cache.push(candles)
-        await self.tickstore.write_candles(candles)
-        await self.bus.publish_many([(candle_channel(c.symbol, c.timeframe), c) for c in candles])
         if self.on_candles is not None:
             await self.on_candles(candles)
+        await self.tickstore.write_candles(candles)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Keep the cyclic garbage collector from running inside the block.
+
+    The engine pauses it while candles close; this extends the pause to handing the
+    burst's events to the bus, so that a collection (tens of milliseconds for a full
+    one once many candles are cached) runs before or after a burst, never inside it.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def freeze_startup_heap() -> None:

@@ -1,8 +1,8 @@
-"""Exchange calendars: NSE sessions and holidays, and a 24x7 calendar for crypto.
+"""Exchange calendars: NSE and US equity sessions and holidays, and 24x7 for crypto.
 
-Holidays come from ``pandas_market_calendars`` (its ``XNSE`` calendar), which is
-maintained upstream; extra closures can be passed in (e.g. from settings) for
-days announced after the installed release.
+Holidays (and US early closes) come from ``pandas_market_calendars`` (its ``XNSE``
+and ``XNYS`` calendars), which is maintained upstream; extra closures can be passed
+in (e.g. from settings) for days announced after the installed release.
 """
 
 from __future__ import annotations
@@ -39,42 +39,100 @@ def _nse_holidays() -> frozenset[date]:
     return frozenset(date.fromisoformat(str(d)[:10]) for d in cal.holidays().holidays)
 
 
-class NSECalendar:
-    """NSE equity cash market: 09:15-15:30 IST on weekdays that are not exchange holidays."""
+@functools.cache
+def _us_sessions(year: int) -> dict[date, tuple[datetime, datetime]]:
+    """NYSE sessions of ``year`` (holidays absent, early closes shortened), UTC bounds."""
+    import pandas_market_calendars as mcal
 
-    name = "NSE"
-    tz = IST
+    schedule = mcal.get_calendar("XNYS").schedule(f"{year}-01-01", f"{year}-12-31")
+    return {
+        day.date(): (row.market_open.to_pydatetime(), row.market_close.to_pydatetime())
+        for day, row in schedule.iterrows()
+    }
+
+
+class SessionHoursCalendar:
+    """An exchange with one session per trading day between local opening and closing times.
+
+    Subclasses name the exchange, its time zone and hours, and where the trading days
+    (and any shortened sessions) come from; ``extra_holidays`` adds closures announced
+    after the installed calendar data.
+    """
+
+    name: str
+    tz: ZoneInfo
+    opens: time
+    closes: time
 
     def __init__(self, extra_holidays: Iterable[date] = ()) -> None:
         self._extra = frozenset(extra_holidays)
 
+    @property
+    def session_seconds(self) -> int:
+        """Length of a regular session."""
+        day = date(2000, 1, 3)
+        span = datetime.combine(day, self.closes) - datetime.combine(day, self.opens)
+        return int(span.total_seconds())
+
     def is_trading_day(self, day: date) -> bool:
-        if day.weekday() >= 5:
-            return False
-        return day not in self._extra and day not in _nse_holidays()
+        return day not in self._extra and self._bounds(day) is not None
 
     def session_bounds(self, day: date) -> tuple[datetime, datetime] | None:
-        """Open and close of the session on ``day`` as UTC datetimes, or None on a holiday."""
-        if not self.is_trading_day(day):
+        """Open and close of the session on ``day`` as UTC datetimes, or None without one."""
+        if day in self._extra:
             return None
-        start = datetime.combine(day, NSE_OPEN, IST).astimezone(UTC)
-        end = datetime.combine(day, NSE_CLOSE, IST).astimezone(UTC)
-        return start, end
+        return self._bounds(day)
+
+    def _bounds(self, day: date) -> tuple[datetime, datetime] | None:
+        raise NotImplementedError
+
+    def _regular(self, day: date) -> tuple[datetime, datetime]:
+        start = datetime.combine(day, self.opens, self.tz).astimezone(UTC)
+        return start, datetime.combine(day, self.closes, self.tz).astimezone(UTC)
 
     def is_open(self, ts: datetime) -> bool:
-        local = ts.astimezone(IST)
+        local = ts.astimezone(self.tz)
         bounds = self.session_bounds(local.date())
         return bounds is not None and bounds[0] <= ts < bounds[1]
 
     def next_open(self, ts: datetime) -> datetime:
-        """The first session open at or after ``ts``."""
-        day = ts.astimezone(IST).date()
+        """The first session open at or after ``ts`` (``ts`` itself inside a session)."""
+        day = ts.astimezone(self.tz).date()
         for _ in range(30):
             bounds = self.session_bounds(day)
             if bounds is not None and ts < bounds[1]:
                 return max(bounds[0], ts) if bounds[0] <= ts else bounds[0]
             day += timedelta(days=1)
-        raise RuntimeError("no NSE session within 30 days")
+        raise RuntimeError(f"no {self.name} session within 30 days")
+
+
+class NSECalendar(SessionHoursCalendar):
+    """NSE equity cash market: 09:15-15:30 IST on weekdays that are not exchange holidays."""
+
+    name = "NSE"
+    tz = IST
+    opens = NSE_OPEN
+    closes = NSE_CLOSE
+
+    def _bounds(self, day: date) -> tuple[datetime, datetime] | None:
+        if day.weekday() >= 5 or day in _nse_holidays():
+            return None
+        return self._regular(day)
+
+
+class USEquityCalendar(SessionHoursCalendar):
+    """NYSE and NASDAQ regular hours: 09:30-16:00 New York time, NYSE holidays and early
+    closes (13:00 on some eves of holidays); pre- and post-market hours are not sessions."""
+
+    name = "US"
+    tz = ZoneInfo("America/New_York")
+    opens = time(9, 30)
+    closes = time(16, 0)
+
+    def _bounds(self, day: date) -> tuple[datetime, datetime] | None:
+        if day.weekday() >= 5:
+            return None
+        return _us_sessions(day.year).get(day)
 
 
 class AlwaysOpenCalendar:
@@ -94,8 +152,17 @@ class AlwaysOpenCalendar:
         return True
 
 
-def calendar_for(exchange: str) -> NSECalendar | AlwaysOpenCalendar:
-    """The calendar of an exchange code used in the instrument catalog."""
-    if exchange.upper() in {"NSE", "BSE"}:
+Calendar = SessionHoursCalendar | AlwaysOpenCalendar
+"""Every calendar an instrument can have."""
+
+US_EXCHANGES = frozenset({"NASDAQ", "NYSE", "ARCA", "AMEX"})
+
+
+def calendar_for(exchange: str) -> Calendar:
+    """The calendar of an exchange code used in the instrument catalog (crypto: 24x7)."""
+    code = exchange.upper()
+    if code in {"NSE", "BSE"}:
         return NSECalendar()
+    if code in US_EXCHANGES:
+        return USEquityCalendar()
     return AlwaysOpenCalendar()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.calendar import AlwaysOpenCalendar, NSECalendar, calendar_for
+from shared.calendar import Calendar, calendar_for
 from shared.errors import NotFound
 
 DEFAULT_CATALOG_PATH = Path(__file__).resolve().parent / "data" / "instruments.csv"
@@ -111,7 +111,7 @@ class InstrumentCatalog:
             if inst.symbol in self._by_symbol:
                 raise CatalogError(f"duplicate symbol {inst.symbol!r}")
             self._by_symbol[inst.symbol] = inst
-        self._calendars: dict[str, NSECalendar | AlwaysOpenCalendar] = {}
+        self._calendars: dict[str, Calendar] = {}
         self._tick_floats = {s: float(i.tick_size) for s, i in self._by_symbol.items()}
 
     def __len__(self) -> int:
@@ -143,7 +143,7 @@ class InstrumentCatalog:
         """Tick size of each symbol as a float, for vectorised market-data checks."""
         return dict(self._tick_floats)
 
-    def calendar(self, symbol: str) -> NSECalendar | AlwaysOpenCalendar:
+    def calendar(self, symbol: str) -> Calendar:
         """The trading calendar of ``symbol``'s exchange (one shared object per exchange)."""
         exchange = self.get(symbol).exchange
         cal = self._calendars.get(exchange)

@@ -9,7 +9,6 @@ import numpy as np
 from market_data_engine.ticks import TickBatch
 from shared.instruments import Instrument, snap_to_grid
 
-NSE_SESSION_S = 22_500.0  # 09:15-15:30 IST
 DAY_S = 86_400.0
 _IST_OFFSET_S = 19_800
 _OPEN_S, _CLOSE_S = 9 * 3600 + 15 * 60, 15 * 3600 + 30 * 60

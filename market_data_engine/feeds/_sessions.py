@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from market_data_engine.feeds._time import from_ns, to_ns
-from shared.calendar import AlwaysOpenCalendar, NSECalendar
+from shared.calendar import AlwaysOpenCalendar, Calendar
 from shared.instruments import InstrumentCatalog
 
 
@@ -21,7 +21,7 @@ class SessionGate:
     def __init__(
         self, catalog: InstrumentCatalog, symbols: Sequence[str], *, around_the_clock: bool
     ) -> None:
-        groups: dict[int, tuple[NSECalendar | AlwaysOpenCalendar, list[int]]] = {}
+        groups: dict[int, tuple[Calendar, list[int]]] = {}
         for i, sym in enumerate(symbols):
             cal = catalog.calendar(sym)
             if around_the_clock or isinstance(cal, AlwaysOpenCalendar):
@@ -47,9 +47,7 @@ class SessionGate:
         open_idx = parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))
         return open_idx, change
 
-    def _state(
-        self, g: int, cal: NSECalendar | AlwaysOpenCalendar, t_ns: int
-    ) -> tuple[bool, int | None]:
+    def _state(self, g: int, cal: Calendar, t_ns: int) -> tuple[bool, int | None]:
         cached = self._cache[g]
         if cached is not None:
             is_open, since, until = cached
@@ -60,7 +58,7 @@ class SessionGate:
         return state
 
 
-def _session_state(cal: NSECalendar | AlwaysOpenCalendar, t_ns: int) -> tuple[bool, int | None]:
+def _session_state(cal: Calendar, t_ns: int) -> tuple[bool, int | None]:
     if isinstance(cal, AlwaysOpenCalendar):
         return True, None
     ts = from_ns(t_ns)

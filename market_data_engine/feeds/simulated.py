@@ -21,12 +21,12 @@ from datetime import datetime
 
 import numpy as np
 
-from market_data_engine.feeds._random_walk import DAY_S, NSE_SESSION_S, RandomWalkModel
+from market_data_engine.feeds._random_walk import DAY_S, RandomWalkModel
 from market_data_engine.feeds._sessions import SessionGate
 from market_data_engine.feeds._time import to_ns
 from market_data_engine.feeds.base import Feed
 from market_data_engine.ticks import TickBatch
-from shared.calendar import NSECalendar
+from shared.calendar import NSECalendar, SessionHoursCalendar
 from shared.clock import Clock, SystemClock
 from shared.instruments import InstrumentCatalog
 
@@ -76,15 +76,16 @@ class SimulatedFeed(Feed):
         self._end_ns = to_ns(end) if end is not None else None
         self._remaining = max_ticks if max_ticks is not None else math.inf
         self._gate = SessionGate(catalog, syms, around_the_clock=around_the_clock)
-        gated = [
-            not around_the_clock and isinstance(catalog.calendar(s), NSECalendar) for s in syms
-        ]
+        calendars = [None if around_the_clock else catalog.calendar(s) for s in syms]
         self._model = RandomWalkModel(
             instruments,
             rate=self.rate,
             rng=np.random.default_rng(seed),
-            session_s=[NSE_SESSION_S if g else DAY_S for g in gated],
-            u_shape=gated,
+            session_s=[
+                cal.session_seconds if isinstance(cal, SessionHoursCalendar) else DAY_S
+                for cal in calendars
+            ],
+            u_shape=[isinstance(cal, NSECalendar) for cal in calendars],  # NSE's intraday shape
         )
         self._rate_per_symbol_ns = self.rate / len(syms) / 1e9
         self._carry = 0.0

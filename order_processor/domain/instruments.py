@@ -7,7 +7,7 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Protocol
 
-from shared.calendar import AlwaysOpenCalendar, NSECalendar, calendar_for
+from shared.calendar import Calendar, calendar_for
 
 
 class SessionCalendar(Protocol):
@@ -37,6 +37,6 @@ class Instrument:
     freeze_qty: Decimal | None = None
     sector: str | None = None
 
-    def calendar(self) -> NSECalendar | AlwaysOpenCalendar:
+    def calendar(self) -> Calendar:
         """The exchange calendar this instrument trades on."""
         return calendar_for(self.exchange)

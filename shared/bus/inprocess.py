@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from shared.bus.base import DEFAULT_SUBSCRIPTION_MAXSIZE, NoGroup, StreamEntry, Subscription
@@ -44,6 +44,14 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
             out.append(re.escape(ch))
         i += 1
     return re.compile("".join(out), re.DOTALL)
+
+
+def _matcher(pattern: str) -> Callable[[str], object]:
+    """A test for channel names matching ``pattern``; ``prefix*`` globs skip the regex."""
+    prefix = pattern[:-1]
+    if pattern.endswith("*") and not any(ch in prefix for ch in "*?[\\"):
+        return lambda channel: channel.startswith(prefix)
+    return glob_to_regex(pattern).fullmatch
 
 
 @dataclass(slots=True)
@@ -107,7 +115,7 @@ class InProcessEventBus:
 
     def __init__(self) -> None:
         self._channel_subs: dict[str, list[Subscription]] = {}
-        self._pattern_subs: list[tuple[re.Pattern[str], Subscription]] = []
+        self._pattern_subs: list[tuple[Callable[[str], object], Subscription]] = []
         self._routes: dict[str, list[Subscription]] = {}  # channel -> receivers, cached
         self._subscriptions: set[Subscription] = set()
         self._streams: dict[str, _Stream] = {}
@@ -125,12 +133,17 @@ class InProcessEventBus:
 
     async def publish_many(self, items: Sequence[tuple[str, Message]]) -> None:
         """``publish`` each (channel, message) in order."""
+        routes = self._routes
         for channel, message in items:
-            await self.publish(channel, message)
+            receivers = routes.get(channel)
+            if receivers is None:
+                receivers = self._route(channel)
+            for sub in receivers:
+                sub.offer(channel, message)
 
     def _route(self, channel: str) -> list[Subscription]:
         receivers = list(self._channel_subs.get(channel, ()))
-        receivers += [sub for regex, sub in self._pattern_subs if regex.fullmatch(channel)]
+        receivers += [sub for matches, sub in self._pattern_subs if matches(channel)]
         self._routes[channel] = receivers
         return receivers
 
@@ -146,9 +159,17 @@ class InProcessEventBus:
         sub = Subscription(channels, patterns, maxsize=maxsize, on_close=self._unsubscribe)
         for channel in sub.channels:
             self._channel_subs.setdefault(channel, []).append(sub)
-        self._pattern_subs += [(glob_to_regex(p), sub) for p in sub.patterns]
+        matchers = [_matcher(p) for p in sub.patterns]
+        self._pattern_subs += [(matches, sub) for matches in matchers]
         self._subscriptions.add(sub)
-        self._routes.clear()
+        # Cached routes gain the new subscription in place (rebuilding them all would land
+        # on the next publish, e.g. inside a burst of thousands of candle events).
+        for channel in sub.channels:
+            if (receivers := self._routes.get(channel)) is not None:
+                receivers.append(sub)
+        if matchers:
+            for channel, receivers in self._routes.items():
+                receivers += [sub for matches in matchers if matches(channel)]
         return sub
 
     async def _unsubscribe(self, sub: Subscription) -> None:
@@ -160,7 +181,10 @@ class InProcessEventBus:
                 self._channel_subs.pop(channel, None)
         self._pattern_subs = [(r, s) for r, s in self._pattern_subs if s is not sub]
         self._subscriptions.discard(sub)
-        self._routes.clear()
+        routed = self._routes.values() if sub.patterns else map(self._routes.get, sub.channels)
+        for receivers in routed:
+            if receivers is not None and sub in receivers:
+                receivers[:] = [s for s in receivers if s is not sub]
 
     # -- streams ---------------------------------------------------------------------------
 

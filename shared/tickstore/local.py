@@ -99,16 +99,28 @@ class LocalTickStore:
 
     async def write_candles(self, candles: Sequence[CandleMsg]) -> None:
         """Store candles; one with the same (symbol, timeframe, start) replaces the old one."""
-        grouped: dict[tuple[str, Timeframe], list[CandleMsg]] = {}
-        for c in candles:
-            grouped.setdefault((c.symbol, c.timeframe), []).append(c)
-        for key, items in grouped.items():
+        if not candles:
+            return
+        # Columns of the whole batch at once, then one contiguous slice per series: a burst
+        # of thousands of candles (one per symbol and timeframe) costs a few vectorised
+        # passes plus one append per series.
+        index: dict[tuple[str, Timeframe], int] = {}
+        group = np.fromiter(
+            (index.setdefault((c.symbol, c.timeframe), len(index)) for c in candles),
+            dtype=np.int64,
+            count=len(candles),
+        )
+        order = np.argsort(group, kind="stable")  # keeps each series' candles in order
+        cols = tuple(col[order] for col in _candle_columns(candles))
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(group)))).tolist()
+        for key, g in index.items():
             series = self._candles.get(key)
             if series is None:
                 series = self._candles[key] = Series(self.max_candles_per_series, unique_keys=True)
-            series.append(_candle_columns(items))
+            a, b = bounds[g], bounds[g + 1]
+            series.append(tuple(col[a:b] for col in cols))
         self._counts["written_candles"] += len(candles)
-        self._dirty = self._dirty or bool(candles)
+        self._dirty = True
 
     async def flush(self) -> None:
         """Write the Parquet files when a directory is configured and anything changed."""

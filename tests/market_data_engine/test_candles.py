@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from market_data_engine.candles import CandleEngine, _candles
 from market_data_engine.candles._late import NO_TIME, prior_max_by_symbol
 from market_data_engine.candles._symbols import SymbolRegistry
 from market_data_engine.ticks import TickBatch
-from shared.calendar import IST, AlwaysOpenCalendar, NSECalendar, calendar_for
+from shared.calendar import IST, AlwaysOpenCalendar, NSECalendar, USEquityCalendar, calendar_for
 from shared.contracts import CandleMsg, Timeframe
 
 NSE = NSECalendar()
@@ -301,6 +302,32 @@ def test_cache_keeps_the_last_n_candles_oldest_first() -> None:
 
     assert [c.open for c in recent] == [2, 3, 4]
     assert window["close"].tolist() == [3, 4]
+
+
+def test_us_buckets_align_to_the_0930_new_york_open_and_the_day_is_the_session() -> None:
+    new_york = ZoneInfo("America/New_York")
+    eng = CandleEngine({"AAPL": USEquityCalendar()})
+
+    def at(hh: int, mm: int) -> datetime:
+        return datetime(2025, 7, 15, hh, mm, 30, tzinfo=new_york)
+
+    closed = eng.ingest(batch(("AAPL", at(9, 31), 210.0), ("AAPL", at(10, 40), 211.0)))
+    closed += eng.ingest(batch(("AAPL", at(15, 59), 212.0)))
+    closed += eng.on_timer(datetime(2025, 7, 15, 17, 0, tzinfo=new_york))
+
+    def spans(tf: Timeframe) -> list[tuple[str, str]]:
+        return [
+            (
+                c.start.astimezone(new_york).strftime("%H:%M"),
+                c.end.astimezone(new_york).strftime("%H:%M"),
+            )
+            for c in of(closed, tf)
+        ]
+
+    assert spans(Timeframe.H1) == [("09:30", "10:30"), ("10:30", "11:30"), ("15:30", "16:00")]
+    assert spans(Timeframe.M15) == [("09:30", "09:45"), ("10:30", "10:45"), ("15:45", "16:00")]
+    assert spans(Timeframe.D1) == [("09:30", "16:00")]
+    assert [c.close for c in of(closed, Timeframe.D1)] == [212.0]
 
 
 def test_negative_grace_is_refused() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -74,6 +75,21 @@ async def test_nse_symbols_do_not_tick_on_an_exchange_holiday(catalog):
 
     first = ist_times(ticks)[0]
     assert (first.date(), first.strftime("%H:%M")) == (date(2025, 12, 26), "09:15")
+
+
+async def test_us_symbols_tick_only_in_new_york_regular_hours(catalog):
+    new_york = ZoneInfo("America/New_York")
+    start = datetime(2025, 11, 28, 12, 55, tzinfo=new_york)  # early close at 13:00
+    end = datetime(2025, 12, 1, 9, 35, tzinfo=new_york)  # Monday, five minutes after the open
+
+    ticks = await collect(fast(catalog, ["AAPL"], start=start, end=end, rate=5, max_ticks=None))
+
+    times = [t.astimezone(new_york) for t in ist_times(ticks)]
+    assert {t.date() for t in times} == {date(2025, 11, 28), date(2025, 12, 1)}
+    assert all(
+        t.strftime("%H:%M") < "13:00" if t.day == 28 else t.strftime("%H:%M") >= "09:30"
+        for t in times
+    )
 
 
 async def test_around_the_clock_lets_nse_symbols_tick_at_the_weekend(catalog):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.calendar import AlwaysOpenCalendar, NSECalendar
+from shared.calendar import AlwaysOpenCalendar, NSECalendar, USEquityCalendar
 from shared.errors import NotFound
 from shared.instruments import (
     AssetClass,
@@ -122,8 +122,9 @@ def test_search_with_no_match_returns_nothing(catalog):
     assert catalog.search("zzzz-no-such") == []
 
 
-def test_calendar_is_nse_for_nse_symbols_and_always_open_for_crypto(catalog):
+def test_calendar_is_nse_for_nse_symbols_us_for_nasdaq_and_always_open_for_crypto(catalog):
     assert isinstance(catalog.calendar("INFY"), NSECalendar)
+    assert isinstance(catalog.calendar("AAPL"), USEquityCalendar)
     assert isinstance(catalog.calendar("BTCUSDT"), AlwaysOpenCalendar)
 
 

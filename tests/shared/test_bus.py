@@ -337,6 +337,24 @@ async def test_closed_subscription_ends_iteration_and_receives_nothing(bus, name
     assert [item async for item in sub] == []
 
 
+async def test_subscriptions_made_and_closed_between_publishes_change_who_receives(bus, names):
+    channel = names(tick_channel("INFY"))
+    first = await bus.subscribe([channel])
+    await bus.publish(channel, tick(1))  # the channel has receivers now (cached in-process)
+    assert await received(first, 1) == [(channel, tick(1))]
+    named = await bus.subscribe([channel])
+    pattern = await bus.subscribe([], patterns=[names("md:ticks:*")])
+    await bus.publish(channel, tick(2))
+    assert await received(first, 1) == [(channel, tick(2))]
+    assert await received(pattern, 1) == [(channel, tick(2))]
+    await first.close()
+    await pattern.close()
+    await bus.publish(channel, tick(3))
+
+    assert await received(named, 2) == [(channel, tick(2)), (channel, tick(3))]
+    assert await named.get(wait=0.1) is None
+
+
 async def test_full_subscription_queue_drops_oldest_and_counts_them(bus, names):
     sub = await bus.subscribe([names("c")], maxsize=3)
     for n in range(5):

@@ -5,8 +5,12 @@ Synthetic NSE ticks (fixed seed, 1000 symbols at about one tick per second each,
 ``decode_csv`` -> ``TickValidator`` -> ``CandleEngine.ingest``. The reference is
 a raw Polars group-by of the same batches into 1m OHLCV. Latency replays the
 same kind of stream live-sized (a batch per 100 ms of event time, a timer after
-each) and times every call that returns closed candles. Before the replay the heap
-is frozen as ``MarketDataService.start()`` freezes it.
+each) and charges every closed candle the duration of the engine call that
+returned it; the replay runs three times and the median p99 counts (the biggest
+burst happens once per replay), the worst replay is reported beside it. Before each
+replay the heap is frozen as ``MarketDataService.start()`` freezes it. The same
+stream through the embedded ``MarketDataService`` (in-process bus with a subscriber,
+candle cache, local tick store) gives the time until a candle's event is on the bus.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ OPEN = datetime(2024, 6, 10, 9, 15, tzinfo=IST)  # a Monday session
 GRACE = timedelta(seconds=2)
 THROUGHPUT_TARGET = 1_000_000
 LATENCY_TARGET_MS = 5.0
+REPLAYS = 3
 
 
 def run(quick: bool) -> list[Metric]:
@@ -216,13 +221,60 @@ def _latency(catalog: InstrumentCatalog, quick: bool) -> list[Metric]:
         ticks.slice(int(a), int(b - a)).write_csv(include_header=False).encode()
         for a, b in itertools.pairwise(bounds)
     ]
+    now = from_ns(int(edges[-1]) + 60_000_000_000)
+    # The biggest burst (the 5-minute or the hour boundary) happens once per replay, so one
+    # replay's p99 is one measurement: the replay runs REPLAYS times and the median counts.
+    runs = [_engine_replay(catalog, raw, edges, now) for _ in range(REPLAYS)]
+    p50 = statistics.median(percentile(ms, 50) for ms, _ in runs)
+    p99s = [percentile(ms, 99) for ms, _ in runs]
+    ref_ms = [x for _, ref in runs for x in ref]
+    published = asyncio.run(_published_latency(catalog, raw, edges, now))
+    pub_ms = [1e3 * s for s in published]
+    reference = "one raw polars group_by of the same batch"
+    return [
+        Metric(
+            metric="candle_close_latency_p50_ms",
+            value=p50,
+            unit="ms",
+            reference=reference,
+            reference_value=percentile(ref_ms, 50),
+        ),
+        Metric(
+            metric="candle_close_latency_p99_ms",
+            value=statistics.median(p99s),
+            unit="ms",
+            reference=reference,
+            reference_value=percentile(ref_ms, 99),
+            target=f"<= {LATENCY_TARGET_MS:g} ms (median of {REPLAYS} replays)",
+            met=statistics.median(p99s) <= LATENCY_TARGET_MS,
+        ),
+        Metric(
+            metric="candle_close_latency_p99_worst_replay_ms",
+            value=max(p99s),
+            unit="ms",
+            reference=reference,
+            reference_value=percentile(ref_ms, 99),
+        ),
+        Metric(
+            metric="candle_published_latency_p99_ms",
+            value=percentile(pub_ms, 99),
+            unit="ms",
+            reference="the engine's close alone (median p99)",
+            reference_value=statistics.median(p99s),
+        ),
+    ]
+
+
+def _engine_replay(
+    catalog: InstrumentCatalog, raw: list[bytes], edges: np.ndarray, now: datetime
+) -> tuple[list[float], list[float]]:
+    """(ms per closed candle, ms of the raw group-by reference per batch) of one replay."""
     engine = CandleEngine(catalog.calendar, grace=GRACE)
     validator = TickValidator(catalog)
     # As MarketDataService.start() does once its start-up objects exist.
     freeze_startup_heap()
     per_candle: list[float] = []
     ref_calls: list[float] = []
-    now = from_ns(int(edges[-1]) + 60_000_000_000)
     for chunk, edge in zip(raw, edges[1:], strict=True):
         t0 = time.perf_counter()
         batch = validator.validate(decode_csv(chunk).batch, now).valid
@@ -234,33 +286,8 @@ def _latency(catalog: InstrumentCatalog, quick: bool) -> list[Metric]:
         t3 = time.perf_counter()
         per_candle += [t3 - t2] * len(closed)
         ref_calls.append(_timed_raw_groupby(batch))
-    gc.unfreeze()  # leave the following benchmarks an ordinary heap
-    published = asyncio.run(_published_latency(catalog, raw, edges, now))
-    ms = [1e3 * s for s in per_candle]
-    ref_ms = [1e3 * s for s in ref_calls]
-    out = [
-        Metric(
-            metric=f"candle_close_latency_{q}_ms",
-            value=percentile(ms, pct),
-            unit="ms",
-            reference="one raw polars group_by of the same batch",
-            reference_value=percentile(ref_ms, pct),
-            target=f"<= {LATENCY_TARGET_MS:g} ms" if q == "p99" else None,
-            met=percentile(ms, pct) <= LATENCY_TARGET_MS if q == "p99" else None,
-        )
-        for q, pct in (("p50", 50), ("p99", 99))
-    ]
-    pub_ms = [1e3 * s for s in published]
-    out.append(
-        Metric(
-            metric="candle_published_latency_p99_ms",
-            value=percentile(pub_ms, 99),
-            unit="ms",
-            reference="the engine's close alone (candle_close_latency_p99_ms)",
-            reference_value=percentile(ms, 99),
-        )
-    )
-    return out
+    gc.unfreeze()  # leave the following replays and benchmarks an ordinary heap
+    return [1e3 * s for s in per_candle], [1e3 * s for s in ref_calls]
 
 
 async def _published_latency(

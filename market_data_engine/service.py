@@ -100,8 +100,10 @@ class MarketDataService:
 
     async def close_due(self, now: datetime) -> list[CandleMsg]:
         """Close and publish every candle whose bucket end + grace <= ``now`` (quiet feeds)."""
-        closed = self.engine.on_timer(now)
-        await self._emit(closed)
+        with collector_paused():
+            closed = self.engine.on_timer(now)
+            await self._publish(closed)
+        await self._deliver(closed)
         return closed
 
     async def process(self, batch: TickBatch) -> list[CandleMsg]:
@@ -114,8 +116,10 @@ class MarketDataService:
         if len(valid) == 0:
             return []
         await self.tickstore.write_ticks(valid.symbol, valid.ts_ns, valid.price, valid.qty)
-        closed = self.engine.ingest(valid)
-        await self._emit(closed)  # candles the batch closed come before its ticks
+        with collector_paused():
+            closed = self.engine.ingest(valid)
+            await self._publish(closed)  # candles the batch closed come before its ticks
+        await self._deliver(closed)
         await self.bus.publish_many(self._tick_messages(valid))
         return closed
 
@@ -140,19 +144,26 @@ class MarketDataService:
             )
         ]
 
-    async def _emit(self, closed: Sequence[CandleMsg]) -> None:
+    async def _publish(self, closed: Sequence[CandleMsg]) -> None:
+        """The candle events, first of all (the caller keeps the collector paused)."""
+        if closed:
+            await self.bus.publish_many(
+                [(candle_channel(c.symbol, c.timeframe), c) for c in closed]
+            )
+
+    async def _deliver(self, closed: Sequence[CandleMsg]) -> None:
+        """After the events: the candle cache, strategy evaluation, and history last.
+
+        Strategy evaluation reads windows from the candle cache, so the cache is written
+        before ``on_candles`` triggers it. The embedded evaluator listens on the bus
+        instead, but in that profile bus and cache are in-process: its consumer runs only
+        once this service yields to the event loop, and nothing yields before the cache
+        holds the candles.
+        """
         if not closed:
             return
         candles = list(closed)
         self.candles_closed += len(candles)
-        # The events first, history last. Strategy evaluation reads windows from the
-        # candle cache, so the cache is written before ``on_candles`` triggers it. The
-        # embedded evaluator listens on the bus instead, but in that profile bus and
-        # cache are in-process: its consumer runs only once this coroutine yields, and
-        # nothing here yields before the cache holds the candles.
-        with collector_paused():
-            events = [(candle_channel(c.symbol, c.timeframe), c) for c in candles]
-            await self.bus.publish_many(events)
         await self.candle_cache.push(candles)
         if self.on_candles is not None:
             await self.on_candles(candles)
@@ -163,9 +174,10 @@ class MarketDataService:
 def collector_paused() -> Iterator[None]:
     """Keep the cyclic garbage collector from running inside the block.
 
-    The engine pauses it while candles close; this extends the pause to handing the
-    burst's events to the bus, so that a collection (tens of milliseconds for a full
-    one once many candles are cached) runs before or after a burst, never inside it.
+    The service holds it paused from a batch or timer call into the engine until the
+    closed candles' events are on the bus, so that a collection (tens of milliseconds
+    for a full one once many candles are cached) runs before or after a burst, never
+    inside it; the engine pauses it for its own close path too.
     """
     if not gc.isenabled():
         yield

@@ -6,6 +6,7 @@ these classes; no service imports another service's code.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -224,9 +225,13 @@ def user_channel(user_id: int) -> str:
     return CHANNEL_USER.format(user_id=user_id)
 
 
+# Channel names are built for every tick and candle published; the few thousand
+# distinct ones are remembered.
+@functools.lru_cache(maxsize=65_536)
 def tick_channel(symbol: str) -> str:
     return CHANNEL_TICKS.format(symbol=symbol)
 
 
+@functools.lru_cache(maxsize=65_536)
 def candle_channel(symbol: str, timeframe: Timeframe | str) -> str:
     return CHANNEL_CANDLES.format(symbol=symbol, timeframe=str(timeframe))

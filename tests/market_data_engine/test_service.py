@@ -106,6 +106,29 @@ async def test_ticks_are_published_for_live_subscribers():
     assert channel == "md:ticks:INFY" and tick.price == 1501.0
 
 
+async def test_a_batch_publishes_the_candles_it_closed_before_its_ticks_and_caches_them_first():
+    store = create_tickstore("local")
+    seen_in_cache = []
+
+    async def on_candles(candles):  # evaluation finds the candles already cached
+        seen_in_cache.extend(await service.candle_cache.recent("INFY", Timeframe.M1, 10))
+
+    service = _service(store, on_candles=on_candles)
+    sub = await service.bus.subscribe([], ["md:*"])
+    t = int((OPEN + timedelta(seconds=1)).timestamp() * 1e9)
+    one = np.array(["INFY"], dtype=object)
+    await service.process(TickBatch(one, np.array([t]), np.array([1501.0]), np.array([3.0])))
+    await sub.get(wait=1)  # the first batch's tick
+    later = t + 125 * 10**9  # past the first minute's end and grace: it closes
+    closed = await service.process(
+        TickBatch(one, np.array([later]), np.array([1502.0]), np.array([1.0]))
+    )
+
+    channels = [(await sub.get(wait=1))[0] for _ in range(len(closed) + 1)]
+    assert channels == ["md:candles:INFY:1m", "md:ticks:INFY"]
+    assert [c.close for c in seen_in_cache] == [1501.0]
+
+
 @pytest.mark.service
 async def test_candle_history_survives_in_influxdb(influx_server):
     store = create_tickstore("influx", url=influx_server.url, database="svc_test")

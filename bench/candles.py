@@ -5,12 +5,13 @@ Synthetic NSE ticks (fixed seed, 1000 symbols at about one tick per second each,
 ``decode_csv`` -> ``TickValidator`` -> ``CandleEngine.ingest``. The reference is
 a raw Polars group-by of the same batches into 1m OHLCV. Latency replays the
 same kind of stream live-sized (a batch per 100 ms of event time, a timer after
-each) and charges every closed candle the duration of the engine call that
-returned it; the replay runs three times and the median p99 counts (the biggest
-burst happens once per replay), the worst replay is reported beside it. Before each
-replay the heap is frozen as ``MarketDataService.start()`` freezes it. The same
-stream through the embedded ``MarketDataService`` (in-process bus with a subscriber,
-candle cache, local tick store) gives the time until a candle's event is on the bus.
+each) through the embedded ``MarketDataService`` (in-process bus with a subscriber to
+every candle channel, candle cache, local tick store) and charges every closed candle
+the time from the start of the call that closed it until its event is on the bus. The
+replay runs three times and the median p99 counts (the biggest burst happens once per
+replay); the worst replay is reported beside it, and the engine's close alone (the
+call into ``CandleEngine``, no service) beside that. Before each replay the heap is
+frozen as ``MarketDataService.start()`` freezes it.
 """
 
 from __future__ import annotations
@@ -228,10 +229,37 @@ def _latency(catalog: InstrumentCatalog, quick: bool) -> list[Metric]:
     p50 = statistics.median(percentile(ms, 50) for ms, _ in runs)
     p99s = [percentile(ms, 99) for ms, _ in runs]
     ref_ms = [x for _, ref in runs for x in ref]
-    published = asyncio.run(_published_latency(catalog, raw, edges, now))
-    pub_ms = [1e3 * s for s in published]
+    published = [
+        [1e3 * s for s in asyncio.run(_published_latency(catalog, raw, edges, now))]
+        for _ in range(REPLAYS)
+    ]
+    pub_p99s = [percentile(ms, 99) for ms in published]
+    pub_p99 = statistics.median(pub_p99s)
     reference = "one raw polars group_by of the same batch"
     return [
+        Metric(
+            metric="candle_published_latency_p50_ms",
+            value=statistics.median(percentile(ms, 50) for ms in published),
+            unit="ms",
+            reference=reference,
+            reference_value=percentile(ref_ms, 50),
+        ),
+        Metric(
+            metric="candle_published_latency_p99_ms",
+            value=pub_p99,
+            unit="ms",
+            reference=reference,
+            reference_value=percentile(ref_ms, 99),
+            target=f"<= {LATENCY_TARGET_MS:g} ms (median of {REPLAYS} replays)",
+            met=pub_p99 <= LATENCY_TARGET_MS,
+        ),
+        Metric(
+            metric="candle_published_latency_p99_worst_replay_ms",
+            value=max(pub_p99s),
+            unit="ms",
+            reference=reference,
+            reference_value=percentile(ref_ms, 99),
+        ),
         Metric(
             metric="candle_close_latency_p50_ms",
             value=p50,
@@ -245,22 +273,6 @@ def _latency(catalog: InstrumentCatalog, quick: bool) -> list[Metric]:
             unit="ms",
             reference=reference,
             reference_value=percentile(ref_ms, 99),
-            target=f"<= {LATENCY_TARGET_MS:g} ms (median of {REPLAYS} replays)",
-            met=statistics.median(p99s) <= LATENCY_TARGET_MS,
-        ),
-        Metric(
-            metric="candle_close_latency_p99_worst_replay_ms",
-            value=max(p99s),
-            unit="ms",
-            reference=reference,
-            reference_value=percentile(ref_ms, 99),
-        ),
-        Metric(
-            metric="candle_published_latency_p99_ms",
-            value=percentile(pub_ms, 99),
-            unit="ms",
-            reference="the engine's close alone (median p99)",
-            reference_value=statistics.median(p99s),
         ),
     ]
 
@@ -281,10 +293,12 @@ def _engine_replay(
         closed = engine.ingest(batch)
         t1 = time.perf_counter()
         per_candle += [t1 - t0] * len(closed)
+        engine.settle()  # as the service does once the candles are handed out
         t2 = time.perf_counter()
         closed = engine.on_timer(from_ns(int(edge)))
         t3 = time.perf_counter()
         per_candle += [t3 - t2] * len(closed)
+        engine.settle()
         ref_calls.append(_timed_raw_groupby(batch))
     gc.unfreeze()  # leave the following replays and benchmarks an ordinary heap
     return [1e3 * s for s in per_candle], [1e3 * s for s in ref_calls]

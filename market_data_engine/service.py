@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from market_data_engine.candles.engine import CandleEngine
+from market_data_engine.candles.engine import CandleEngine, ClosedCandles
 from market_data_engine.feeds.base import Feed
 from market_data_engine.ticks import TickBatch
 from market_data_engine.validation import TickValidator
 from shared.bus import EventBus
 from shared.candle_cache import CandleCache
 from shared.clock import Clock
-from shared.contracts import CandleMsg, Message, TickMsg, candle_channel, tick_channel
+from shared.contracts import CandleMsg, Message, TickMsg, tick_channel
 from shared.tickstore import TickStore
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ class MarketDataService:
             closed = self.engine.on_timer(now)
             await self._publish(closed)
         await self._deliver(closed)
+        self.engine.settle()
         return closed
 
     async def process(self, batch: TickBatch) -> list[CandleMsg]:
@@ -120,6 +121,7 @@ class MarketDataService:
             closed = self.engine.ingest(valid)
             await self._publish(closed)  # candles the batch closed come before its ticks
         await self._deliver(closed)
+        self.engine.settle()
         await self.bus.publish_many(self._tick_messages(valid))
         return closed
 
@@ -144,12 +146,14 @@ class MarketDataService:
             )
         ]
 
-    async def _publish(self, closed: Sequence[CandleMsg]) -> None:
-        """The candle events, first of all (the caller keeps the collector paused)."""
+    async def _publish(self, closed: ClosedCandles) -> None:
+        """The candle events, first of all (the caller keeps the collector paused).
+
+        The engine leaves its own bookkeeping for ``settle``, which the caller runs once
+        the candles are delivered.
+        """
         if closed:
-            await self.bus.publish_many(
-                [(candle_channel(c.symbol, c.timeframe), c) for c in closed]
-            )
+            await self.bus.publish_many(closed.events())
 
     async def _deliver(self, closed: Sequence[CandleMsg]) -> None:
         """After the events: the candle cache, strategy evaluation, and history last.

@@ -39,7 +39,7 @@ _KEYS = ("symbol", "timeframe", "start", "end", "open", "high", "low", "close", 
 
 
 def candle_messages(
-    names: Sequence[str],
+    names: Sequence[str] | np.ndarray,
     sid: np.ndarray,
     tf: np.ndarray,
     start: np.ndarray,

@@ -69,7 +69,7 @@ class PreparedCloses:
             same &= getattr(held, name)[pos] == getattr(closed, name)
         msgs = self._msgs[pos]
         msgs[~same] = None
-        self._msgs[pos] = None  # a message is handed out once
+        self._msgs[pos[same]] = None  # a message is handed out once; other entries stay
         out: list[CandleMsg | None] = msgs.tolist()
         return out, np.flatnonzero(~same)
 

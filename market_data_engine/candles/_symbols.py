@@ -7,7 +7,8 @@ from itertools import repeat
 
 import numpy as np
 
-from market_data_engine.candles.buckets import SessionCalendar, SessionTable
+from market_data_engine.candles.buckets import TIMEFRAMES, SessionCalendar, SessionTable
+from shared.contracts import candle_channel
 
 NO_TIME = np.iinfo(np.int64).min
 
@@ -24,6 +25,10 @@ class SymbolRegistry:
         self._resolve = resolve
         self.ids: dict[str, int] = {}
         self.names: list[str] = []
+        self.name_array = np.empty(0, dtype=object)  # names as an array, for gathers by id
+        # channels[sid, tf]: the bus channel of the symbol's candles of each timeframe, made
+        # once so that a burst of closes looks them up with one gather.
+        self.channels = np.empty((0, len(TIMEFRAMES)), dtype=object)
         self.tables: list[SessionTable] = []
         self._table_index: dict[Hashable, int] = {}  # calendar key -> index in tables
         self.table_of = np.empty(0, dtype=np.int32)
@@ -63,6 +68,11 @@ class SymbolRegistry:
         if not tables:
             return
         added = len(tables)
+        new = self.names[-added:]
+        self.name_array = np.concatenate([self.name_array, np.array(new, dtype=object)])
+        channels = np.empty((added, len(TIMEFRAMES)), dtype=object)
+        channels[:] = [[candle_channel(name, tf) for tf in TIMEFRAMES] for name in new]
+        self.channels = np.concatenate([self.channels, channels])
         self.table_of = np.concatenate([self.table_of, np.array(tables, dtype=np.int32)])
         self.watermark = np.concatenate([self.watermark, np.full(added, NO_TIME, dtype=np.int64)])
         self.accepted = np.concatenate([self.accepted, np.zeros(added, dtype=np.int64)])

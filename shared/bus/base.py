@@ -90,6 +90,21 @@ class Subscription:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def offer_many(self, items: Sequence[tuple[str, Message]]) -> None:
+        """``offer`` each (channel, message) in order, waking the reader once."""
+        if self._closed or not items:
+            return
+        queue = self._items
+        queue.extend(items)
+        excess = len(queue) - self.maxsize
+        if excess > 0:
+            self.dropped += excess
+            for _ in range(excess):
+                queue.popleft()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def __aiter__(self) -> Subscription:
         return self
 

@@ -132,18 +132,30 @@ class InProcessEventBus:
             sub.offer(channel, message)
 
     async def publish_many(self, items: Sequence[tuple[str, Message]]) -> None:
-        """``publish`` each (channel, message) in order."""
+        """``publish`` each (channel, message) in order.
+
+        Each subscription is handed its share of the items at once (a burst of candle
+        events is thousands of items, mostly for one pattern subscription).
+        """
         routes = self._routes
-        for channel, message in items:
-            receivers = routes.get(channel)
+        shares: dict[Subscription, list[tuple[str, Message]]] = {}
+        for item in items:
+            receivers = routes.get(item[0])
             if receivers is None:
-                receivers = self._route(channel)
+                receivers = self._route(item[0])
             for sub in receivers:
-                sub.offer(channel, message)
+                share = shares.get(sub)
+                if share is None:
+                    shares[sub] = share = []
+                share.append(item)
+        for sub, share in shares.items():
+            sub.offer_many(share)
 
     def _route(self, channel: str) -> list[Subscription]:
         receivers = list(self._channel_subs.get(channel, ()))
-        receivers += [sub for matches, sub in self._pattern_subs if matches(channel)]
+        for matches, sub in self._pattern_subs:
+            if matches(channel):
+                receivers.append(sub)
         self._routes[channel] = receivers
         return receivers
 

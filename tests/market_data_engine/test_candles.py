@@ -13,7 +13,7 @@ from market_data_engine.candles._late import NO_TIME, prior_max_by_symbol
 from market_data_engine.candles._symbols import SymbolRegistry
 from market_data_engine.ticks import TickBatch
 from shared.calendar import IST, AlwaysOpenCalendar, NSECalendar, USEquityCalendar, calendar_for
-from shared.contracts import CandleMsg, Timeframe
+from shared.contracts import CandleMsg, Timeframe, candle_channel
 
 NSE = NSECalendar()
 CRYPTO = AlwaysOpenCalendar()
@@ -381,6 +381,43 @@ def test_a_late_tick_after_the_close_was_prepared_is_in_the_closed_candle() -> N
     assert not any(infy is m for m in prepared)  # changed: made anew at the close
     assert closed == [CandleMsg.model_validate(c.model_dump()) for c in closed]
     assert eng.on_timer(ist(9, 16, 4)) == []  # nothing prepared is handed out twice
+
+
+def test_a_close_of_one_symbol_keeps_the_prepared_close_of_another() -> None:
+    eng = engine(grace=timedelta(seconds=2))
+    eng.ingest(batch(("BTCUSDT", ist(15, 28), 100.0), ("TCS", ist(15, 28), 3900.0)))
+    assert eng.ingest(batch(("BTCUSDT", ist(15, 27, 59.5), 101.0))) == []  # BTC's close prepared
+    # TCS's minute closes on its own tick; BTC's prepared close must stay untouched.
+    (tcs,) = eng.ingest(batch(("TCS", ist(15, 29, 2), 3901.0)))
+
+    closed = eng.on_timer(ist(15, 29, 2))
+
+    assert tcs.symbol == "TCS"
+    assert [(c.symbol, c.start, c.close) for c in closed] == [
+        ("BTCUSDT", ist(15, 27), 101.0),
+        ("BTCUSDT", ist(15, 28), 100.0),
+    ]
+
+
+def test_closed_candles_carry_their_bus_channels() -> None:
+    eng = engine()
+    eng.ingest(batch(("INFY", ist(9, 15, 5), 100.0), ("TCS", ist(9, 15, 7), 3900.0)))
+
+    closed = eng.on_timer(ist(9, 20, 3))
+
+    assert closed.channels == [candle_channel(c.symbol, c.timeframe) for c in closed]
+    assert closed.events() == list(zip(closed.channels, closed, strict=True))
+
+
+def test_closed_candles_are_in_the_cache_before_settle_is_called() -> None:
+    eng = engine()
+    eng.ingest(batch(("INFY", ist(9, 15, 5), 100.0)))
+
+    (closed,) = eng.on_timer(ist(9, 16, 3))
+
+    assert eng.recent("INFY", Timeframe.M1, 5) == [closed]
+    eng.settle()  # idempotent once settled
+    assert eng.cache.window("INFY", Timeframe.M1, 5).shape == (1,)
 
 
 def test_symbols_with_equal_calendars_share_one_session_table() -> None:

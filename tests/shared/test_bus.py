@@ -545,6 +545,36 @@ async def test_publish_many_delivers_every_message_in_order_per_channel(bus, nam
         assert [m for c, m in got if c == channel] == [m for c, m in items if c == channel]
 
 
+async def test_publish_many_into_a_full_queue_drops_the_oldest(bus, names):
+    sub = await bus.subscribe([names("c")], maxsize=3)
+    await bus.publish_many([(names("c"), tick(n)) for n in range(5)])
+    await eventually(lambda: sub.qsize() + sub.dropped == 5)
+    assert sub.dropped == 2
+    assert [m for _, m in await received(sub, 3)] == [tick(2), tick(3), tick(4)]
+
+
+async def test_publish_many_delivers_once_per_matching_subscription(bus, names):
+    named = await bus.subscribe([names("c")])
+    both = await bus.subscribe([names("c")], patterns=[names("*")])
+    items = [(names("c"), tick(0)), (names("d"), tick(1))]
+
+    await bus.publish_many(items)
+
+    assert await received(named, 1) == [items[0]]
+    got = await received(both, 3)  # the named channel and the pattern both match "c"
+    assert sorted(m.price for _, m in got) == [100.0, 100.0, 101.0]
+
+
+async def test_publish_many_wakes_a_waiting_reader(bus, names):
+    sub = await bus.subscribe([], patterns=[names("*")])
+    waiting = asyncio.create_task(sub.get(wait=5))
+    await asyncio.sleep(0.05)
+
+    await bus.publish_many([(names("c"), tick(7))])
+
+    assert await waiting == (names("c"), tick(7))
+
+
 async def test_append_many_returns_ids_in_order_and_entries_read_back(bus, names):
     stream = names("s")
     await bus.ensure_group(stream, "g")

@@ -36,6 +36,13 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FIELD = b"m"  # the one field of a stream entry: the encoded message
+PUBLISH_CHUNK = 1000  # messages per PUBLISH script call (bounds how long one call holds Redis)
+_PUBLISH_MANY = """
+for i = 1, #ARGV, 2 do
+  redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+end
+return #ARGV / 2
+"""
 
 
 class RedisEventBus:
@@ -63,6 +70,9 @@ class RedisEventBus:
             client, Backoff("pub/sub", backoff_base, backoff_cap), confirm_timeout
         )
         self._groups: dict[tuple[str, str], str] = {}  # ensured groups -> start id
+        # Cluster pub/sub publishes one message at a time (see publish_many).
+        cluster = isinstance(client, RedisCluster)
+        self._publish_script = None if cluster else self._client.register_script(_PUBLISH_MANY)
         self.publish_failures = 0
         self.undecodable_entries = 0
 
@@ -85,21 +95,27 @@ class RedisEventBus:
             self._publish_failed(1, exc)
 
     async def publish_many(self, items: Sequence[tuple[str, Message]]) -> None:
-        """PUBLISH each (channel, message) in one pipelined round trip (standalone Redis)."""
+        """PUBLISH each (channel, message) in order, a script call per chunk (standalone Redis)."""
         if not items:
             return
-        if isinstance(self._client, RedisCluster):
+        if self._publish_script is None:
             # Cluster pipelines route by key and PUBLISH has none: one at a time, in order.
             for channel, message in items:
                 await self.publish(channel, message)
             return
-        try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for channel, message in items:
-                    pipe.publish(channel, encode(message))
-                await pipe.execute()
-        except TRANSIENT as exc:
-            self._publish_failed(len(items), exc)
+        # One script call per chunk PUBLISHes the chunk server-side: a burst of thousands of
+        # candle events costs a few round trips instead of a pipelined command and reply
+        # per message (measured about 20 us each on the client).
+        for at in range(0, len(items), PUBLISH_CHUNK):
+            chunk = items[at : at + PUBLISH_CHUNK]
+            args: list[str | bytes] = []
+            for channel, message in chunk:
+                args += (channel, encode(message))
+            try:
+                await self._publish_script(keys=[], args=args)
+            except TRANSIENT as exc:
+                self._publish_failed(len(items) - at, exc)
+                return
 
     def _publish_failed(self, dropped: int, exc: BaseException) -> None:
         before, self.publish_failures = self.publish_failures, self.publish_failures + dropped

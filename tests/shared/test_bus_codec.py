@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import orjson
@@ -17,7 +17,7 @@ from shared.bus.codec import (
     decode,
     encode,
 )
-from shared.contracts import FillEvent, Side
+from shared.contracts import FillEvent, Side, TickMsg
 from tests.shared.test_bus import sample_messages
 
 
@@ -87,3 +87,19 @@ def test_malformed_payload_raises_invalid_message(payload):
 def test_decode_accepts_text_as_well_as_bytes():
     message = sample_messages()[3]
     assert decode(encode(message).decode()) == message
+
+
+@pytest.mark.parametrize("message", sample_messages(), ids=lambda m: m.kind)
+def test_every_message_encodes_to_the_json_pydantic_writes(message):
+    assert orjson.loads(encode(message)) == orjson.loads(message.model_dump_json())
+
+
+@given(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))])),
+)
+def test_plain_messages_round_trip_any_float_and_aware_datetime(price, ts):
+    message = TickMsg(symbol="INFY", ts=ts, price=price, qty=price)
+
+    assert decode(encode(message)) == message
+    assert orjson.loads(encode(message)) == orjson.loads(message.model_dump_json())

@@ -113,6 +113,33 @@ async def test_pattern_subscription_receives_again_after_a_redis_outage(own_bus,
     assert channel == f"{name}:x"
 
 
+async def test_publish_many_reloads_its_script_after_redis_forgot_it(own_bus, own_redis, name):
+    sub = await own_bus.subscribe([], patterns=[f"{name}:*"])
+    await own_bus.publish_many([(f"{name}:a", tick(0))])
+    assert await sub.get(wait=5) == (f"{name}:a", tick(0))
+    await outage(own_redis)  # a restarted Redis has no scripts cached
+    await publish_until_received(own_bus, f"{name}:warm", sub)  # the subscription is back
+
+    await own_bus.publish_many([(f"{name}:b", tick(n)) for n in range(3)])
+
+    burst = []
+    while len(burst) < 3 and (got := await sub.get(wait=5)) is not None:
+        if got[0] == f"{name}:b":  # a late warm-up message may come first
+            burst.append(got[1])
+    assert burst == [tick(0), tick(1), tick(2)]
+    assert own_bus.publish_failures == 0
+
+
+async def test_publish_many_of_a_big_burst_arrives_whole_and_in_order(own_bus, name):
+    sub = await own_bus.subscribe([], patterns=[f"{name}:*"], maxsize=10_000)
+    items = [(f"{name}:{n % 7}", tick(n)) for n in range(2_500)]  # three script calls
+
+    await own_bus.publish_many(items)
+
+    got = [await sub.get(wait=5) for _ in range(len(items))]
+    assert got == items
+
+
 async def test_subscribing_while_redis_is_down_takes_effect_when_it_returns(own_redis, name):
     client = create_redis(host=own_redis.host, port=own_redis.port, retries=0)
     bus = RedisEventBus(client, owns_client=True, backoff_cap=0.2, confirm_timeout=0.3)

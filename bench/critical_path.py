@@ -272,7 +272,7 @@ async def _orders_per_s(url: str, n: int) -> tuple[float, float]:
                 broker="paper",
                 label="bench",
                 starting_capital=Decimal(100_000_000),
-                currency="INR",
+                currency="USDT",  # SOLUSDT is quoted in USDT
             )
             session.add_all([account, UserRiskLimits(user_id=user.id, limits=NO_EXPOSURE_LIMITS)])
             await session.flush()

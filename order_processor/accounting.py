@@ -1,18 +1,20 @@
 """What an account looks like now: the risk chain's ``AccountView`` and the account summary.
 
-Both come from the same sources: the account's fills (replayed by
-``EquityBooks``), its open orders, its halts, and last prices.
+Both come from the same sources: the account model (``domain.account.Account``,
+fed the account's fills by ``EquityBooks``), its open orders, its halts, and
+last prices.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.catalog import TradingCatalog
+from order_processor.domain.account import Account
 from order_processor.domain.money import ZERO
 from order_processor.domain.orders import Order
 from order_processor.domain.risk import AccountView, PositionView, WorkingOrderView
@@ -61,16 +63,18 @@ class AccountReader:
         self.books = books if books is not None else EquityBooks()
 
     async def tracker(self, session: AsyncSession, account: BrokerAccount) -> EquityTracker:
-        return await self.books.refresh(
-            session, account.user_id, account.id, account.starting_capital
-        )
+        return await self.books.refresh(session, account)
+
+    def forget(self, account_id: int) -> None:
+        """Drop what is cached of a closed or deleted account."""
+        self.books.evict(account_id)
 
     async def risk_view(
         self, session: AsyncSession, account: BrokerAccount, order: Order, now: datetime
     ) -> AccountView:
         """The view the risk chain checks ``order`` against (call under the account lock)."""
         user_id = account.user_id
-        tracker = await self.tracker(session, account)
+        model = await self.tracker(session, account)
         orders = OrderRepository(session, user_id)
         working = [
             WorkingOrderView(symbol, Side(side), remaining, price)
@@ -80,17 +84,17 @@ class AccountReader:
         ]
         halts = await HaltRepository(session).scopes_halting(user_id)
         recent = await orders.submit_times(account.id, now - RATE_WINDOW)
-        positions = self._net_positions(tracker)
+        positions = self._net_positions(model)
         marks = await self.prices.fetch([order.symbol, *positions, *(w.symbol for w in working)])
-        equity = tracker.equity(marks)
+        equity = model.equity(marks)
         instrument = self.catalog.instrument(order.symbol)
         return AccountView(
             now=now,
             equity=equity,
-            cash=tracker.cash,
-            start_of_day_equity=tracker.start_of_day(now),
-            start_of_week_equity=tracker.start_of_week(now),
-            peak_equity=tracker.peak(equity),
+            cash=model.cash,
+            start_of_day_equity=model.start_of_day(now),
+            start_of_week_equity=model.start_of_week(now),
+            peak_equity=model.peak(equity),
             instrument=instrument,
             calendar=instrument.calendar(),
             positions=positions,
@@ -104,39 +108,21 @@ class AccountReader:
     async def summary(
         self, session: AsyncSession, account: BrokerAccount, now: datetime
     ) -> AccountSummary:
-        tracker = await self.tracker(session, account)
-        open_positions = tracker.book.open_positions()
-        marks = await self.prices.fetch(p.symbol for p in open_positions)
-        market_value = tracker.book.market_value(marks)
-        equity = tracker.cash + market_value
-        margin = sum(
-            (abs(p.market_value(marks.get(p.symbol, p.average_price))) for p in open_positions),
-            ZERO,
-        )
-        start_of_day = tracker.start_of_day(now)
+        model = await self.tracker(session, account)
+        marks = await self.prices.fetch(p.symbol for p in model.positions.open_positions())
         return AccountSummary(
             broker_account_id=account.id,
             currency=account.currency,
             starting_capital=account.starting_capital,
-            cash=tracker.cash,
-            market_value=market_value,
-            equity=equity,
-            margin_used=margin,
-            free_margin=equity - margin,
-            realised_pnl=tracker.book.realised_pnl,
-            unrealised_pnl=tracker.book.unrealised_pnl(marks),
-            charges=tracker.charges,
-            start_of_day_equity=start_of_day,
-            day_pnl=equity - start_of_day,
-            open_positions=len(open_positions),
             as_of=now,
+            **asdict(model.valuation(marks, now)),
         )
 
-    def _net_positions(self, tracker: EquityTracker) -> dict[str, PositionView]:
+    def _net_positions(self, model: Account) -> dict[str, PositionView]:
         """Open positions netted per symbol over products, as the risk checks see them."""
         qty: dict[str, Decimal] = {}
         cost: dict[str, Decimal] = {}
-        for p in tracker.book.open_positions():
+        for p in model.positions.open_positions():
             qty[p.symbol] = qty.get(p.symbol, ZERO) + p.quantity
             cost[p.symbol] = cost.get(p.symbol, ZERO) + p.cost
         views = {}

@@ -25,9 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from order_processor.accounting import AccountReader
 from order_processor.brokers.base import BrokerAdapter, BrokerEvent, BrokerRejected
 from order_processor.catalog import TradingCatalog
-from order_processor.domain.charges import charges_for_fill
+from order_processor.domain.account import settle
 from order_processor.domain.fills import Fill as DomainFill
-from order_processor.domain.ledger import fill_entries
 from order_processor.domain.money import ZERO
 from order_processor.domain.orders import Order
 from order_processor.domain.paper import (
@@ -202,7 +201,10 @@ class Booker:
         positions: dict[tuple[str, str], Position],
     ) -> None:
         fill = event.fill
-        charges = charges_for_fill(self.catalog.fee_model(fill.symbol), fill)
+        position = await self._position_row(session, row, fill, positions)
+        # The account model's rule for a fill (charges, position after it, ledger entries).
+        settled = settle(fill, _domain_position(position), self.catalog.fee_model(fill.symbol))
+        charges = settled.charges
         fill_row = Fill(
             order_id=row.id,
             user_id=row.user_id,
@@ -217,8 +219,11 @@ class Booker:
         )
         session.add(fill_row)
         await session.flush()
-        position = await self._book_position(session, row, fill, positions)
-        for entry in fill_entries(fill, charges):
+        position.quantity = settled.position.quantity
+        position.average_price = settled.position.average_price
+        position.realised_pnl = settled.position.realised_pnl
+        position.updated_at = fill.ts  # event time, never the wall clock
+        for entry in settled.entries:
             session.add(
                 LedgerEntry(
                     user_id=row.user_id,
@@ -235,13 +240,14 @@ class Booker:
         outbox.add(channel, fill_event(fill_row))
         outbox.add(channel, position_event(position, fill.price, fill.ts))
 
-    async def _book_position(
+    async def _position_row(
         self,
         session: AsyncSession,
         order: OrderRow,
         fill: DomainFill,
         positions: dict[tuple[str, str], Position],
     ) -> Position:
+        """The stored position the fill moves (added flat if there is none yet)."""
         repo = PositionRepository(session, order.user_id)
         key = (fill.symbol, fill.product.value)
         row = positions.get(key)
@@ -256,19 +262,9 @@ class Booker:
                     quantity=ZERO,
                     average_price=ZERO,
                     realised_pnl=ZERO,
+                    updated_at=fill.ts,
                 )
             )
-        current = DomainPosition(
-            fill.symbol,
-            Product(row.product),
-            quantity=row.quantity,
-            cost=row.quantity * row.average_price,
-            realised_pnl=row.realised_pnl,
-        )
-        after, _ = current.apply(fill.signed_quantity, fill.price)
-        row.quantity = after.quantity
-        row.average_price = after.average_price
-        row.realised_pnl = after.realised_pnl
         positions[key] = row
         return row
 
@@ -282,6 +278,16 @@ class Booker:
         except BrokerRejected:
             return  # the broker no longer holds it: nothing to undo
         await self.apply(events)
+
+
+def _domain_position(row: Position) -> DomainPosition:
+    return DomainPosition(
+        row.symbol,
+        Product(row.product),
+        quantity=row.quantity,
+        cost=row.quantity * row.average_price,
+        realised_pnl=row.realised_pnl,
+    )
 
 
 def _describe(item: str | None, fill: DomainFill) -> str:

@@ -35,6 +35,10 @@ class TradingCatalog:
             )
         return found
 
+    def currency(self, symbol: str) -> str:
+        """The currency ``symbol`` is quoted in (INR, USDT, USD)."""
+        return self.catalog.get(symbol).currency
+
     def fee_model(self, symbol: str) -> FeeModel:
         """NSE equity charges, a flat crypto fee, or nothing (US equities are not modelled)."""
         src = self.catalog.get(symbol)

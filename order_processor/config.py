@@ -44,6 +44,8 @@ class ProcessorOptions:
     resync_every_s: float = 1.0
     """Timer that brings the paper book in line with cancels and changes made through the API."""
     square_off_every_s: float = 5.0
+    mark_every_s: float = 1.0
+    """Timer that re-sends the account event of accounts whose open positions' marks moved."""
     stream_maxlen: int | None = 1_000_000
     """Approximate length the intent stream is trimmed to on append."""
 

@@ -27,9 +27,11 @@ from order_processor.domain.orders import Order
 from order_processor.domain.paper import FillModel, MisSquareOff
 from order_processor.domain.positions import Position as DomainPosition
 from order_processor.domain.states import TERMINAL_STATES
+from order_processor.events import Outbox, account_event
 from order_processor.prices import LastPrices
 from order_processor.processor import OrderProcessor
 from order_processor.records import to_domain
+from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.book import PositionRepository
 from order_processor.repositories.orders import OrderRepository
 from order_processor.repositories.system import SystemQueries
@@ -44,7 +46,9 @@ from shared.contracts import (
     Product,
     TickMsg,
     tick_channel,
+    user_channel,
 )
+from shared.errors import NotFound
 from shared.runtime import Runtime
 from shared.tickstore import TickStore
 
@@ -88,6 +92,8 @@ class OrderEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Subscription] = []
         self._resync_now = asyncio.Event()
+        # (account id, symbol) -> the mark its last account event was sent at.
+        self._marks_sent: dict[tuple[int, str], Decimal] = {}
         self._booking_failures_seen = 0
 
     @classmethod
@@ -118,6 +124,7 @@ class OrderEngine:
         self._spawn(self._every(opts.advance_every_s, self._advance), "expiry")
         self._spawn(self._every(opts.sweep_every_s, self.sweep), "sweeper")
         self._spawn(self._every(opts.square_off_every_s, self.run_square_off), "square-off")
+        self._spawn(self._every(opts.mark_every_s, self.mark_accounts), "marks")
         log.info("order processor started (consumer %s)", opts.consumer)
 
     async def stop(self) -> None:
@@ -215,8 +222,12 @@ class OrderEngine:
 
     async def _control_loop(self, control: Subscription) -> None:
         async for _, message in control:
-            if isinstance(message, ControlEvent) and message.action in ("halt", "resume"):
+            if not isinstance(message, ControlEvent):
+                continue
+            if message.action in ("halt", "resume"):
                 self._resync_now.set()
+            elif message.action == "account_closed" and message.broker_account_id is not None:
+                self.reader.forget(message.broker_account_id)
 
     async def _resync_loop(self) -> None:
         while True:
@@ -267,6 +278,40 @@ class OrderEngine:
             return
         await self.booker.apply(events)
 
+    # -- marks -----------------------------------------------------------------
+
+    async def mark_accounts(self) -> None:
+        """Send the account event again for accounts whose open positions' marks moved.
+
+        Bookings send it after each fill; this keeps equity, free margin and
+        unrealised P&L live between fills, at most once per timer tick per account.
+        """
+        async with self.sessions() as session:
+            held = await SystemQueries(session).open_position_symbols()
+        moved: dict[tuple[int, int], None] = {}
+        marks_now: dict[tuple[int, str], Decimal] = {}
+        for user_id, account_id, symbol in held:
+            price = self.prices.get(symbol)
+            if price is None:
+                continue
+            marks_now[(account_id, symbol)] = price
+            if self._marks_sent.get((account_id, symbol)) != price:
+                moved[(user_id, account_id)] = None
+        self._marks_sent = marks_now  # closed positions and accounts drop out
+        if not moved:
+            return
+        outbox = Outbox()
+        now = self.clock.now()
+        async with self.sessions() as session:
+            for user_id, account_id in moved:
+                try:
+                    account = await AccountRepository(session, user_id).get(account_id)
+                except NotFound:
+                    continue
+                summary = await self.reader.summary(session, account, now)
+                outbox.add(user_channel(user_id), account_event(user_id, summary))
+        await outbox.publish(self.bus)
+
     # -- MIS square-off ------------------------------------------------------
 
     async def run_square_off(self) -> None:
@@ -288,18 +333,19 @@ class OrderEngine:
                 for order in self.square_off.orders(
                     positions, user_id=user_id, broker_account_id=account_id, ts=now
                 ):
+                    # A typed exit: sized when decided, so an exit working meanwhile
+                    # cannot make the square-off take the position through zero.
                     intents.append(
                         OrderIntent(
                             client_order_id=f"{order.client_order_id}-{account_id}",
                             user_id=user_id,
                             broker_account_id=account_id,
                             symbol=order.symbol,
-                            side=order.side,
-                            quantity=order.quantity,
                             product=order.product,
                             origin="system",
                             algo_tag=order.algo_tag,
                             created_at=now,
+                            purpose="close",
                         )
                     )
         for intent in intents:

@@ -15,8 +15,11 @@ from shared.contracts import (
     Message,
     OrderEvent,
     OrderStatus,
+    OrderType,
     PositionEvent,
+    Product,
     Side,
+    Validity,
     user_channel,
 )
 from shared.models import Fill, Order, Position
@@ -25,18 +28,32 @@ log = logging.getLogger(__name__)
 
 
 def order_event(row: Order, ts: datetime) -> OrderEvent:
+    """The whole order as it is now, with its version."""
     return OrderEvent(
         user_id=row.user_id,
         order_id=row.id,
+        version=row.version,
+        broker_account_id=row.broker_account_id,
         client_order_id=row.client_order_id,
         symbol=row.symbol,
         side=Side(row.side),
+        order_type=OrderType(row.order_type),
+        product=Product(row.product),
+        validity=Validity(row.validity),
         status=OrderStatus(row.status),
         quantity=row.quantity,
         filled_quantity=row.filled_quantity,
+        limit_price=row.limit_price,
+        trigger_price=row.trigger_price,
         average_price=row.average_price,
+        origin=row.origin,
+        subscription_id=row.subscription_id,
+        algo_tag=row.algo_tag,
+        stop_price=row.stop_price,
+        target_price=row.target_price,
         reason_code=row.reason_code,
         reason=row.reason,
+        created_at=row.created_at,
         ts=ts,
     )
 
@@ -74,14 +91,18 @@ def account_event(user_id: int, summary: AccountSummary) -> AccountEvent:
         user_id=user_id,
         broker_account_id=summary.broker_account_id,
         currency=summary.currency,
+        starting_capital=summary.starting_capital,
         cash=summary.cash,
         market_value=summary.market_value,
         equity=summary.equity,
         margin_used=summary.margin_used,
+        free_margin=summary.free_margin,
         realised_pnl=summary.realised_pnl,
         unrealised_pnl=summary.unrealised_pnl,
         charges=summary.charges,
+        start_of_day_equity=summary.start_of_day_equity,
         day_pnl=summary.day_pnl,
+        open_positions=summary.open_positions,
         ts=summary.as_of,
     )
 

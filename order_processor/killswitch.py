@@ -14,10 +14,8 @@ an administrator's halt of them, nor the global one.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,10 +25,9 @@ from order_processor.events import Outbox
 from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.book import PositionRepository
 from order_processor.repositories.control import HaltRepository
-from order_processor.repositories.orders import OrderRepository
 from order_processor.repositories.system import SystemQueries
-from order_processor.service import OrderService
-from shared.contracts import CHANNEL_CONTROL, ControlEvent, OrderIntent, OrderType, Product, Side
+from order_processor.service import NothingToClose, OrderService
+from shared.contracts import CHANNEL_CONTROL, ControlEvent, OrderIntent, Product
 from shared.errors import Forbidden
 from shared.models import AuditEntry, Order, TradingHalt
 
@@ -116,55 +113,34 @@ class KillSwitch:
         """Market orders (origin ``system``) closing every open position of one user or all."""
         users = [user_id] if user_id is not None else await self._users_with_positions()
         result = KillSwitchResult()
-        stamp = int(time.time() * 1000)
+        stamp = int(self.now.timestamp() * 1000)
         for uid in users:
             await AccountRepository(self.session, uid).lock_all()
-            service = self._service(uid)
-            for intent in await self._closing_intents(uid, stamp):
-                row, created = await service.accept(intent)
-                result.placed.append(row)
-                if created:
-                    result.intents.append(intent)
+            await self._close_positions(uid, stamp, result)
         self._audit("trading.liquidate", user_id, orders=[o.id for o in result.placed])
         self._announce("liquidate", user_id, "")
         return result
 
-    async def _closing_intents(self, user_id: int, stamp: int) -> list[OrderIntent]:
-        positions = await PositionRepository(self.session, user_id).open_positions()
-        open_orders = await OrderRepository(self.session, user_id).not_finished()
-        intents = []
-        for p in positions:
-            side = Side.SELL if p.quantity > 0 else Side.BUY
-            closing = sum(
-                (
-                    o.quantity - o.filled_quantity
-                    for o in open_orders
-                    if o.broker_account_id == p.broker_account_id
-                    and o.symbol == p.symbol
-                    and o.product == p.product
-                    and o.side == side
-                ),
-                Decimal(0),
-            )
-            quantity = abs(p.quantity) - closing
-            if quantity <= 0 or p.symbol not in self.catalog:
+    async def _close_positions(self, user_id: int, stamp: int, result: KillSwitchResult) -> None:
+        """A typed exit for every open position: sized like any exit, again when decided."""
+        service = self._service(user_id)
+        for p in await PositionRepository(self.session, user_id).open_positions():
+            if p.symbol not in self.catalog:
                 continue
-            intents.append(
-                OrderIntent(
+            try:
+                row, intent, created = await service.close_position(
+                    p.broker_account_id,
+                    p.symbol,
+                    Product(p.product),
                     client_order_id=f"liq-{p.id}-{stamp}",
-                    user_id=user_id,
-                    broker_account_id=p.broker_account_id,
-                    symbol=p.symbol,
-                    side=side,
-                    quantity=quantity,
-                    order_type=OrderType.MARKET,
-                    product=Product(p.product),
                     origin="system",
                     algo_tag=LIQUIDATION_TAG,
-                    created_at=self.now,
                 )
-            )
-        return intents
+            except NothingToClose:
+                continue  # exits already working close it
+            result.placed.append(row)
+            if created:
+                result.intents.append(intent)
 
     # -- state ---------------------------------------------------------------
 

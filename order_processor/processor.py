@@ -14,6 +14,7 @@ import asyncio
 import logging
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +23,7 @@ from order_processor.accounting import AccountReader
 from order_processor.booking import Booker
 from order_processor.brokers.base import BrokerAdapter, BrokerRejected, BrokerUnavailable
 from order_processor.config import DEFAULT_OPTIONS, ProcessorOptions
-from order_processor.domain.money import ZERO
+from order_processor.domain.closing import closing_order, opposes
 from order_processor.domain.orders import Order, validate_order
 from order_processor.domain.paper import (
     OrderAccepted,
@@ -33,15 +34,21 @@ from order_processor.domain.paper import (
 )
 from order_processor.domain.risk import Decision, build_chain
 from order_processor.events import Outbox
-from order_processor.records import apply_to_row, is_exit_row, to_domain
+from order_processor.records import (
+    apply_to_row,
+    exit_tag,
+    is_exit_row,
+    to_domain,
+    working_quantities,
+)
 from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.book import RiskDecisionRepository
 from order_processor.repositories.control import LimitsRepository
 from order_processor.repositories.orders import OrderRepository
-from order_processor.service import OrderService
+from order_processor.service import OrderService, currency_refusal
 from shared.bus import EventBus
 from shared.clock import Clock
-from shared.contracts import OrderIntent, OrderStatus, Side
+from shared.contracts import OrderIntent, OrderStatus
 from shared.db import transaction
 from shared.models import BrokerAccount
 from shared.models import Order as OrderRow
@@ -192,12 +199,21 @@ class OrderProcessor:
             return order.with_status(
                 S.DENIED, now, reason_code="account_inactive", reason="the account is not active"
             )
-        if is_exit_row(row):
-            order = await self._size_exit(session, account, order)
-            if order.quantity == 0:
-                return order.with_status(
-                    S.DENIED, now, reason_code="nothing_to_exit", reason="no position to exit"
-                )
+        refusal = currency_refusal(
+            self.reader.catalog,
+            account,
+            order.symbol,
+            origin=order.origin,
+            closing=is_exit_row(row),
+        )
+        if refusal is not None:  # accept() refuses these; a row stored before that still lands here
+            return order.with_status(S.DENIED, now, reason_code="currency_mismatch", reason=refusal)
+        sized = await self._size_exit(session, account, row, order)
+        if sized is None:
+            return order.with_status(
+                S.DENIED, now, reason_code="nothing_to_exit", reason="no position to exit"
+            )
+        order = sized
         errors = validate_order(order, self.reader.catalog.instrument(order.symbol))
         if errors:
             return order.with_status(
@@ -217,24 +233,34 @@ class OrderProcessor:
         return order.with_status(S.SUBMITTED, now)
 
     async def _size_exit(
-        self, session: AsyncSession, account: BrokerAccount, order: Order
-    ) -> Order:
-        """An exit intent becomes a closing order: the position less exits already working."""
+        self, session: AsyncSession, account: BrokerAccount, row: OrderRow, order: Order
+    ) -> Order | None:
+        """An exit as its closing order, sized now under the lock; None: nothing to close.
+
+        The stored quantity of an exit is the most it may close. A strategy's entry
+        against the open position is an exit too: a strategy that bought and now
+        signals SELL closes the long (sized from the position, not by its sizing
+        rule, which would leave a remainder or take it through zero); it opens a
+        short only from flat. Every other order comes back unchanged.
+        """
+        if not is_exit_row(row) and order.origin != "subscription":
+            return order
         tracker = await self.reader.tracker(session, account)
         held = tracker.book.get(order.symbol, order.product).quantity
-        side = Side.SELL if held > 0 else Side.BUY
-        rows = await OrderRepository(session, order.user_id).open_for_account(
+        limit: Decimal | None = row.quantity
+        if not is_exit_row(row):
+            if not opposes(held, order.side):
+                return order
+            limit = None
+            row.algo_tag = exit_tag(row.algo_tag, row.origin)
+        working = await OrderRepository(session, order.user_id).open_for_account(
             account.id, exclude_id=order.order_id
         )
-        closing = sum(
-            (
-                r.quantity - r.filled_quantity
-                for r in rows
-                if r.symbol == order.symbol and r.product == order.product.value and r.side == side
-            ),
-            ZERO,
-        )
-        return replace(order, side=side, quantity=max(abs(held) - closing, ZERO))
+        mine = working_quantities(working, order.symbol, order.product)
+        closing = closing_order(held, mine, limit)
+        if closing is None:
+            return None
+        return replace(order, side=closing.side, quantity=closing.quantity, algo_tag=row.algo_tag)
 
     # -- the broker call ---------------------------------------------------
 

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from decimal import Decimal
 
 import orjson
 
+from order_processor.domain.closing import Closing, WorkingQuantity
 from order_processor.domain.orders import Order
 from shared.contracts import OrderIntent, OrderStatus, OrderType, Product, Side, Validity
 from shared.models import Order as OrderRow
 
 EXIT_TAG_PREFIX = "exit:"
-"""``algo_tag`` prefix of an intent asking to flatten a position (side and size from the book)."""
+"""``algo_tag`` prefix of a stored order made from a close intent (storage only, not a contract).
+
+The row keeps the closing order as a normal order (side and quantity worked
+out when it was accepted, the quantity being the most it may close); the
+prefix is how the processor knows to size it again when it decides it.
+"""
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -22,11 +29,11 @@ def _dec(value: Decimal | None) -> str | None:
 
 def request_hash(intent: OrderIntent) -> str:
     """SHA-256 of the fields that define the order (not its key, time or version)."""
-    canonical = {
+    canonical: dict[str, object] = {
         "user_id": intent.user_id,
         "broker_account_id": intent.broker_account_id,
         "symbol": intent.symbol,
-        "side": intent.side.value,
+        "side": intent.side.value if intent.side is not None else None,
         "quantity": _dec(intent.quantity),
         "order_type": intent.order_type.value,
         "limit_price": _dec(intent.limit_price),
@@ -39,28 +46,57 @@ def request_hash(intent: OrderIntent) -> str:
         "stop": _dec(intent.stop),
         "target": _dec(intent.target),
     }
+    if intent.purpose != "open":
+        # Only when not the default, so orders stored before the field existed still replay.
+        canonical["purpose"] = intent.purpose
     return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def is_exit_intent(intent: OrderIntent) -> bool:
-    """An intent to flatten a position: quantity 0 and an ``exit:`` tag (from a strategy)."""
-    return intent.quantity == 0 and (intent.algo_tag or "").startswith(EXIT_TAG_PREFIX)
+    return intent.purpose == "close"
 
 
 def is_exit_row(row: OrderRow) -> bool:
-    return row.quantity == 0 and (row.algo_tag or "").startswith(EXIT_TAG_PREFIX)
+    """A stored order made from a close intent."""
+    return (row.algo_tag or "").startswith(EXIT_TAG_PREFIX)
 
 
-def row_from_intent(intent: OrderIntent, digest: str) -> OrderRow:
-    """A new PENDING order row for ``intent``."""
+def working_quantities(
+    rows: Iterable[OrderRow], symbol: str, product: Product
+) -> list[WorkingQuantity]:
+    """Side and unfilled quantity of the orders among ``rows`` in ``symbol`` and ``product``."""
+    return [
+        WorkingQuantity(Side(r.side), r.quantity - r.filled_quantity)
+        for r in rows
+        if r.symbol == symbol and r.product == product.value
+    ]
+
+
+def exit_tag(algo_tag: str | None, origin: str) -> str:
+    """The stored ``algo_tag`` of an exit: the prefix and who asked (strategy, or origin)."""
+    return (EXIT_TAG_PREFIX + (algo_tag or origin))[:64]
+
+
+def row_from_intent(intent: OrderIntent, digest: str, closing: Closing | None = None) -> OrderRow:
+    """A new PENDING order row for ``intent``; a close intent's terms come from ``closing``.
+
+    A close intent with nothing to close is stored with quantity 0, to be denied.
+    """
+    if intent.purpose == "close":
+        side = closing.side if closing is not None else Side.SELL
+        quantity = closing.quantity if closing is not None else Decimal(0)
+        algo_tag: str | None = exit_tag(intent.algo_tag, intent.origin)
+    else:
+        assert intent.side is not None and intent.quantity is not None  # the contract's rule
+        side, quantity, algo_tag = intent.side, intent.quantity, intent.algo_tag
     return OrderRow(
         user_id=intent.user_id,
         broker_account_id=intent.broker_account_id,
         client_order_id=intent.client_order_id,
         request_hash=digest,
         symbol=intent.symbol,
-        side=intent.side.value,
-        quantity=intent.quantity,
+        side=side.value,
+        quantity=quantity,
         order_type=intent.order_type.value,
         limit_price=intent.limit_price,
         trigger_price=intent.trigger_price,
@@ -72,33 +108,12 @@ def row_from_intent(intent: OrderIntent, digest: str) -> OrderRow:
         fill_count=0,
         origin=intent.origin,
         subscription_id=intent.subscription_id,
-        algo_tag=intent.algo_tag,
+        algo_tag=algo_tag,
         stop_price=intent.stop,
         target_price=intent.target,
         created_at=intent.created_at,
-    )
-
-
-def intent_from_row(row: OrderRow) -> OrderIntent:
-    """The intent a stored order was accepted from (same request hash)."""
-    return OrderIntent(
-        client_order_id=row.client_order_id,
-        user_id=row.user_id,
-        broker_account_id=row.broker_account_id,
-        symbol=row.symbol,
-        side=Side(row.side),
-        quantity=row.quantity,
-        order_type=OrderType(row.order_type),
-        limit_price=row.limit_price,
-        trigger_price=row.trigger_price,
-        product=Product(row.product),
-        validity=Validity(row.validity),
-        origin=row.origin,
-        subscription_id=row.subscription_id,
-        algo_tag=row.algo_tag,
-        stop=row.stop_price,
-        target=row.target_price,
-        created_at=row.created_at,
+        updated_at=intent.created_at,
+        version=1,
     )
 
 
@@ -137,7 +152,13 @@ def to_domain(row: OrderRow) -> Order:
 
 
 def apply_to_row(order: Order, row: OrderRow) -> None:
-    """Copy the mutable state of a domain order (status, fills, reasons, times) onto its row."""
+    """Copy the mutable state of a domain order (status, fills, reasons, times) onto its row.
+
+    Every copy is a change of the order: its version goes up by one.
+    """
+    row.version = (row.version or 1) + 1
+    if order.updated_at is not None:
+        row.updated_at = order.updated_at
     row.status = order.status.value
     row.side = order.side.value
     row.quantity = order.quantity

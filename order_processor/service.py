@@ -1,4 +1,4 @@
-"""Order use cases shared by the API and the processor: accept, cancel, cancel all, modify.
+"""Order use cases shared by the API and the processor: accept, close a position, cancel, modify.
 
 Services never commit: the caller (a request, the stream consumer) owns the
 transaction. Each returns the rows it changed and fills ``outbox`` with the
@@ -7,6 +7,7 @@ events to publish once the caller has committed.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -15,23 +16,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.accounting import AccountReader
 from order_processor.catalog import TradingCatalog
-from order_processor.domain.orders import InvalidOrder, OrderError, ensure_valid, order_from_intent
+from order_processor.domain.closing import Closing, closing_order
+from order_processor.domain.orders import (
+    InvalidOrder,
+    OrderError,
+    Origin,
+    ensure_valid,
+    order_from_intent,
+)
 from order_processor.domain.orders import Order as DomainOrder
 from order_processor.domain.risk import build_chain
 from order_processor.domain.states import can_transition
 from order_processor.events import Outbox
 from order_processor.records import (
+    EXIT_TAG_PREFIX,
     apply_to_row,
     is_exit_intent,
     request_hash,
     row_from_intent,
     to_domain,
+    working_quantities,
 )
 from order_processor.repositories.accounts import AccountRepository
-from order_processor.repositories.book import RiskDecisionRepository
+from order_processor.repositories.book import PositionRepository, RiskDecisionRepository
 from order_processor.repositories.control import LimitsRepository
 from order_processor.repositories.orders import OrderRepository
-from shared.contracts import OrderIntent, OrderStatus, OrderType
+from shared.contracts import OrderIntent, OrderStatus, OrderType, Product
 from shared.errors import Conflict, Unprocessable
 from shared.models import BrokerAccount, Order
 
@@ -40,6 +50,32 @@ S = OrderStatus
 
 class IdempotencyKeyReused(Unprocessable):
     code = "idempotency_key_reused"
+
+
+class NothingToClose(Conflict):
+    code = "nothing_to_exit"
+
+
+class CurrencyMismatch(Unprocessable):
+    code = "currency_mismatch"
+
+
+def currency_refusal(
+    catalog: TradingCatalog, account: BrokerAccount, symbol: str, *, origin: str, closing: bool
+) -> str | None:
+    """Why ``account`` may not trade ``symbol`` (quoted in another currency), or None.
+
+    Nothing converts between currencies yet, so such an order is refused rather than
+    booked at a price in the wrong currency. Platform orders (square-off, liquidation)
+    and strategy exits only close what the account already holds, so they pass.
+    """
+    quoted = catalog.currency(symbol)
+    if quoted == account.currency or origin == "system" or closing:
+        return None
+    return (
+        f"{symbol} is quoted in {quoted} but broker account {account.id} is in "
+        f"{account.currency}; trade it from a {quoted} account (no currency conversion yet)"
+    )
 
 
 class OrderService:
@@ -81,7 +117,8 @@ class OrderService:
         if existing is not None:
             return self._replay(existing, digest), False
         await self._check(intent, account)
-        row = row_from_intent(intent, digest)
+        closing = await self._closing(intent) if is_exit_intent(intent) else None
+        row = row_from_intent(intent, digest, closing)
         if await self.orders.insert(row):
             self.outbox.order(row, self.now)
             return row, True
@@ -99,14 +136,84 @@ class OrderService:
         return row
 
     async def _check(self, intent: OrderIntent, account: BrokerAccount | None) -> None:
-        """The account is the user's and active, the symbol is known, the order is well formed."""
+        """The account is the user's and active, the symbol is known and quoted in the
+        account's currency, the order is well formed."""
         if account is None or account.id != intent.broker_account_id:
             account = await self.accounts.get(intent.broker_account_id)
         if not account.is_active and intent.origin != "system":
             raise Conflict("this broker account is not active", code="account_inactive")
         instrument = self.catalog.instrument(intent.symbol)  # 404 unknown_instrument
-        if not is_exit_intent(intent):
-            ensure_valid(order_from_intent(intent), instrument)
+        refusal = currency_refusal(
+            self.catalog,
+            account,
+            intent.symbol,
+            origin=intent.origin,
+            closing=is_exit_intent(intent),
+        )
+        if refusal is not None:
+            raise CurrencyMismatch(refusal, details=[{"field": "symbol", "message": refusal}])
+        if is_exit_intent(intent):
+            return
+        if (intent.algo_tag or "").startswith(EXIT_TAG_PREFIX):
+            raise Unprocessable(
+                f"algo_tag may not start with {EXIT_TAG_PREFIX!r}: send a close intent",
+                code="reserved_algo_tag",
+                details=[{"field": "algo_tag", "message": "reserved for exits"}],
+            )
+        ensure_valid(order_from_intent(intent), instrument)
+
+    async def _closing(self, intent: OrderIntent) -> Closing | None:
+        """A close intent's order as the book stands: the position net of working exits."""
+        position = await PositionRepository(self.session, self.user_id).for_key(
+            intent.broker_account_id, intent.symbol, intent.product.value
+        )
+        working = await self.orders.open_for_account(intent.broker_account_id)
+        return closing_order(
+            position.quantity if position is not None else Decimal(0),
+            working_quantities(working, intent.symbol, intent.product),
+            intent.quantity,
+        )
+
+    # -- closing a position ------------------------------------------------
+
+    async def close_position(
+        self,
+        broker_account_id: int,
+        symbol: str,
+        product: Product,
+        *,
+        max_quantity: Decimal | None = None,
+        client_order_id: str | None = None,
+        origin: Origin = "manual",
+        algo_tag: str | None = None,
+    ) -> tuple[Order, OrderIntent, bool]:
+        """Store the exit of one position (PENDING) and return it with its close intent.
+
+        Returns ``(order, intent, created)``: submit ``intent`` to the processor after
+        commit when ``created`` (False: a replay of ``client_order_id``). The order
+        closes the open quantity net of exits already working, at most
+        ``max_quantity``; the processor sizes it again under the account lock when it
+        decides it, so it never takes the position through zero. 409
+        ``nothing_to_exit`` when there is nothing left to close.
+        """
+        intent = OrderIntent(
+            client_order_id=client_order_id or f"close-{uuid.uuid4().hex}",
+            user_id=self.user_id,
+            broker_account_id=broker_account_id,
+            symbol=symbol,
+            quantity=max_quantity,
+            product=product,
+            origin=origin,
+            algo_tag=algo_tag,
+            created_at=self.now,
+            purpose="close",
+        )
+        account = await self.accounts.lock(broker_account_id)
+        replayed = await self.orders.by_key(intent.client_order_id) is not None
+        if not replayed and await self._closing(intent) is None:
+            raise NothingToClose(f"no open {product} position in {symbol} left to close")
+        row, created = await self.accept(intent, account=account)
+        return row, intent, created
 
     # -- cancelling --------------------------------------------------------
 
@@ -170,6 +277,7 @@ class OrderService:
             quantity=stored.quantity if quantity is None else quantity,
             limit_price=stored.limit_price if limit_price is None else limit_price,
             trigger_price=stored.trigger_price if trigger_price is None else trigger_price,
+            updated_at=self.now,
         )
         if amended.quantity <= stored.filled_quantity:
             raise InvalidOrder(

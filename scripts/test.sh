@@ -8,6 +8,7 @@ if [ -f web/package.json ]; then bash scripts/build-web.sh; fi
 echo "== ruff"; .venv/bin/ruff check .
 echo "== ruff format"; .venv/bin/ruff format --check .
 echo "== mypy"; .venv/bin/mypy
+echo "== import-linter"; .venv/bin/lint-imports --no-cache
 echo "== pytest"
 status=0
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@" || status=$?

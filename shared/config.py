@@ -118,8 +118,15 @@ class Settings(BaseSettings):
     candle_grace_seconds: float = Field(2.0, ge=0)
 
     # Trading defaults
+    # A paper account's capital when none is given: 50,000 in an INR account, 10,000 in a USD
+    # or USDT one (the default 1,000 capital reserve must leave room; docs/orders.md "Currencies").
     paper_starting_capital: Decimal = Decimal("50000")
+    paper_starting_capital_usd: Decimal = Decimal("10000")
     base_currency: str = "INR"
+
+    def paper_capital(self, currency: str) -> Decimal:
+        """The default starting capital of a paper account in ``currency``."""
+        return self.paper_starting_capital if currency == "INR" else self.paper_starting_capital_usd
 
     @model_validator(mode="before")
     @classmethod

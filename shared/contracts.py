@@ -10,9 +10,9 @@ import functools
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Timeframe(StrEnum):
@@ -111,15 +111,23 @@ class SignalMsg(Message):
 
 
 class OrderIntent(Message):
-    """An order a strategy or a person wants placed; ``client_order_id`` is its idempotency key."""
+    """An order a strategy or a person wants placed; ``client_order_id`` is its idempotency key.
+
+    ``purpose="open"`` (the default) is an order as given: ``side`` and
+    ``quantity`` are required. ``purpose="close"`` is an exit of the position in
+    (account, symbol, product): it has no ``side`` (the order processor takes the
+    side that closes) and ``quantity`` is an optional cap; the processor sizes it
+    under the account lock to the open quantity net of exits already working,
+    never past flat. An exit is a MARKET order with no prices.
+    """
 
     kind: Literal["order_intent"] = "order_intent"
     client_order_id: str
     user_id: int
     broker_account_id: int
     symbol: str
-    side: Side
-    quantity: Decimal
+    side: Side | None = None
+    quantity: Decimal | None = None
     order_type: OrderType = OrderType.MARKET
     limit_price: Decimal | None = None
     trigger_price: Decimal | None = None
@@ -131,21 +139,54 @@ class OrderIntent(Message):
     stop: Decimal | None = None
     target: Decimal | None = None
     created_at: datetime
+    purpose: Literal["open", "close"] = "open"
+
+    @model_validator(mode="after")
+    def _terms_fit_purpose(self) -> Self:
+        if self.purpose == "open":
+            if self.side is None or self.quantity is None:
+                raise ValueError("an open intent needs a side and a quantity")
+            return self
+        if self.side is not None:
+            raise ValueError("a close intent has no side: the one that closes is taken")
+        if self.quantity is not None and self.quantity <= 0:
+            raise ValueError("the quantity of a close intent is a cap and must be positive")
+        priced = self.limit_price is not None or self.trigger_price is not None
+        if self.order_type is not OrderType.MARKET or priced:
+            raise ValueError("a close intent is a market order without prices")
+        return self
 
 
 class OrderEvent(Message):
+    """The whole order after a change. ``version`` grows by at least one on every change of
+    the order, so a consumer keeps the event with the highest version and drops the rest
+    (an older state arriving late, or the same event delivered twice)."""
+
     kind: Literal["order"] = "order"
     user_id: int
     order_id: int
+    version: int
+    broker_account_id: int
     client_order_id: str
     symbol: str
     side: Side
+    order_type: OrderType
+    product: Product
+    validity: Validity
     status: OrderStatus
     quantity: Decimal
     filled_quantity: Decimal
+    limit_price: Decimal | None = None
+    trigger_price: Decimal | None = None
     average_price: Decimal | None = None
+    origin: str
+    subscription_id: int | None = None
+    algo_tag: str | None = None
+    stop_price: Decimal | None = None
+    target_price: Decimal | None = None
     reason_code: str | None = None
     reason: str | None = None
+    created_at: datetime
     ts: datetime
 
 
@@ -175,20 +216,27 @@ class PositionEvent(Message):
 
 
 class AccountEvent(Message):
-    """A broker account marked after its fills: what the dashboard's account panel shows."""
+    """A broker account marked at the last prices: everything the account summary has.
+
+    Sent after each booking and again when the marks of its open positions move
+    (at most about once a second per account)."""
 
     kind: Literal["account"] = "account"
     user_id: int
     broker_account_id: int
     currency: str
+    starting_capital: Decimal
     cash: Decimal
     market_value: Decimal
     equity: Decimal
     margin_used: Decimal
+    free_margin: Decimal
     realised_pnl: Decimal
     unrealised_pnl: Decimal
     charges: Decimal
+    start_of_day_equity: Decimal
     day_pnl: Decimal
+    open_positions: int
     ts: datetime
 
 
@@ -196,9 +244,17 @@ class ControlEvent(Message):
     """Subscription changes, halts and resumes: read by workers and the order processor."""
 
     kind: Literal["control"] = "control"
-    action: Literal["subscription_changed", "halt", "resume", "liquidate", "session_revoked"]
+    action: Literal[
+        "subscription_changed",
+        "halt",
+        "resume",
+        "liquidate",
+        "session_revoked",
+        "account_closed",  # closed or deleted: drop what is cached of broker_account_id
+    ]
     user_id: int | None = None  # None: everyone
     subscription_id: int | None = None
+    broker_account_id: int | None = None  # account_closed: which account
     session_id: str | None = None  # session_revoked: only this login session
     reason: str = ""
     ts: datetime

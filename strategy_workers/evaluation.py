@@ -40,9 +40,6 @@ from strategy_workers.strategies.registry import registry as default_registry
 
 log = logging.getLogger(__name__)
 
-EXIT_TAG_PREFIX = "exit:"
-"""``algo_tag`` prefix of an intent that asks the order processor to flatten a position."""
-
 _SIDES = {SignalAction.BUY: Side.BUY, SignalAction.SELL: Side.SELL}
 _PRICE_PLACES = 6
 
@@ -337,37 +334,50 @@ class Evaluator:
                 reason=signal.reason,
             )
         )
-        stop, target = _price(signal.stop), _price(signal.target)
+        key = idempotency_key(*args)
         if signal.action is SignalAction.EXIT:
-            # Side and quantity come from the position, which only the order processor knows.
-            quantity, side, tag = Decimal(0), Side.SELL, EXIT_TAG_PREFIX + strategy
-        else:
-            side, tag = _SIDES[signal.action], strategy
-            entry = _price(candle.close)
-            assert entry is not None
-            sized = sizer.size(
-                self._equity_for(sub),
-                entry,
-                stop,
-                side,
-                lot_size=self._lot_size_for(candle.symbol),
-                atr=atr,
+            # A typed exit: the order processor sizes it from the position under the
+            # account lock (a position read here could be stale by then).
+            result.intents.append(
+                OrderIntent(
+                    client_order_id=key,
+                    user_id=sub.user_id,
+                    broker_account_id=sub.broker_account_id,
+                    symbol=candle.symbol,
+                    product=sub.product,
+                    subscription_id=sub.id,
+                    algo_tag=strategy,
+                    created_at=candle.end,
+                    purpose="close",
+                )
             )
-            if not sized.ok:
-                result.skipped.append(Skipped(sub.id, candle.symbol, sized.reason))
-                return
-            quantity = sized.quantity
+            return
+        stop, target = _price(signal.stop), _price(signal.target)
+        side = _SIDES[signal.action]
+        entry = _price(candle.close)
+        assert entry is not None
+        sized = sizer.size(
+            self._equity_for(sub),
+            entry,
+            stop,
+            side,
+            lot_size=self._lot_size_for(candle.symbol),
+            atr=atr,
+        )
+        if not sized.ok:
+            result.skipped.append(Skipped(sub.id, candle.symbol, sized.reason))
+            return
         result.intents.append(
             OrderIntent(
-                client_order_id=idempotency_key(*args),
+                client_order_id=key,
                 user_id=sub.user_id,
                 broker_account_id=sub.broker_account_id,
                 symbol=candle.symbol,
                 side=side,
-                quantity=quantity,
+                quantity=sized.quantity,
                 product=sub.product,
                 subscription_id=sub.id,
-                algo_tag=tag,
+                algo_tag=strategy,
                 stop=stop,
                 target=target,
                 created_at=candle.end,

@@ -32,7 +32,6 @@ from shared.db import transaction
 from shared.instruments import InstrumentCatalog, load_catalog
 from shared.models import StrategySubscription
 from strategy_workers.evaluation import EvaluationResult, Evaluator, Skipped
-from strategy_workers.exits import is_unresolved_exit, resolve_exit
 from strategy_workers.store import SignalStore
 from strategy_workers.subscriptions import ACTIVE, SubscriptionCache
 from strategy_workers.windows import WindowRequest, WindowStore
@@ -72,7 +71,6 @@ class EvaluationService:
         windows: WindowStore | None = None,
         clock: Clock | None = None,
         catalog: InstrumentCatalog | None = None,
-        resolve_exits: bool = False,
     ) -> None:
         self.sessions = sessions
         self.bus = bus
@@ -80,8 +78,6 @@ class EvaluationService:
         self.windows = windows or WindowStore(candle_cache)
         self.evaluator = evaluator or Evaluator(lot_size_for=_lot_sizes(catalog))
         self.clock = clock or SystemClock()
-        self.resolve_exits = resolve_exits
-        """False: pass EXIT intents on with quantity 0 for the order processor to size."""
 
     async def handle(self, candles: Sequence[CandleMsg]) -> BatchOutcome:
         """Evaluate a burst and deliver its signals and intents; safe to run again."""
@@ -107,14 +103,12 @@ class EvaluationService:
         return result, outcome
 
     async def _record(self, result: EvaluationResult, outcome: BatchOutcome) -> None:
-        """One transaction: resolve EXITs, store new signals, find intents still to send."""
+        """One transaction: store new signals, find intents still to send."""
         async with transaction(self.sessions) as session:
             store = SignalStore(session)
             live = await _live_subscriptions(session, {s.subscription_id for s in result.signals})
             signals = [s for s in result.signals if s.subscription_id in live]
-            intents = await self._resolve(
-                store, [i for i in result.intents if i.subscription_id in live]
-            )
+            intents = [i for i in result.intents if i.subscription_id in live]
             by_signal = {_signal_id_of(i): i for i in intents}
             now = self.clock.now()
             rows = [_row(s, by_signal.get(s.signal_id), now) for s in signals]
@@ -128,26 +122,6 @@ class EvaluationService:
             for i in intents
             if _signal_id_of(i) in inserted or (i.user_id, i.client_order_id) not in placed
         ]
-
-    async def _resolve(self, store: SignalStore, intents: list[OrderIntent]) -> list[OrderIntent]:
-        """EXIT intents sized from the position they close (dropped when flat)."""
-        exits = [i for i in intents if is_unresolved_exit(i)]
-        if not exits or not self.resolve_exits:
-            return intents
-        held = await store.positions(
-            (i.broker_account_id, i.symbol, i.product.value) for i in exits
-        )
-        out: list[OrderIntent] = []
-        for intent in intents:
-            if not is_unresolved_exit(intent):
-                out.append(intent)
-                continue
-            key = (intent.broker_account_id, intent.symbol, intent.product.value)
-            # Two subscriptions on one account exiting together close the position once.
-            resolved = resolve_exit(intent, held.pop(key, Decimal(0)))
-            if resolved is not None:
-                out.append(resolved)
-        return out
 
     async def _deliver(self, outcome: BatchOutcome) -> None:
         """After commit: intents onto the stream (must arrive), signals to users (may drop)."""

@@ -1,4 +1,4 @@
-"""The strategy workers' database access: signals stored once, positions for EXITs, placed orders.
+"""The strategy workers' database access: signals stored once, placed orders.
 
 Runs inside the caller's transaction; never commits.
 """
@@ -6,20 +6,18 @@ Runs inside the caller's transaction; never commits.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.models import Order, Position, SignalRecord
+from shared.models import Order, SignalRecord
 
 T = TypeVar("T")
 CHUNK = 500  # rows per statement: well inside SQLite's and asyncpg's parameter limits
 
 _SIGNALS = cast(Table, SignalRecord.__table__)
-PositionKey = tuple[int, str, str]  # broker account, symbol, product
 OrderKey = tuple[int, str]  # user, client order id
 
 
@@ -59,24 +57,6 @@ class SignalStore:
         if dialect == "sqlite":
             return sqlite.insert(table)
         raise NotImplementedError(f"insert-if-absent is not written for {dialect}")
-
-    async def positions(self, keys: Iterable[PositionKey]) -> dict[PositionKey, Decimal]:
-        """Net quantity of each (broker account, symbol, product); absent keys are flat."""
-        wanted = set(keys)
-        if not wanted:
-            return {}
-        accounts = sorted({k[0] for k in wanted})
-        symbols = sorted({k[1] for k in wanted})
-        out: dict[PositionKey, Decimal] = {}
-        for account_chunk in _chunks(accounts, CHUNK):
-            stmt = select(
-                Position.broker_account_id, Position.symbol, Position.product, Position.quantity
-            ).where(Position.broker_account_id.in_(account_chunk), Position.symbol.in_(symbols))
-            for account, symbol, product, quantity in (await self.session.execute(stmt)).all():
-                key = (account, symbol, product)
-                if key in wanted:
-                    out[key] = Decimal(quantity)
-        return out
 
     async def placed_orders(self, keys: Iterable[OrderKey]) -> set[OrderKey]:
         """Which (user, client order id) pairs already have an order."""

@@ -5,16 +5,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 
 import orjson
 
 from shared.bus import EventBus, Subscription, encode
-from shared.contracts import CHANNEL_CONTROL, ControlEvent, Message
+from shared.contracts import CHANNEL_CONTROL, ControlEvent, Message, OrderEvent
 from websocket_service.channels import KIND_TO_PRIVATE, public_name
 from websocket_service.connection import CLOSE_SESSION_ENDED, Connection
 
 log = logging.getLogger(__name__)
+
+ORDER_VERSIONS_KEPT = 100_000  # orders whose newest version is remembered (oldest forgotten)
+
+
+class OrderVersions:
+    """The newest version seen of each order: an event not newer than it is dropped.
+
+    Events of one order can reach this process out of order (a writer's PENDING
+    published late) or twice (at-least-once delivery); clients only ever get
+    each order's states forward.
+    """
+
+    def __init__(self, capacity: int = ORDER_VERSIONS_KEPT) -> None:
+        self.capacity = capacity
+        self.dropped = 0
+        self._seen: OrderedDict[int, int] = OrderedDict()
+
+    def is_newer(self, event: OrderEvent) -> bool:
+        held = self._seen.get(event.order_id)
+        if held is not None and event.version <= held:
+            self.dropped += 1
+            return False
+        self._seen[event.order_id] = event.version
+        self._seen.move_to_end(event.order_id)
+        if len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+        return True
 
 
 class Hub:
@@ -28,6 +55,7 @@ class Hub:
         self._by_user: dict[int, set[Connection]] = defaultdict(set)
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self.order_versions = OrderVersions()
 
     async def start(self) -> None:
         self._subscription = await self.bus.subscribe(
@@ -95,6 +123,8 @@ class Hub:
             user_id = int(channel[5:])
             private = KIND_TO_PRIVATE.get(getattr(message, "kind", ""))
             if private is None:
+                return
+            if isinstance(message, OrderEvent) and not self.order_versions.is_newer(message):
                 return
             private_frame: str | None = None
             for conn in self._by_user.get(user_id, ()):

@@ -20,17 +20,17 @@ router = APIRouter(prefix="/broker-accounts", tags=["broker accounts"])
 async def create(
     body: BrokerAccountCreate, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> object:
-    return await BrokerAccountService(ctx, uow.session, user).create(body, meta)
+    return await BrokerAccountService(ctx, uow, user).create(body, meta)
 
 
 @router.get("", response_model=PageOut[BrokerAccountPublic])
 async def list_accounts(user: CurrentUser, ctx: CtxDep, uow: UowDep, paging: PagingDep) -> object:
-    return await BrokerAccountService(ctx, uow.session, user).list(paging.limit, paging.offset)
+    return await BrokerAccountService(ctx, uow, user).list(paging.limit, paging.offset)
 
 
 @router.get("/{account_id}", response_model=BrokerAccountPublic)
 async def get(account_id: int, user: CurrentUser, ctx: CtxDep, uow: UowDep) -> object:
-    return await BrokerAccountService(ctx, uow.session, user).get(account_id)
+    return await BrokerAccountService(ctx, uow, user).get(account_id)
 
 
 @router.patch("/{account_id}", response_model=BrokerAccountPublic)
@@ -42,11 +42,28 @@ async def update(
     uow: UowDep,
     meta: MetaDep,
 ) -> object:
-    return await BrokerAccountService(ctx, uow.session, user).update(account_id, body, meta)
+    return await BrokerAccountService(ctx, uow, user).update(account_id, body, meta)
 
 
-@router.delete("/{account_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{account_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "the account has history (code account_has_history)"}},
+)
 async def delete(
     account_id: int, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> None:
-    await BrokerAccountService(ctx, uow.session, user).delete(account_id, meta)
+    """Delete an account that has no history; one with any is closed instead."""
+    await BrokerAccountService(ctx, uow, user).delete(account_id, meta)
+
+
+@router.post(
+    "/{account_id}/close",
+    response_model=BrokerAccountPublic,
+    responses={409: {"description": "open positions or working orders (code account_not_flat)"}},
+)
+async def close(
+    account_id: int, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> object:
+    """Close the account for good: it takes no new orders or subscriptions, and stays readable."""
+    return await BrokerAccountService(ctx, uow, user).close(account_id, meta)

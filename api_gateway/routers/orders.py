@@ -16,11 +16,12 @@ from api_gateway.schemas.orders import (
     OrderDetail,
     OrderPublic,
     OrderUpdate,
+    PositionClose,
     PositionPublic,
     RiskDecisionPublic,
 )
 from api_gateway.services.orders import OrdersApi
-from order_processor.repositories import OrderFilters
+from order_processor.api import OrderFilters
 from shared.contracts import OrderStatus
 
 router = APIRouter(tags=["orders"])
@@ -126,6 +127,26 @@ async def list_positions(
     return await OrdersApi(ctx, uow, user).positions(
         paging.limit, paging.offset, broker_account_id, open_only
     )
+
+
+@router.post(
+    "/positions/close",
+    response_model=OrderPublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Close an open position with a market order (never flips it)",
+)
+async def close_position(
+    body: PositionClose,
+    user: CurrentUser,
+    ctx: CtxDep,
+    uow: UowDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=64, pattern=r"^[\w.:\-]+$"),
+    ] = None,
+) -> object:
+    """The order closes the position net of exits already working; 409 when nothing is left."""
+    return await OrdersApi(ctx, uow, user).close_position(body, idempotency_key)
 
 
 @router.get("/accounts/{account_id}/summary", response_model=AccountSummaryPublic)

@@ -21,8 +21,7 @@ from api_gateway.schemas.strategies import (
     SubscriptionUpdate,
 )
 from api_gateway.services.subscriptions import ACTIVE, PAUSED, SubscriptionService
-from strategy_workers.sizing import sizing_schemas
-from strategy_workers.strategies import list_strategies
+from strategy_workers.api import list_strategies, sizing_schemas
 
 router = APIRouter(tags=["strategies"])
 

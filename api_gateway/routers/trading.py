@@ -24,10 +24,7 @@ from api_gateway.schemas.orders import (
 )
 from api_gateway.services.auth import RequestMeta
 from api_gateway.services.orders import dispatch
-from order_processor.catalog import default_catalog
-from order_processor.events import Outbox
-from order_processor.killswitch import KillSwitch, KillSwitchResult
-from order_processor.repositories import HaltRepository
+from order_processor.api import KillSwitchResult, Outbox, TradingControl
 from shared.errors import NotFound
 from shared.models import User
 
@@ -35,12 +32,13 @@ router = APIRouter(tags=["trading"])
 admin_router = APIRouter(prefix="/admin/trading", tags=["admin"])
 
 
-def _switch(ctx: CtxDep, uow: UowDep, actor: User, meta: RequestMeta, outbox: Outbox) -> KillSwitch:
-    return KillSwitch(
+def _switch(
+    ctx: CtxDep, uow: UowDep, actor: User, meta: RequestMeta, outbox: Outbox
+) -> TradingControl:
+    return TradingControl(
         uow.session,
         actor_id=actor.id,
         now=ctx.clock.now(),
-        catalog=default_catalog(),
         outbox=outbox,
         ip_address=meta.ip_address,
     )
@@ -54,8 +52,9 @@ def _outcome(result: KillSwitchResult) -> KillSwitchOutcome:
     )
 
 
-async def _own_status(uow: UowDep, user: User) -> TradingStatus:
-    halts = await HaltRepository(uow.session).active_for(user.id)
+async def _own_status(ctx: CtxDep, uow: UowDep, user: User) -> TradingStatus:
+    control = TradingControl(uow.session, actor_id=user.id, now=ctx.clock.now())
+    halts = await control.halts_of(user.id)
     return TradingStatus(halted=bool(halts), halts=[HaltPublic.model_validate(h) for h in halts])
 
 
@@ -70,7 +69,7 @@ async def halt_me(
     outbox = Outbox()
     await _switch(ctx, uow, user, meta, outbox).halt(user.id, body.reason or "halted by the user")
     uow.messages.extend(outbox.messages)
-    return await _own_status(uow, user)
+    return await _own_status(ctx, uow, user)
 
 
 @router.post("/trading/resume", response_model=TradingStatus)
@@ -79,12 +78,12 @@ async def resume_me(user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep) 
     outbox = Outbox()
     await _switch(ctx, uow, user, meta, outbox).resume(user.id, as_admin=False)
     uow.messages.extend(outbox.messages)
-    return await _own_status(uow, user)
+    return await _own_status(ctx, uow, user)
 
 
 @router.get("/trading/status", response_model=TradingStatus)
-async def my_status(user: CurrentUser, uow: UowDep) -> object:
-    return await _own_status(uow, user)
+async def my_status(user: CurrentUser, ctx: CtxDep, uow: UowDep) -> object:
+    return await _own_status(ctx, uow, user)
 
 
 # -- admins -------------------------------------------------------------------
@@ -136,8 +135,8 @@ async def admin_liquidate(
 
 
 @admin_router.get("/status", response_model=AdminTradingStatus)
-async def admin_status(admin: AdminUser, uow: UowDep) -> object:
-    halts = await HaltRepository(uow.session).all_active()
+async def admin_status(admin: AdminUser, ctx: CtxDep, uow: UowDep) -> object:
+    halts = await TradingControl(uow.session, actor_id=admin.id, now=ctx.clock.now()).active_halts()
     global_halt = next((h for h in halts if h.user_id is None), None)
     return AdminTradingStatus(
         global_halt=HaltPublic.model_validate(global_halt) if global_halt else None,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from api_gateway.schemas.common import MoneyOut, PublicModel, RequestModel
 
 BrokerKind = Literal["paper"]
+PaperCurrency = Literal["INR", "USDT", "USD"]
+PAPER_CURRENCIES: tuple[str, ...] = get_args(PaperCurrency)
 
 
 class BrokerAccountCreate(RequestModel):
@@ -20,7 +22,19 @@ class BrokerAccountCreate(RequestModel):
         None, description="Broker API credentials; stored encrypted, never returned."
     )
     starting_capital: Decimal | None = Field(None, gt=0, le=Decimal("1e12"), decimal_places=2)
-    currency: Literal["INR", "USD", "USDT"] = "INR"
+    currency: PaperCurrency = Field(
+        "INR", description="The account's one currency; it trades instruments quoted in it only."
+    )
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _known_currency(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().upper()
+            if value not in PAPER_CURRENCIES:
+                allowed = ", ".join(PAPER_CURRENCIES)
+                raise ValueError(f"paper accounts can be opened in {allowed} only, not {value!r}")
+        return value
 
 
 class BrokerAccountUpdate(RequestModel):
@@ -38,3 +52,6 @@ class BrokerAccountPublic(PublicModel):
     currency: str
     is_active: bool
     created_at: datetime
+    closed_at: datetime | None = Field(
+        None, description="When the account was closed; a closed account is never reopened."
+    )

@@ -46,6 +46,18 @@ class OrderCreate(RequestModel):
     target: Price | None = None
 
 
+class PositionClose(RequestModel):
+    broker_account_id: int = Field(ge=1, le=2**62)
+    symbol: Symbol
+    product: Product = Product.MIS
+    quantity: Quantity | None = Field(
+        None, description="Close at most this much (default: the whole open position)"
+    )
+    client_order_id: ClientOrderId | None = Field(
+        None, description="Idempotency key, as for placing an order"
+    )
+
+
 class OrderUpdate(RequestModel):
     quantity: Quantity | None = None
     limit_price: Price | None = None
@@ -68,6 +80,7 @@ class RiskDecisionPublic(PublicModel):
 
 class OrderPublic(PublicModel):
     id: int
+    version: int = Field(description="one more on every change of the order; keep the highest")
     client_order_id: str
     broker_account_id: int
     symbol: str

@@ -13,28 +13,24 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from decimal import Decimal
 
 from api_gateway.context import GatewayContext
 from api_gateway.deps import UnitOfWork
 from api_gateway.schemas.common import PageOut
-from api_gateway.schemas.orders import OrderCreate, OrderUpdate, PositionPublic
-from order_processor.accounting import AccountReader, AccountSummary
-from order_processor.catalog import default_catalog
-from order_processor.config import DEFAULT_OPTIONS
-from order_processor.events import Outbox
-from order_processor.prices import LastPrices
-from order_processor.repositories import (
-    AccountRepository,
-    FillRepository,
+from api_gateway.schemas.orders import OrderCreate, OrderUpdate, PositionClose, PositionPublic
+from order_processor.api import (
+    AccountReader,
+    AccountSummary,
+    MarkedPosition,
+    OrderDesk,
     OrderFilters,
-    OrderRepository,
-    PositionRepository,
-    RiskDecisionRepository,
+    Outbox,
+    announce,
+    reader_for,
+    submit,
 )
-from order_processor.service import OrderService
-from shared.contracts import STREAM_ORDER_INTENTS, OrderIntent, OrderStatus, Product
-from shared.models import Fill, Order, Position, RiskDecisionRecord, User
+from shared.contracts import OrderIntent, OrderStatus, Product
+from shared.models import Fill, Order, RiskDecisionRecord, User
 from shared.repository import Page
 
 log = logging.getLogger(__name__)
@@ -49,9 +45,16 @@ def account_reader(ctx: GatewayContext) -> AccountReader:
     """One reader per gateway process (its equity trackers are incremental caches)."""
     reader = ctx.extras.get("orders.reader")
     if not isinstance(reader, AccountReader):
-        reader = AccountReader(default_catalog(), LastPrices(ctx.tickstore(), remember=False))
+        reader = reader_for(ctx.tickstore())
         ctx.extras["orders.reader"] = reader
     return reader
+
+
+def forget_account(ctx: GatewayContext, account_id: int) -> None:
+    """Drop this process's cached state of a closed or deleted account (if any is held)."""
+    reader = ctx.extras.get("orders.reader")
+    if isinstance(reader, AccountReader):
+        reader.forget(account_id)
 
 
 class OrdersApi:
@@ -61,13 +64,12 @@ class OrdersApi:
         self.ctx = ctx
         self.uow = uow
         self.user = user
-        self.session = uow.session
         self.outbox = Outbox()
-        self.service = OrderService(
+        self.desk = OrderDesk(
             uow.session,
             user.id,
             now=ctx.clock.now(),
-            catalog=default_catalog(),
+            reader=account_reader(ctx),
             outbox=self.outbox,
         )
 
@@ -94,9 +96,22 @@ class OrdersApi:
             origin="manual",
             stop=body.stop,
             target=body.target,
-            created_at=self.service.now,
+            created_at=self.desk.now,
         )
-        row, created = await self.service.accept(intent)
+        row, created = await self.desk.place(intent)
+        order_id = row.id
+        self._queue_events()
+        await dispatch(self.ctx, self.uow, [intent] if created else [])
+        return await self.settled(order_id)
+
+    async def close_position(self, body: PositionClose, idempotency_key: str | None) -> Order:
+        row, intent, created = await self.desk.close_position(
+            body.broker_account_id,
+            body.symbol,
+            body.product,
+            max_quantity=body.quantity,
+            client_order_id=body.client_order_id or idempotency_key,
+        )
         order_id = row.id
         self._queue_events()
         await dispatch(self.ctx, self.uow, [intent] if created else [])
@@ -112,7 +127,8 @@ class OrdersApi:
         while True:
             # A short transaction per look: SQLite holds its write lock for a transaction.
             async with self.ctx.sessions() as session:
-                row = await OrderRepository(session, self.user.id).get(order_id)
+                desk = OrderDesk(session, self.user.id, now=self.desk.now, reader=self.desk.reader)
+                row = await desk.get(order_id)
             if row.status not in _UNDECIDED or time.monotonic() >= deadline:
                 return row
             await asyncio.sleep(min(delay, max(deadline - time.monotonic(), 0)))
@@ -121,12 +137,10 @@ class OrdersApi:
     # -- reading -------------------------------------------------------------
 
     async def get(self, order_id: int) -> tuple[Order, Sequence[RiskDecisionRecord]]:
-        row = await OrderRepository(self.session, self.user.id).get(order_id)
-        decisions = await RiskDecisionRepository(self.session, self.user.id).for_order(row.id)
-        return row, decisions
+        return await self.desk.order(order_id)
 
     async def search(self, filters: OrderFilters, limit: int, offset: int) -> Page[Order]:
-        return await OrderRepository(self.session, self.user.id).search(filters, limit, offset)
+        return await self.desk.orders(filters, limit, offset)
 
     async def fills(
         self,
@@ -136,36 +150,28 @@ class OrdersApi:
         order_id: int | None,
         symbol: str | None,
     ) -> Page[Fill]:
-        return await FillRepository(self.session, self.user.id).search(
+        return await self.desk.fills(
             limit, offset, broker_account_id=broker_account_id, order_id=order_id, symbol=symbol
         )
 
     async def positions(
         self, limit: int, offset: int, broker_account_id: int | None, open_only: bool
     ) -> PageOut[PositionPublic]:
-        page = await PositionRepository(self.session, self.user.id).search(
+        items, total = await self.desk.positions(
             limit, offset, broker_account_id=broker_account_id, open_only=open_only
         )
-        marks = await account_reader(self.ctx).prices.fetch(
-            p.symbol for p in page.items if p.quantity
-        )
         return PageOut[PositionPublic](
-            items=[_position(p, marks.get(p.symbol)) for p in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
+            items=[_position(p) for p in items], total=total, limit=limit, offset=offset
         )
 
     async def summary(self, account_id: int) -> AccountSummary:
-        account = await AccountRepository(self.session, self.user.id).get(account_id)
-        return await account_reader(self.ctx).summary(self.session, account, self.ctx.clock.now())
+        return await self.desk.summary(account_id)
 
     # -- changing ------------------------------------------------------------
 
     async def modify(self, order_id: int, body: OrderUpdate) -> Order:
-        row = await self.service.modify(
+        row = await self.desk.modify(
             order_id,
-            account_reader(self.ctx),
             quantity=body.quantity,
             limit_price=body.limit_price,
             trigger_price=body.trigger_price,
@@ -174,36 +180,31 @@ class OrdersApi:
         return row
 
     async def cancel(self, order_id: int) -> Order:
-        row = await self.service.cancel(order_id)
+        row = await self.desk.cancel(order_id)
         self._queue_events()
         return row
 
     async def cancel_all(self, broker_account_id: int | None, symbol: str | None) -> list[Order]:
-        rows = await self.service.cancel_open(
-            account_id=broker_account_id, symbol=symbol, reason="cancelled"
-        )
+        rows = await self.desk.cancel_all(broker_account_id=broker_account_id, symbol=symbol)
         self._queue_events()
         return rows
 
 
 async def dispatch(ctx: GatewayContext, uow: UnitOfWork, intents: Sequence[OrderIntent]) -> None:
-    """Commit the request's transaction, then hand new orders to the processor's stream.
+    """Commit the request's transaction, announce its events, then hand new orders on.
 
-    If the append fails (the bus is away), the order stays PENDING in the
-    database and the processor's sweeper picks it up a few seconds later.
+    The events go out before the intents, so an order's PENDING state is on the
+    bus before the processor can publish anything later of it.
     """
     await uow.session.commit()
-    if ctx.bus is None:
-        return
-    for intent in intents:
-        try:
-            await ctx.bus.append(STREAM_ORDER_INTENTS, intent, maxlen=DEFAULT_OPTIONS.stream_maxlen)
-        except Exception as exc:
-            log.warning("order %s left for the sweeper: %r", intent.client_order_id, exc)
+    queued = Outbox(list(uow.messages))
+    uow.messages.clear()
+    await announce(ctx.bus, queued)
+    await submit(ctx.bus, intents)
 
 
-def _position(row: Position, mark: Decimal | None) -> PositionPublic:
-    price = mark if mark is not None else row.average_price
+def _position(p: MarkedPosition) -> PositionPublic:
+    row = p.row
     return PositionPublic(
         id=row.id,
         broker_account_id=row.broker_account_id,
@@ -212,8 +213,8 @@ def _position(row: Position, mark: Decimal | None) -> PositionPublic:
         quantity=row.quantity,
         average_price=row.average_price,
         realised_pnl=row.realised_pnl,
-        last_price=mark,
-        market_value=row.quantity * price,
-        unrealised_pnl=row.quantity * (price - row.average_price),
+        last_price=p.mark,
+        market_value=p.market_value,
+        unrealised_pnl=p.unrealised_pnl,
         updated_at=row.updated_at,
     )

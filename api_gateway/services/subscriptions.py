@@ -19,12 +19,11 @@ from api_gateway.repositories.subscriptions import SignalRepository, Subscriptio
 from api_gateway.schemas.strategies import SubscriptionCreate, SubscriptionUpdate
 from api_gateway.services.auth import RequestMeta
 from shared.contracts import ControlEvent, Timeframe
-from shared.errors import Unprocessable
+from shared.errors import Conflict, Unprocessable
 from shared.instruments import load_catalog
 from shared.models import BrokerAccount, SignalRecord, StrategySubscription, User
 from shared.repository import Page
-from strategy_workers.sizing import build_sizer
-from strategy_workers.strategies import get_strategy, validate_params
+from strategy_workers.api import build_sizer, get_strategy, validate_params
 
 ACTIVE, PAUSED = "active", "paused"
 PAPER_BROKERS = frozenset({"paper"})
@@ -126,6 +125,11 @@ class SubscriptionService:
         """Pause or resume; asking for the current status changes nothing and succeeds."""
         row = await self.repo.get(subscription_id, for_update=True)
         if row.status != status:
+            if status == ACTIVE and (await self.accounts.get(row.broker_account_id)).closed_at:
+                raise Conflict(
+                    "the subscription's broker account is closed; it cannot run again",
+                    code="account_closed",
+                )
             row.status = status
             row.updated_at = self.now
             await self.repo.session.flush()
@@ -168,6 +172,7 @@ class SubscriptionService:
         except Unprocessable as exc:
             details += exc.details
         details += _unknown_symbols(raw["symbols"])
+        details += _currency_mismatches(raw["symbols"], account)
         details += _account_problems(account, raw["mode"])
         if details:
             summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
@@ -241,9 +246,26 @@ def _unknown_symbols(symbols: list[str]) -> list[dict[str, Any]]:
     ]
 
 
+def _currency_mismatches(symbols: list[str], account: BrokerAccount) -> list[dict[str, Any]]:
+    """Symbols quoted in another currency than the account's: nothing converts between them."""
+    catalog = load_catalog()
+    quoted = {s: catalog.get(s).currency for s in symbols if s in catalog}
+    return [
+        _detail(
+            f"symbols.{i}",
+            f"{symbol} is quoted in {quoted[symbol]} but the broker account is in "
+            f"{account.currency}",
+        )
+        for i, symbol in enumerate(symbols)
+        if symbol in quoted and quoted[symbol] != account.currency
+    ]
+
+
 def _account_problems(account: BrokerAccount, mode: str) -> list[dict[str, Any]]:
     problems = []
-    if not account.is_active:
+    if account.closed_at is not None:
+        problems.append(_detail("broker_account_id", "the broker account is closed"))
+    elif not account.is_active:
         problems.append(_detail("broker_account_id", "the broker account is inactive"))
     if mode == "live" and account.broker in PAPER_BROKERS:
         problems.append(

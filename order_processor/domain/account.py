@@ -1,39 +1,63 @@
-"""A trading account in memory: cash ledger + positions + fee model, and its summary.
+"""The account model: one broker account's fills turned into positions, cash, charges and equity.
 
-The service rebuilds one from stored entries and positions; the backtester and
-the paper broker's tests drive one directly.
+This is the only place that does it. The order processor books every stored
+fill of an account into an ``Account`` (``order_processor.equity``) and reads
+the risk view and the account summary from it; the booking of a new fill
+``settle``s it by the same rules before writing the fill, position and ledger
+rows; a backtest drives an ``Account`` directly with ``trade``.
+
+Cash is the starting capital plus every fill's cash flow minus every charge,
+which is also the starting capital plus the sum of the stored ledger.
+
+Equity history: after every fill the *book equity* (cash plus open positions
+at cost, i.e. starting capital plus realised P&L minus charges) is recorded:
+
+- start-of-day equity = book equity after the last fill before today's start
+  (00:00 IST), or the starting capital;
+- start-of-week equity = the same at Monday 00:00 IST;
+- peak equity = the highest book equity ever recorded, or the current marked
+  equity if that is higher.
+
+Positions carried overnight therefore enter the day at cost, not at the
+previous close (exact for intraday trading, conservative for delivery).
 
 Margin rule (deliberately simple): margin used is the full notional of every
 open position at its mark, for CNC and MIS alike (intraday leverage is not
-extended), and free margin is equity minus margin used. For a long-only book
-that equals the cash balance; a short locks capital equal to its marked value.
+extended), and free margin is equity minus margin used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from shared.errors import Conflict
+from shared.calendar import IST
 
 from .charges import ChargeBreakdown, FeeModel, charges_for_fill
 from .fills import Fill
-from .ledger import EntryKind, Ledger, LedgerEntry, fill_entries
+from .ledger import LedgerEntry, fill_entries
 from .money import ZERO
 from .positions import Position, PositionBook
 
+KEEP_DAYS = 9  # enough equity history for the start of the week
 
-class DuplicateFill(Conflict):
-    """A fill with this key was booked already (replays must not double-count)."""
 
-    code = "duplicate_fill"
+def day_start(now: datetime) -> datetime:
+    """Midnight IST of ``now``'s day (the platform's trading day boundary)."""
+    return datetime.combine(now.astimezone(IST).date(), time(0), IST)
+
+
+def week_start(now: datetime) -> datetime:
+    """Monday midnight IST of ``now``'s week."""
+    start = day_start(now)
+    return start - timedelta(days=start.weekday())
 
 
 @dataclass(frozen=True, slots=True)
-class FillOutcome:
-    """What booking one fill did: its charges, the new position, realised P&L, ledger entries."""
+class Settlement:
+    """What one fill does: its charges, the position after it, the P&L it realised, its entries."""
 
     fill: Fill
     charges: ChargeBreakdown
@@ -42,12 +66,19 @@ class FillOutcome:
     entries: tuple[LedgerEntry, ...]
 
 
+def settle(fill: Fill, position: Position, fee_model: FeeModel) -> Settlement:
+    """Price ``fill``'s charges with ``fee_model`` and apply it to ``position`` (same key)."""
+    charges = charges_for_fill(fee_model, fill)
+    after, realised = position.apply(fill.signed_quantity, fill.price)
+    return Settlement(fill, charges, after, realised, tuple(fill_entries(fill, charges)))
+
+
 @dataclass(frozen=True, slots=True)
-class AccountSummary:
-    """The account at a set of marks.
+class Valuation:
+    """The account marked at a set of prices.
 
     ``equity = cash + market_value`` and
-    ``realised + unrealised - charges = equity - net_deposits``.
+    ``realised + unrealised - charges = equity - starting capital``.
     """
 
     cash: Decimal
@@ -58,79 +89,80 @@ class AccountSummary:
     realised_pnl: Decimal
     unrealised_pnl: Decimal
     charges: Decimal
-    net_deposits: Decimal
-    day_pnl: Decimal | None
+    start_of_day_equity: Decimal
+    day_pnl: Decimal
     open_positions: int
 
 
 class Account:
-    """Cash ledger and position book of one broker account."""
+    """Positions, cash, charges and book-equity history of one broker account."""
 
-    def __init__(
-        self,
-        fee_model: FeeModel,
-        ledger: Ledger | None = None,
-        positions: PositionBook | None = None,
-    ) -> None:
-        self.fee_model = fee_model
-        self.ledger = ledger if ledger is not None else Ledger()
-        self.positions = positions if positions is not None else PositionBook()
-        self._fill_keys = {e.ref for e in self.ledger if e.kind is EntryKind.FILL}
+    def __init__(self, starting_capital: Decimal) -> None:
+        self.starting_capital = starting_capital
+        self.positions = PositionBook()
+        self.flows = ZERO  # cash flows of all fills, before charges
+        self.charges = ZERO
+        self.peak_book_equity = starting_capital
+        self._checkpoints: list[tuple[datetime, Decimal]] = []
+        self._floor = starting_capital  # book equity before the oldest checkpoint kept
 
-    @classmethod
-    def open(cls, initial_cash: Decimal, ts: datetime, fee_model: FeeModel) -> Account:
-        """A new account funded with ``initial_cash``."""
-        account = cls(fee_model)
-        account.ledger.deposit(initial_cash, ts, ref="initial")
-        return account
+    def trade(self, fill: Fill, fee_model: FeeModel) -> Settlement:
+        """Price ``fill``'s charges with ``fee_model`` and book it."""
+        settlement = settle(fill, self.positions.get(fill.symbol, fill.product), fee_model)
+        self.book_fill(fill, settlement.charges.total)
+        return settlement
 
-    def apply_fill(self, fill: Fill) -> FillOutcome:
-        """Price the fill's charges, post its cash flow and charges, and update the position."""
-        if fill.fill_key in self._fill_keys:
-            raise DuplicateFill(f"fill {fill.fill_key} is already booked")
-        charges = charges_for_fill(self.fee_model, fill)
-        entries = fill_entries(fill, charges)
-        for entry in entries:
-            self.ledger.post(entry)
-        position, realised = self.positions.apply_fill(fill)
-        self._fill_keys.add(fill.fill_key)
-        return FillOutcome(fill, charges, position, realised, tuple(entries))
+    def book_fill(self, fill: Fill, charges: Decimal) -> Position:
+        """Book a fill whose charges are priced already (a stored fill); the position after it."""
+        position, _ = self.positions.apply_fill(fill)
+        self.flows += fill.cash_flow
+        self.charges += charges
+        equity = self.book_equity
+        self.peak_book_equity = max(self.peak_book_equity, equity)
+        self._checkpoints.append((fill.ts, equity))
+        self._trim(fill.ts)
+        return position
 
     @property
     def cash(self) -> Decimal:
-        return self.ledger.balance
+        return self.starting_capital + self.flows - self.charges
 
-    def net_deposits(self) -> Decimal:
-        """Money put in minus money taken out (the base P&L is measured against)."""
-        return sum(
-            (
-                e.amount
-                for e in self.ledger
-                if e.kind in (EntryKind.DEPOSIT, EntryKind.WITHDRAWAL, EntryKind.ADJUSTMENT)
-            ),
-            ZERO,
-        )
+    @property
+    def book_equity(self) -> Decimal:
+        """Starting capital plus realised P&L minus charges (cash plus positions at cost)."""
+        return self.starting_capital + self.positions.realised_pnl - self.charges
 
     def equity(self, marks: Mapping[str, Decimal]) -> Decimal:
-        """Cash plus the signed marked value of open positions."""
+        """Cash plus open positions at ``marks`` (unmarked ones at cost)."""
         return self.cash + self.positions.market_value(marks)
 
-    def summary(
-        self,
-        marks: Mapping[str, Decimal],
-        start_of_day_equity: Decimal | None = None,
-    ) -> AccountSummary:
-        """The account marked at ``marks``; day P&L needs the start-of-day equity."""
+    def book_equity_before(self, ts: datetime) -> Decimal:
+        """Book equity after the last fill before ``ts``."""
+        for at, equity in reversed(self._checkpoints):
+            if at < ts:
+                return equity
+        return self._floor
+
+    def start_of_day(self, now: datetime) -> Decimal:
+        return self.book_equity_before(day_start(now))
+
+    def start_of_week(self, now: datetime) -> Decimal:
+        return self.book_equity_before(week_start(now))
+
+    def peak(self, current_equity: Decimal) -> Decimal:
+        return max(self.peak_book_equity, current_equity)
+
+    def valuation(self, marks: Mapping[str, Decimal], now: datetime) -> Valuation:
+        """The account at ``marks`` (unmarked positions at cost); day P&L as of ``now``."""
+        open_positions = self.positions.open_positions()
         market_value = self.positions.market_value(marks)
         equity = self.cash + market_value
         margin = sum(
-            (
-                abs(p.market_value(marks.get(p.symbol, p.average_price)))
-                for p in self.positions.open_positions()
-            ),
+            (abs(p.market_value(marks.get(p.symbol, p.average_price))) for p in open_positions),
             ZERO,
         )
-        return AccountSummary(
+        start_of_day = self.start_of_day(now)
+        return Valuation(
             cash=self.cash,
             market_value=market_value,
             equity=equity,
@@ -138,8 +170,18 @@ class Account:
             free_margin=equity - margin,
             realised_pnl=self.positions.realised_pnl,
             unrealised_pnl=self.positions.unrealised_pnl(marks),
-            charges=self.ledger.total_charges,
-            net_deposits=self.net_deposits(),
-            day_pnl=None if start_of_day_equity is None else equity - start_of_day_equity,
-            open_positions=len(self.positions.open_positions()),
+            charges=self.charges,
+            start_of_day_equity=start_of_day,
+            day_pnl=equity - start_of_day,
+            open_positions=len(open_positions),
         )
+
+    def _trim(self, latest: datetime) -> None:
+        cutoff = latest - timedelta(days=KEEP_DAYS)
+        drop = 0
+        while drop < len(self._checkpoints) - 1 and self._checkpoints[drop][0] < cutoff:
+            drop += 1
+        if drop:
+            # The last dropped checkpoint stays the answer for any time before the rest.
+            self._floor = self._checkpoints[drop - 1][1]
+            del self._checkpoints[:drop]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -10,7 +9,6 @@ from enum import StrEnum
 
 from .charges import ChargeBreakdown
 from .fills import Fill
-from .money import ZERO
 
 
 class EntryKind(StrEnum):
@@ -59,48 +57,3 @@ def fill_entries(fill: Fill, charges: ChargeBreakdown) -> list[LedgerEntry]:
         if amount
     ]
     return entries
-
-
-class Ledger:
-    """Entries of one account in posting order, with the running cash balance."""
-
-    def __init__(self, entries: Iterable[LedgerEntry] = ()) -> None:
-        self._entries: list[LedgerEntry] = []
-        self._balance = ZERO
-        self._charges = ZERO
-        for entry in entries:
-            self.post(entry)
-
-    def post(self, entry: LedgerEntry) -> None:
-        self._entries.append(entry)
-        self._balance += entry.amount
-        if entry.kind is EntryKind.CHARGE:
-            self._charges -= entry.amount
-
-    def deposit(self, amount: Decimal, ts: datetime, ref: str = "") -> LedgerEntry:
-        """Add funds (the initial capital of a paper account is a deposit)."""
-        if amount <= 0:
-            raise ValueError("a deposit must be positive")
-        entry = LedgerEntry(ts=ts, kind=EntryKind.DEPOSIT, amount=amount, ref=ref)
-        self.post(entry)
-        return entry
-
-    @property
-    def balance(self) -> Decimal:
-        """Cash: the sum of every entry."""
-        return self._balance
-
-    @property
-    def total_charges(self) -> Decimal:
-        """Sum of all charges paid (a positive number)."""
-        return self._charges
-
-    @property
-    def entries(self) -> tuple[LedgerEntry, ...]:
-        return tuple(self._entries)
-
-    def __iter__(self) -> Iterator[LedgerEntry]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)

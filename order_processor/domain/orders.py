@@ -136,7 +136,12 @@ class Order:
 
 
 def order_from_intent(intent: OrderIntent) -> Order:
-    """A PENDING order from an intent taken off the bus (or a manual order request)."""
+    """A PENDING order from an open intent taken off the bus (or a manual order request).
+
+    A close intent has no side or quantity until the processor sizes it.
+    """
+    if intent.side is None or intent.quantity is None:
+        raise ValueError("a close intent is sized by the order processor, not made an order")
     return Order(
         user_id=intent.user_id,
         broker_account_id=intent.broker_account_id,

@@ -69,6 +69,15 @@ class SystemQueries:
         )
         return [(u, a) for u, a in (await self.session.execute(stmt)).all()]
 
+    async def open_position_symbols(self) -> list[tuple[int, int, str]]:
+        """(user_id, broker_account_id, symbol) of every open position."""
+        stmt = (
+            select(Position.user_id, Position.broker_account_id, Position.symbol)
+            .where(Position.quantity != Decimal(0))
+            .distinct()
+        )
+        return [(u, a, s) for u, a, s in (await self.session.execute(stmt)).all()]
+
     async def users_with_open_positions(self) -> list[int]:
         stmt = select(Position.user_id).where(Position.quantity != Decimal(0)).distinct()
         return sorted((await self.session.scalars(stmt)).all())

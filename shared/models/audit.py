@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models.base import Base, BigId, UTCDateTime, utcnow
+from shared.models.base import Base, BigId, UTCDateTime, ids_never_reused, utcnow
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_ts", "ts"), Index("ix_audit_log_action", "action"))
+    __table_args__ = ids_never_reused(
+        Index("ix_audit_log_ts", "ts"), Index("ix_audit_log_action", "action")
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

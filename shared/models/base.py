@@ -23,6 +23,16 @@ NAMING = {
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def ids_never_reused(*constraints: Any) -> tuple[Any, ...]:
+    """``__table_args__`` of a table keyed by a ``BigId`` ``id``: no id is ever handed out twice.
+
+    PostgreSQL sequences never go back; SQLite without AUTOINCREMENT reuses the
+    highest rowid once that row is deleted, and whatever was cached under the
+    old id (an account's cash and positions) would pass to the new row.
+    """
+    return (*constraints, {"sqlite_autoincrement": True})
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -64,7 +74,11 @@ class Money(TypeDecorator[Decimal]):
         dec = Decimal(value) if not isinstance(value, Decimal) else value
         if not dec.is_finite():
             raise ValueError("money must be finite")
-        return str(dec) if dialect.name == "sqlite" else dec
+        if dialect.name != "sqlite":
+            return dec
+        # SQLite compares text: every zero is written "0", so "quantity != 0" finds closed
+        # positions whatever the zero's exponent (3.5 - 3.5 is Decimal("0.0")).
+        return str(dec) if dec else "0"
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:

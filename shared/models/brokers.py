@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models.base import Base, BigId, Money, TimestampMixin
+from shared.models.base import Base, BigId, Money, TimestampMixin, UTCDateTime, ids_never_reused
 
 
 class BrokerAccount(TimestampMixin, Base):
     __tablename__ = "broker_accounts"
-    __table_args__ = (UniqueConstraint("user_id", "label"),)
+    __table_args__ = ids_never_reused(UniqueConstraint("user_id", "label"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(
@@ -25,3 +26,5 @@ class BrokerAccount(TimestampMixin, Base):
     starting_capital: Mapped[Decimal] = mapped_column(Money, nullable=False)
     currency: Mapped[str] = mapped_column(String(8), nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    # Set once when the owner closes the account; a closed account is never reopened.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -9,14 +9,24 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models.base import Base, BigId, Money, TimestampMixin, UTCDateTime, utcnow
+from shared.models.base import (
+    Base,
+    BigId,
+    Money,
+    TimestampMixin,
+    UTCDateTime,
+    ids_never_reused,
+    utcnow,
+)
 
 
 class StrategySubscription(TimestampMixin, Base):
     """A user's strategy, with its parameters, applied to symbols on one timeframe."""
 
     __tablename__ = "strategy_subscriptions"
-    __table_args__ = (Index("ix_strategy_subscriptions_status_tf", "status", "timeframe"),)
+    __table_args__ = ids_never_reused(
+        Index("ix_strategy_subscriptions_status_tf", "status", "timeframe")
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(
@@ -41,7 +51,7 @@ class SignalRecord(Base):
     """A signal a subscription produced on a closed candle (stored once per signal id)."""
 
     __tablename__ = "signals"
-    __table_args__ = (Index("ix_signals_user_ts", "user_id", "candle_end"),)
+    __table_args__ = ids_never_reused(Index("ix_signals_user_ts", "user_id", "candle_end"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     signal_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)

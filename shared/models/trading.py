@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models.base import Base, BigId, Money, TimestampMixin, UTCDateTime, utcnow
+from shared.models.base import (
+    Base,
+    BigId,
+    Money,
+    UTCDateTime,
+    ids_never_reused,
+    utcnow,
+)
 
 
 def _user_fk() -> ForeignKey:
@@ -20,9 +27,12 @@ def _account_fk() -> ForeignKey:
     return ForeignKey("broker_accounts.id", ondelete="CASCADE")
 
 
-class Order(TimestampMixin, Base):
+class Order(Base):
+    """An order. Its times are event times the order path sets from its clock (never the
+    wall clock of the database session), so a replay or a backtest stores the same rows."""
+
     __tablename__ = "orders"
-    __table_args__ = (
+    __table_args__ = ids_never_reused(
         UniqueConstraint("user_id", "client_order_id"),
         Index("ix_orders_user_status", "user_id", "status"),
         Index("ix_orders_account_status", "broker_account_id", "status"),
@@ -57,11 +67,15 @@ class Order(TimestampMixin, Base):
     broker_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # One more on every change; order events carry it so consumers keep the newest.
+    version: Mapped[int] = mapped_column(default=1, server_default="1", nullable=False)
 
 
 class Fill(Base):
     __tablename__ = "fills"
-    __table_args__ = (Index("ix_fills_user_ts", "user_id", "ts"),)
+    __table_args__ = ids_never_reused(Index("ix_fills_user_ts", "user_id", "ts"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     order_id: Mapped[int] = mapped_column(
@@ -80,7 +94,7 @@ class Fill(Base):
 
 class Position(Base):
     __tablename__ = "positions"
-    __table_args__ = (UniqueConstraint("broker_account_id", "symbol", "product"),)
+    __table_args__ = ids_never_reused(UniqueConstraint("broker_account_id", "symbol", "product"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(BigId, _user_fk(), index=True, nullable=False)
@@ -90,16 +104,15 @@ class Position(Base):
     quantity: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), nullable=False)
     average_price: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), nullable=False)
     realised_pnl: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
-    )
+    # The time of the fill that last changed it (set by the booking, from event time).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
 class LedgerEntry(Base):
     """One cash flow of a broker account: fill notional, each charge, deposits."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_account_ts", "broker_account_id", "ts"),)
+    __table_args__ = ids_never_reused(Index("ix_ledger_account_ts", "broker_account_id", "ts"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(BigId, _user_fk(), nullable=False)
@@ -116,6 +129,7 @@ class RiskDecisionRecord(Base):
     """Every decision of the risk chain, pass or fail, for the audit trail."""
 
     __tablename__ = "risk_decisions"
+    __table_args__ = ids_never_reused()
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(BigId, _user_fk(), index=True, nullable=False)
@@ -145,7 +159,7 @@ class TradingHalt(Base):
     """A halt of everyone (``user_id`` null) or of one user; active while ``cleared_at`` is null."""
 
     __tablename__ = "trading_halts"
-    __table_args__ = (Index("ix_trading_halts_active", "user_id", "cleared_at"),)
+    __table_args__ = ids_never_reused(Index("ix_trading_halts_active", "user_id", "cleared_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(BigId, _user_fk(), nullable=True)

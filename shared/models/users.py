@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models.base import Base, BigId, TimestampMixin, UTCDateTime
+from shared.models.base import Base, BigId, TimestampMixin, UTCDateTime, ids_never_reused
 
 
 class Role(StrEnum):
@@ -18,6 +18,7 @@ class Role(StrEnum):
 
 class User(TimestampMixin, Base):
     __tablename__ = "users"
+    __table_args__ = ids_never_reused()
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True, nullable=False)
@@ -56,6 +57,7 @@ class RefreshToken(Base):
     """A refresh token, stored only as its SHA-256; ``used_at`` set once it has been rotated."""
 
     __tablename__ = "refresh_tokens"
+    __table_args__ = ids_never_reused()
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     family_id: Mapped[str] = mapped_column(

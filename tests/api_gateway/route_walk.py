@@ -28,7 +28,8 @@ async def _broker_account(client: httpx.AsyncClient, owner: Trader) -> int:
     )
     if r.status_code == 409:
         listing = await client.get(f"{R}/broker-accounts", headers=owner.headers)
-        return int(listing.json()["items"][0]["id"])
+        label = f"walk-{owner.id}"  # the owner's account of this kind (an INR one, a USDT one)
+        return next(int(a["id"]) for a in listing.json()["items"] if a["label"] == label)
     assert r.status_code == 201, r.text
     return int(r.json()["id"])
 

@@ -64,6 +64,30 @@ async def test_duplicate_label_is_409_and_update_and_delete_work(api):
     ).status_code == 404
 
 
+async def test_paper_account_in_eur_is_422_naming_the_allowed_currencies(sqlite_api):
+    trader = await sqlite_api.trader()
+
+    r = await sqlite_api.client.post(
+        f"{R}/broker-accounts", headers=trader.headers, json={"label": "X", "currency": "EUR"}
+    )
+
+    assert r.status_code == 422
+    (detail,) = r.json()["details"]
+    assert detail["field"] == "currency"
+    assert all(c in detail["message"] for c in ("INR", "USDT", "USD", "EUR"))
+
+
+async def test_usdt_paper_account_defaults_to_10000_usdt(sqlite_api):
+    trader = await sqlite_api.trader()
+
+    r = await sqlite_api.client.post(
+        f"{R}/broker-accounts", headers=trader.headers, json={"label": "X", "currency": "usdt"}
+    )
+
+    assert r.status_code == 201, r.text
+    assert (r.json()["currency"], r.json()["starting_capital"]) == ("USDT", "10000")
+
+
 async def test_unknown_broker_kind_and_negative_capital_are_422(api):
     trader = await api.trader()
     r = await api.client.post(
@@ -79,3 +103,22 @@ async def test_unknown_broker_kind_and_negative_capital_are_422(api):
     )
     assert r.status_code == 422
     assert r.json()["details"][0]["field"] == "starting_capital"
+
+
+async def test_new_account_never_gets_the_id_of_a_deleted_one(sqlite_api):
+    # SQLite without AUTOINCREMENT handed the highest deleted rowid out again, and with it
+    # whatever was cached under that id (cash, positions, risk state).
+    api = sqlite_api
+    alice, bob = await api.trader(), await api.trader()
+    created = await api.client.post(
+        f"{R}/broker-accounts", headers=alice.headers, json={"label": "Gone"}
+    )
+    gone = created.json()["id"]
+    assert created.json()["closed_at"] is None
+    deleted = await api.client.delete(f"{R}/broker-accounts/{gone}", headers=alice.headers)
+    assert deleted.status_code == 204
+
+    r = await api.client.post(f"{R}/broker-accounts", headers=bob.headers, json={"label": "New"})
+
+    assert r.status_code == 201
+    assert r.json()["id"] > gone

@@ -1,11 +1,11 @@
+from datetime import timedelta
 from decimal import Decimal
 
-import pytest
-
-from order_processor.domain.account import Account, DuplicateFill
+from order_processor.domain.account import Account
 from order_processor.domain.charges import ChargeSchedule, NoCharges
 from order_processor.domain.fills import Fill
-from order_processor.domain.ledger import EntryKind, Ledger, LedgerEntry
+from order_processor.domain.ledger import EntryKind
+from order_processor.equity import EquityTracker
 from shared.contracts import Product, Side
 
 from .factories import ist
@@ -13,7 +13,7 @@ from .factories import ist
 START = Decimal(100_000)
 
 
-def fill(side, qty, price, seq=1, coid="c-1", symbol="INFY", product=Product.MIS):
+def fill(side, qty, price, seq=1, coid="c-1", symbol="INFY", product=Product.MIS, ts=None):
     return Fill(
         user_id=1,
         client_order_id=coid,
@@ -23,96 +23,93 @@ def fill(side, qty, price, seq=1, coid="c-1", symbol="INFY", product=Product.MIS
         product=product,
         quantity=Decimal(qty),
         price=Decimal(price),
-        ts=ist(10),
+        ts=ts or ist(10),
     )
 
 
-def test_new_account_holds_its_deposit_as_cash():
-    account = Account.open(START, ist(9), NoCharges())
+def test_new_account_holds_its_starting_capital_as_cash():
+    account = Account(START)
 
-    summary = account.summary({})
+    valuation = account.valuation({}, ist(10))
 
-    assert (summary.cash, summary.equity, summary.net_deposits) == (START, START, START)
+    assert (valuation.cash, valuation.equity, valuation.day_pnl) == (START, START, 0)
 
 
 def test_fill_posts_its_cash_flow_and_each_non_zero_charge():
-    account = Account.open(START, ist(9), ChargeSchedule())
+    account = Account(START)
 
-    outcome = account.apply_fill(fill(Side.BUY, 100, 100))
+    settled = account.trade(fill(Side.BUY, 100, 100), ChargeSchedule())
 
-    kinds = [(e.kind, e.item) for e in outcome.entries]
+    kinds = [(e.kind, e.item) for e in settled.entries]
     assert kinds[0] == (EntryKind.FILL, None)
-    assert {item for _, item in kinds[1:]} == {k for k, v in outcome.charges.items().items() if v}
-    assert account.cash == START - 10_000 - outcome.charges.total
+    assert {item for _, item in kinds[1:]} == {k for k, v in settled.charges.items().items() if v}
+    assert account.cash == START - 10_000 - settled.charges.total
 
 
 def test_buy_then_sell_realises_pnl_and_pays_charges():
-    account = Account.open(START, ist(9), ChargeSchedule())
-    bought = account.apply_fill(fill(Side.BUY, 100, 100, coid="b"))
+    account = Account(START)
+    bought = account.trade(fill(Side.BUY, 100, 100, coid="b"), ChargeSchedule())
 
-    sold = account.apply_fill(fill(Side.SELL, 100, 105, coid="s"))
+    sold = account.trade(fill(Side.SELL, 100, 105, coid="s"), ChargeSchedule())
 
-    summary = account.summary({"INFY": Decimal(105)})
+    valuation = account.valuation({"INFY": Decimal(105)}, ist(15))
     charges = bought.charges.total + sold.charges.total
     assert sold.realised_pnl == 500
-    assert summary.realised_pnl == 500
-    assert summary.charges == charges
-    assert summary.equity == START + 500 - charges
-    assert summary.open_positions == 0
+    assert valuation.realised_pnl == 500
+    assert valuation.charges == charges
+    assert valuation.equity == START + 500 - charges
+    assert valuation.open_positions == 0
 
 
-def test_summary_marks_open_positions():
-    account = Account.open(START, ist(9), NoCharges())
-    account.apply_fill(fill(Side.BUY, 10, 1000, coid="a"))
-    account.apply_fill(fill(Side.SELL, 5, 200, coid="b", symbol="SBIN"))
+def test_valuation_marks_open_positions():
+    account = Account(START)
+    account.trade(fill(Side.BUY, 10, 1000, coid="a"), NoCharges())
+    account.trade(fill(Side.SELL, 5, 200, coid="b", symbol="SBIN"), NoCharges())
 
-    summary = account.summary(
-        {"INFY": Decimal(1100), "SBIN": Decimal(210)}, start_of_day_equity=START
-    )
+    valuation = account.valuation({"INFY": Decimal(1100), "SBIN": Decimal(210)}, ist(15))
 
-    assert summary.market_value == 11_000 - 1_050
-    assert summary.unrealised_pnl == 1_000 - 50
-    assert summary.margin_used == 11_000 + 1_050
-    assert summary.free_margin == summary.equity - summary.margin_used
-    assert summary.day_pnl == summary.equity - START
+    assert valuation.market_value == 11_000 - 1_050
+    assert valuation.unrealised_pnl == 1_000 - 50
+    assert valuation.margin_used == 11_000 + 1_050
+    assert valuation.free_margin == valuation.equity - valuation.margin_used
+    assert valuation.day_pnl == valuation.equity - START
 
 
 def test_unmarked_position_is_valued_at_cost():
-    account = Account.open(START, ist(9), NoCharges())
-    account.apply_fill(fill(Side.BUY, 10, 1000))
+    account = Account(START)
+    account.trade(fill(Side.BUY, 10, 1000), NoCharges())
 
-    summary = account.summary({})
+    valuation = account.valuation({}, ist(15))
 
-    assert (summary.equity, summary.unrealised_pnl) == (START, 0)
-
-
-def test_the_same_fill_cannot_be_booked_twice():
-    account = Account.open(START, ist(9), NoCharges())
-    account.apply_fill(fill(Side.BUY, 10, 1000))
-
-    with pytest.raises(DuplicateFill):
-        account.apply_fill(fill(Side.BUY, 10, 1000))
+    assert (valuation.equity, valuation.unrealised_pnl) == (START, 0)
 
 
-def test_account_rebuilt_from_its_entries_remembers_booked_fills():
-    first = Account.open(START, ist(9), NoCharges())
-    first.apply_fill(fill(Side.BUY, 10, 1000))
+def test_start_of_day_is_book_equity_after_the_last_fill_before_midnight():
+    account = Account(START)
+    yesterday = ist(10) - timedelta(days=1)
+    account.book_fill(fill(Side.BUY, 10, 100, coid="a", ts=yesterday), Decimal(3))
+    account.book_fill(fill(Side.SELL, 10, 110, coid="b", ts=yesterday), Decimal(4))
+    account.book_fill(fill(Side.BUY, 10, 100, coid="c", ts=ist(10)), Decimal(5))
 
-    rebuilt = Account(NoCharges(), ledger=Ledger(first.ledger.entries), positions=first.positions)
-
-    assert rebuilt.cash == first.cash
-    with pytest.raises(DuplicateFill):
-        rebuilt.apply_fill(fill(Side.BUY, 10, 1000))
-
-
-def test_withdrawal_lowers_net_deposits():
-    ledger = Ledger()
-    ledger.deposit(START, ist(9))
-    ledger.post(LedgerEntry(ts=ist(10), kind=EntryKind.WITHDRAWAL, amount=Decimal(-5000)))
-
-    assert Account(NoCharges(), ledger=ledger).net_deposits() == 95_000
+    assert account.start_of_day(ist(15)) == START + 100 - 7
+    assert account.book_equity == START + 100 - 12
+    assert account.peak(Decimal(0)) == START + 100 - 7
 
 
-def test_deposit_must_be_positive():
-    with pytest.raises(ValueError):
-        Ledger().deposit(Decimal(0), ist(9))
+def test_tracker_ignores_a_stored_fill_it_has_read():
+    tracker = EquityTracker(START)
+    row = {
+        "symbol": "INFY",
+        "side": Side.BUY,
+        "product": Product.MIS,
+        "quantity": Decimal(10),
+        "price": Decimal(100),
+        "charges": Decimal(1),
+        "ts": ist(10),
+    }
+    tracker.apply(1, **row)
+
+    tracker.apply(1, **row)
+
+    assert tracker.book.get("INFY", Product.MIS).quantity == 10
+    assert tracker.cash == START - 1_000 - 1

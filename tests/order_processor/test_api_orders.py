@@ -182,6 +182,33 @@ async def test_inactive_account_takes_no_orders(tapi):
     assert r.json()["code"] == "account_inactive"
 
 
+async def test_inr_account_ordering_btcusdt_is_422_and_stores_no_order(tapi):
+    trader = await tapi.trader()
+    account = await tapi.account(trader, currency="INR")
+    await tapi.tick("BTCUSDT", 60000.0)
+
+    r = await tapi.place(trader, account, symbol="BTCUSDT", quantity="0.001")
+
+    assert r.status_code == 422
+    body = r.json()
+    assert body["code"] == "currency_mismatch"
+    assert "INR" in body["message"] and "USDT" in body["message"]
+    assert [d["field"] for d in body["details"]] == ["symbol"]
+    listing = await tapi.client.get(f"{R}/orders", headers=trader.headers)
+    assert listing.json()["total"] == 0
+
+
+async def test_usdt_account_buys_btcusdt(tapi):
+    trader = await tapi.trader()
+    account = await tapi.account(trader, currency="USDT")
+    await tapi.tick("BTCUSDT", 60000.0)
+
+    r = await tapi.place(trader, account, symbol="BTCUSDT", quantity="0.001")
+
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "OPEN"
+
+
 # -- the risk chain -----------------------------------------------------------------------
 
 

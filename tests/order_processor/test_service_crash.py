@@ -169,7 +169,7 @@ async def _setup_database(settings) -> list[tuple[int, int]]:
                     broker="paper",
                     label="main",
                     starting_capital=Decimal(10_000_000),
-                    currency="INR",
+                    currency="USDT",
                 )
                 session.add_all([account, UserRiskLimits(user_id=user.id, limits=ONLY_KILL_SWITCH)])
                 await session.flush()

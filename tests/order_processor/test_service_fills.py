@@ -142,7 +142,9 @@ async def test_exit_intent_closes_the_whole_position(env):
     await env.place(user, account, quantity=Decimal(7))
     await env.tick("SOLUSDT", 150)
 
-    exit_order = await env.place(user, account, quantity=Decimal(0), algo_tag="exit:ma_crossover")
+    exit_order = await env.place(
+        user, account, side=None, quantity=None, purpose="close", algo_tag="ma_crossover"
+    )
     await env.tick("SOLUSDT", 151)
 
     assert (exit_order.side, exit_order.quantity) == ("SELL", Decimal(7))
@@ -158,7 +160,9 @@ async def test_exit_intent_closes_the_whole_position(env):
 async def test_exit_intent_without_a_position_is_denied(env):
     user, account = await env.account()
 
-    order = await env.place(user, account, quantity=Decimal(0), algo_tag="exit:ma_crossover")
+    order = await env.place(
+        user, account, side=None, quantity=None, purpose="close", algo_tag="ma_crossover"
+    )
 
     assert (order.status, order.reason_code) == ("DENIED", "nothing_to_exit")
 
@@ -276,7 +280,7 @@ async def test_resting_orders_survive_a_restart(settings):
 async def test_intraday_positions_are_squared_off_at_1520(settings):
     clock = EventClock(ist(10))
     async with processor_env(settings, clock=clock) as env:
-        user, account = await env.account()
+        user, account = await env.account(currency="INR")
         await env.tick("RELIANCE", 1500)
         await env.place(user, account, symbol="RELIANCE", quantity=Decimal(3), product="MIS")
         await env.tick("RELIANCE", 1500)

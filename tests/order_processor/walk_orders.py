@@ -30,11 +30,14 @@ _seq = itertools.count(1)
 
 async def _account(client: httpx.AsyncClient, owner: Trader) -> int:
     r = await client.post(
-        f"{R}/broker-accounts", headers=owner.headers, json={"label": f"orders-{owner.id}"}
+        f"{R}/broker-accounts",
+        headers=owner.headers,
+        json={"label": f"orders-{owner.id}", "currency": "USDT"},  # order_body trades SOLUSDT
     )
     if r.status_code == 409:
         listing = await client.get(f"{R}/broker-accounts", headers=owner.headers)
-        return int(listing.json()["items"][0]["id"])
+        label = f"orders-{owner.id}"  # the owner's account of this kind (an INR one, a USDT one)
+        return next(int(a["id"]) for a in listing.json()["items"] if a["label"] == label)
     assert r.status_code == 201, r.text
     return int(r.json()["id"])
 
@@ -53,6 +56,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", f"{R}/admin/trading/halt"): {"reason": "route walk"},
     ("POST", f"{R}/admin/trading/resume"): {},
     ("POST", f"{R}/admin/trading/liquidate"): {},
+    ("POST", f"{R}/positions/close"): {"broker_account_id": 1, "symbol": "SOLUSDT"},
 }
 
 
@@ -107,11 +111,16 @@ class TradingApi:
         me = await self.client.get(f"{R}/users/me", headers=headers)
         return Trader(me.json()["id"], email, tokens["access_token"], tokens["refresh_token"])
 
-    async def account(self, trader: Trader, capital: str = "100000") -> int:
+    async def account(self, trader: Trader, capital: str = "100000", currency: str = "USDT") -> int:
+        """A paper account; USDT by default, the currency of the crypto symbols the tests trade."""
         r = await self.client.post(
             f"{R}/broker-accounts",
             headers=trader.headers,
-            json={"label": f"paper-{next(_seq)}", "starting_capital": capital},
+            json={
+                "label": f"paper-{next(_seq)}",
+                "starting_capital": capital,
+                "currency": currency,
+            },
         )
         assert r.status_code == 201, r.text
         return int(r.json()["id"])
@@ -219,8 +228,10 @@ class ProcessorEnv:
     bus: Any
     clock: Any
 
-    async def account(self, capital: str = "100000", broker: str = "paper") -> tuple[int, int]:
-        """A new user with one broker account: (user_id, account_id)."""
+    async def account(
+        self, capital: str = "100000", broker: str = "paper", currency: str = "USDT"
+    ) -> tuple[int, int]:
+        """A new user with one broker account (USDT unless told): (user_id, account_id)."""
         from shared.db import transaction
         from shared.models import BrokerAccount, User
 
@@ -234,7 +245,7 @@ class ProcessorEnv:
                 broker=broker,
                 label=f"acc{n}",
                 starting_capital=Decimal(capital),
-                currency="INR",
+                currency=currency,
             )
             session.add(account)
             await session.flush()

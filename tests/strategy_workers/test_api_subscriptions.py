@@ -153,6 +153,17 @@ async def test_unknown_symbol_is_422_naming_its_position(api):
     assert r.status_code == 422 and fields(r) == ["symbols.1"]
 
 
+async def test_symbol_in_another_currency_than_the_account_is_422_naming_both(api):
+    trader = await api.trader()
+    account = await account_of(api, trader, currency="INR")
+
+    r = await subscribe(api, trader, broker_account_id=account, symbols=["INFY", "BTCUSDT"])
+
+    assert r.status_code == 422 and fields(r) == ["symbols.1"]
+    message = r.json()["details"][0]["message"]
+    assert "INR" in message and "USDT" in message
+
+
 async def test_bad_sizing_parameter_is_422_naming_the_field(api):
     trader = await api.trader()
 

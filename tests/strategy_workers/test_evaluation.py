@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from pydantic import Field
 
-from shared.contracts import Side, SignalAction, Timeframe
+from shared.contracts import Product, Side, SignalAction, Timeframe
 from strategy_workers import indicators as ta
 from strategy_workers.evaluation import (
-    EXIT_TAG_PREFIX,
     Evaluator,
     SubscriptionSpec,
     evaluate_candles,
@@ -234,7 +233,7 @@ def test_sell_signal_becomes_a_sell_intent(registry, market):
     assert [i.side for i in result.intents] == [Side.SELL]
 
 
-def test_exit_signal_becomes_a_zero_quantity_exit_intent(registry, market):
+def test_exit_signal_becomes_a_typed_close_intent_the_worker_does_not_size(registry, market):
     store, w = market
 
     result = Evaluator(store, registry=registry).evaluate(
@@ -242,9 +241,24 @@ def test_exit_signal_becomes_a_zero_quantity_exit_intent(registry, market):
     )
 
     (intent,) = result.intents
-    assert intent.quantity == 0
-    assert intent.algo_tag == EXIT_TAG_PREFIX + "probe"
+    assert intent.purpose == "close"
+    assert (intent.side, intent.quantity) == (None, None)
+    assert (intent.symbol, intent.product, intent.algo_tag) == ("INFY", Product.MIS, "probe")
+    assert (intent.user_id, intent.broker_account_id) == (101, 201)
     assert result.signals[0].action is SignalAction.EXIT
+
+
+def test_buy_and_sell_signals_stay_open_intents(registry, market):
+    store, w = market
+
+    result = Evaluator(store, registry=registry).evaluate(
+        [candle_at(w, -1)], [sub(1, params={"action": "SELL"}), sub(2, params={"action": "BUY"})]
+    )
+
+    assert [(i.purpose, i.side) for i in result.intents] == [
+        ("open", Side.SELL),
+        ("open", Side.BUY),
+    ]
 
 
 def test_unsizable_signal_is_published_without_an_intent(registry, market):

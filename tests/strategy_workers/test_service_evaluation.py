@@ -1,5 +1,5 @@
 """The evaluation service over a real database and bus: signals stored once, intents on the stream,
-re-runs harmless, EXITs resolved from positions, subscription changes seen on the next candle."""
+re-runs harmless, EXITs sent as typed close intents, subscription changes seen next candle."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from shared.contracts import (
     CandleMsg,
     ControlEvent,
     OrderIntent,
+    Product,
     Side,
     SignalAction,
     SignalMsg,
@@ -41,7 +42,7 @@ from shared.models import BrokerAccount, Order, Position, SignalRecord, Strategy
 from shared.runtime import Runtime
 from shared.tickstore import tickstore_from_settings
 from strategy_workers import embedded
-from strategy_workers.evaluation import EXIT_TAG_PREFIX, Evaluator
+from strategy_workers.evaluation import Evaluator
 from strategy_workers.service import EvaluationService
 from strategy_workers.strategies import (
     CandleWindow,
@@ -234,7 +235,6 @@ async def _world(url: str, registry: StrategyRegistry) -> AsyncIterator[World]:
         bus=bus,
         candle_cache=cache,
         evaluator=Evaluator(registry=registry),
-        resolve_exits=True,
     )
     yield World(sessions, bus, cache, service, registry)
     await bus.close()
@@ -361,8 +361,8 @@ async def test_rerun_of_an_older_candle_sees_only_the_history_before_it(lite):
 # -- EXIT ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("held", "side"), [(Decimal(7), Side.SELL), (Decimal(-3), Side.BUY)])
-async def test_exit_becomes_an_order_that_flattens_the_position(world, held, side):
+@pytest.mark.parametrize("held", [Decimal(7), Decimal(-3)])
+async def test_exit_is_sent_as_a_typed_close_intent_for_the_processor_to_size(world, held):
     owner = await world.trader()
     await world.subscribe(owner, params={"action": "EXIT"})
     await _hold(world, owner, "INFY", held)
@@ -371,12 +371,14 @@ async def test_exit_becomes_an_order_that_flattens_the_position(world, held, sid
     outcome = await world.service.handle([candle])
 
     [intent] = outcome.intents
-    assert (intent.side, intent.quantity) == (side, abs(held))
-    assert intent.algo_tag == EXIT_TAG_PREFIX + "probe"
+    assert intent.purpose == "close"
+    assert (intent.side, intent.quantity) == (None, None)
+    assert (intent.symbol, intent.product, intent.algo_tag) == ("INFY", Product.MIS, "probe")
     assert (await world.stored())[0].client_order_id == intent.client_order_id
+    assert await world.intents() == [intent]
 
 
-async def test_two_subscriptions_exiting_one_position_close_it_once(lite):
+async def test_two_subscriptions_exiting_one_position_each_send_their_close_intent(lite):
     owner = await lite.trader()
     for _ in range(2):
         await lite.subscribe(owner, params={"action": "EXIT"})
@@ -385,20 +387,22 @@ async def test_two_subscriptions_exiting_one_position_close_it_once(lite):
 
     outcome = await lite.service.handle([candle])
 
-    assert [(i.side, i.quantity) for i in outcome.intents] == [(Side.SELL, Decimal(5))]
+    # The processor decides them one after the other: the second finds nothing left to close.
+    assert [i.purpose for i in outcome.intents] == ["close", "close"]
     assert len(outcome.signals) == 2
 
 
-async def test_exit_when_flat_stores_the_signal_and_sends_no_order(lite):
+async def test_exit_when_flat_still_sends_its_close_intent(lite):
     owner = await lite.trader()
     await lite.subscribe(owner, params={"action": "EXIT"})
     candle = await lite.market()
 
     outcome = await lite.service.handle([candle])
 
-    assert outcome.intents == []
+    [intent] = outcome.intents
+    assert intent.purpose == "close"
     [record] = await lite.stored()
-    assert record.action == "EXIT" and record.client_order_id is None
+    assert record.action == "EXIT" and record.client_order_id == intent.client_order_id
 
 
 # -- subscription changes ------------------------------------------------------------------

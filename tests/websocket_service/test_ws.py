@@ -33,13 +33,20 @@ async def _recv(ws, timeout=2.0):
 def _order(user_id: int) -> OrderEvent:
     return OrderEvent(
         user_id=user_id,
-        order_id=1,
+        order_id=user_id,  # one order per user, as ids are unique
+        version=1,
+        broker_account_id=1,
         client_order_id="c1",
         symbol="INFY",
         side="BUY",
+        order_type="MARKET",
+        product="MIS",
+        validity="DAY",
         status="OPEN",
         quantity=Decimal(1),
         filled_quantity=Decimal(0),
+        origin="manual",
+        created_at=NOW,
         ts=NOW,
     )
 

@@ -164,6 +164,8 @@ export interface Signal {
 export interface Order {
   id?: number;
   order_id?: number;
+  /** One more on every change of the order: the highest version is the current state. */
+  version?: number;
   client_order_id?: string;
   broker_account_id?: number;
   symbol: string;

@@ -2,7 +2,10 @@
 import { ErrorBox, busy, confirmDialog, field, h, select, toast } from "../dom";
 import { money, time } from "../format";
 import type { AppContext, View } from "../state";
-import type { BrokerAccount } from "../types";
+import type { BrokerAccount, Instrument } from "../types";
+
+/** An account trades only instruments quoted in its currency (no conversion yet). */
+const PAPER_CURRENCIES = ["INR", "USDT", "USD"];
 
 export function accountsView(app: AppContext): View {
   const body = h("tbody");
@@ -21,7 +24,23 @@ export function accountsView(app: AppContext): View {
     step: "0.01",
     placeholder: "50000",
   });
-  const currency = select("currency", ["INR", "USD", "USDT"], "INR");
+  const currency = select("currency", PAPER_CURRENCIES, "INR");
+  // Propose the currency of the selected symbol until the user picks one.
+  let currencyPicked = false;
+  currency.addEventListener("change", () => (currencyPicked = true));
+  const proposeCurrency = async (): Promise<void> => {
+    const name = app.symbol.value;
+    let proposed = "INR";
+    if (name) {
+      try {
+        const i = await app.api.get<Instrument>(`/instruments/${encodeURIComponent(name)}`);
+        if (PAPER_CURRENCIES.includes(i.currency)) proposed = i.currency;
+      } catch {
+        // an unknown symbol: keep INR
+      }
+    }
+    if (!currencyPicked) currency.value = proposed;
+  };
   const submit = h(
     "button",
     { type: "submit", class: "primary", id: "create-account" },
@@ -31,8 +50,8 @@ export function accountsView(app: AppContext): View {
     "form",
     { id: "account-form", class: "stack" },
     field("Label", label),
-    field("Starting capital", capital, "Defaults to 50,000 INR"),
-    field("Currency", currency),
+    field("Starting capital", capital, "Defaults to 50,000 INR or 10,000 USD/USDT"),
+    field("Currency", currency, "Trades only symbols quoted in it"),
   );
   const errors = new ErrorBox(form);
   form.append(errors.el, h("div", { class: "actions" }, submit));
@@ -48,6 +67,8 @@ export function accountsView(app: AppContext): View {
     void busy(submit, errors, async () => {
       const created = await app.api.post<BrokerAccount>("/broker-accounts", payload);
       form.reset();
+      currencyPicked = false;
+      void proposeCurrency();
       toast(`Paper account "${created.label}" created`);
       await app.reloadAccounts();
       app.accountId.set(created.id);
@@ -159,7 +180,10 @@ export function accountsView(app: AppContext): View {
   );
   return {
     el,
-    shown: () => void app.reloadAccounts(),
+    shown: () => {
+      void app.reloadAccounts();
+      void proposeCurrency();
+    },
     dispose: () => stops.forEach((stop) => stop()),
   };
 }

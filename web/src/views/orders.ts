@@ -110,7 +110,11 @@ export function ordersView(app: AppContext): View {
   const merge = (update: Partial<Order>): void => {
     const id = update.id ?? update.order_id;
     if (id === undefined) return;
-    orders.set(id, { ...(orders.get(id) ?? ({} as Order)), ...stripNulls(update), id } as Order);
+    const held = orders.get(id);
+    // An older state (a late event, or a response read before a newer event) never wins.
+    if (held?.version !== undefined && update.version !== undefined && update.version <= held.version)
+      return;
+    orders.set(id, { ...(held ?? ({} as Order)), ...stripNulls(update), id } as Order);
     render();
   };
 
@@ -141,19 +145,10 @@ export function ordersView(app: AppContext): View {
   };
 
   const onFrame = (data: unknown): void => {
+    // Order events carry the whole order and its version.
     const event = data as Order & { order_id: number };
-    const known = orders.has(event.order_id);
     duringLoad?.push({ ...event, id: event.order_id });
     merge({ ...event, id: event.order_id });
-    if (!known) {
-      // Events carry no account, type or prices: read the full order once.
-      void app.api
-        .get<Order>(`/orders/${event.order_id}`)
-        .then((full) =>
-          merge({ ...full, status: orders.get(event.order_id)?.status ?? full.status }),
-        )
-        .catch(() => undefined);
-    }
   };
 
   cancelAll.addEventListener("click", async () => {

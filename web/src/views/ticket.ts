@@ -31,6 +31,7 @@ export function ticketView(app: AppContext): View {
   const product = select("product", ["MIS", "CNC"], "MIS");
   const validity = select("validity", ["DAY", "IOC"], "DAY");
   const hint = h("small", { class: "muted" });
+  const accountNote = h("small", { class: "muted", id: "ticket-account" });
   const submit = h(
     "button",
     { type: "submit", class: "primary", id: "place-order" },
@@ -61,6 +62,7 @@ export function ticketView(app: AppContext): View {
       field("Trigger price", triggerPrice),
     ),
     field("Validity", validity),
+    accountNote,
   );
   const errors = new ErrorBox(form);
   form.append(errors.el, h("div", { class: "actions" }, submit));
@@ -82,6 +84,20 @@ export function ticketView(app: AppContext): View {
   syncSide();
 
   let instrumentFor = "";
+  let quotedIn = ""; // the currency of the described instrument
+  // The account's currency, and a warning when the symbol is quoted in another one.
+  const syncAccount = (): void => {
+    const a = app.accounts.value?.find((x) => x.id === app.accountId.value);
+    if (!a) {
+      accountNote.textContent = "No broker account selected";
+      return;
+    }
+    const clash =
+      quotedIn && quotedIn !== a.currency
+        ? ` · ${instrumentFor} is quoted in ${quotedIn}: trade it from a ${quotedIn} account`
+        : "";
+    accountNote.textContent = `Account ${a.label} · ${a.currency}${clash}`;
+  };
   const describeInstrument = async (name: string): Promise<void> => {
     if (!name || name === instrumentFor) return;
     instrumentFor = name;
@@ -89,10 +105,16 @@ export function ticketView(app: AppContext): View {
       const i = await app.api.get<Instrument>(`/instruments/${encodeURIComponent(name)}`);
       if (instrumentFor !== name) return;
       hint.textContent = `${i.name} · ${i.exchange} · lot ${i.lot_size} · tick ${i.tick_size} ${i.currency}`;
+      quotedIn = i.currency;
+      syncAccount();
       quantity.step = String(i.lot_size);
       limitPrice.step = triggerPrice.step = String(i.tick_size);
     } catch {
-      if (instrumentFor === name) hint.textContent = "";
+      if (instrumentFor === name) {
+        hint.textContent = "";
+        quotedIn = "";
+        syncAccount();
+      }
     }
   };
   symbol.addEventListener(
@@ -153,8 +175,13 @@ export function ticketView(app: AppContext): View {
     });
   });
 
+  const stops = [
+    unsymbol,
+    app.accounts.subscribe(syncAccount),
+    app.accountId.subscribe(syncAccount),
+  ];
   const el = h("section", { class: "card ticket-card" }, h("h2", { text: "Order ticket" }), form);
-  return { el, dispose: unsymbol };
+  return { el, dispose: () => stops.forEach((stop) => stop()) };
 }
 
 /** 20 random hex digits; crypto.randomUUID needs a secure context, getRandomValues does not. */

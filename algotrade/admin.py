@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from shared.config import Settings
 from shared.db import create_engine, create_sessionmaker, transaction
-from shared.models import AuditEntry, User
+from shared.models import AuditEntry, Role, User
 from shared.security.passwords import MAX_LENGTH, MIN_LENGTH, PasswordHasher
 
 
@@ -30,7 +30,7 @@ async def ensure_admin(settings: Settings, email: str, password: str, full_name:
                     password_hash=await PasswordHasher().hash(password),
                 )
                 session.add(user)
-            user.role = "admin"
+            user.role = Role.ADMIN
             user.is_active = True
             await session.flush()
             session.add(

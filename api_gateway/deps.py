@@ -16,7 +16,7 @@ from api_gateway.services.auth import RequestMeta
 from shared.auth import Principal, authenticate
 from shared.contracts import CHANNEL_CONTROL, ControlEvent, Message
 from shared.errors import DomainError, Forbidden, Unauthorized
-from shared.models import User
+from shared.models import Role, User
 
 log = logging.getLogger(__name__)
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
@@ -110,7 +110,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 async def get_admin(user: CurrentUser) -> User:
     # The role is read from the database row loaded for this request, never from the token.
-    if user.role != "admin":
+    if user.role != Role.ADMIN:
         raise Forbidden("admin role required", code="admin_required")
     return user
 

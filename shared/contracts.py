@@ -262,7 +262,6 @@ class ControlEvent(Message):
 
 # Streams (Redis Streams in the distributed profile): delivery that must not lose messages.
 STREAM_ORDER_INTENTS = "stream:order_intents"
-STREAM_CONTROL = "stream:control"
 GROUP_ORDER_PROCESSOR = "order_processor"
 
 # Channels (pub/sub): fan-out that may drop (public market data, user notifications
@@ -274,7 +273,6 @@ CHANNEL_CONTROL = "control"
 
 # Celery task names.
 TASK_EVALUATE_CANDLES = "strategy_workers.evaluate_candles"
-TASK_RUN_BACKTEST = "analytics_service.run_backtest"
 
 
 def user_channel(user_id: int) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.models import RefreshToken, TokenFamily, User
+from shared.models import RefreshToken, Role, TokenFamily, User
 from shared.repository import Page, paginate
 
 
@@ -39,7 +39,7 @@ class UserRepository:
         stmt = (
             select(func.count())
             .select_from(User)
-            .where(User.role == "admin", User.is_active.is_(True))
+            .where(User.role == Role.ADMIN, User.is_active.is_(True))
         )
         return int(await self.session.scalar(stmt) or 0)
 

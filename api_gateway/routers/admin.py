@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
@@ -11,6 +11,7 @@ from api_gateway.deps import AdminUser, CtxDep, MetaDep, PagingDep, UowDep
 from api_gateway.schemas.common import PageOut
 from api_gateway.schemas.users import AuditEntryPublic, RoleUpdate, UserAdminView
 from api_gateway.services.admin import AdminService
+from shared.models import Role
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -22,7 +23,7 @@ async def list_users(
     uow: UowDep,
     paging: PagingDep,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    role: Literal["trader", "admin"] | None = None,
+    role: Role | None = None,
     active: bool | None = None,
 ) -> object:
     return await AdminService(ctx, uow.session, admin, uow.events).search_users(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import Field
 
 from api_gateway.schemas.common import PublicModel, RequestModel
+from shared.models import Role
 
 
 class UserPublic(PublicModel):
@@ -30,7 +30,7 @@ class UserUpdate(RequestModel):
 
 
 class RoleUpdate(RequestModel):
-    role: Literal["trader", "admin"]
+    role: Role
 
 
 class AuditEntryPublic(PublicModel):

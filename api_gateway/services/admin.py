@@ -12,7 +12,7 @@ from api_gateway.repositories.users import UserRepository
 from api_gateway.services.auth import AuthService, RequestMeta
 from shared.contracts import ControlEvent
 from shared.errors import Conflict, NotFound
-from shared.models import AuditEntry, User
+from shared.models import AuditEntry, Role, User
 from shared.repository import Page
 
 
@@ -64,7 +64,7 @@ class AdminService:
         user = await self.get_user(user_id)
         if user.role == role:
             return user
-        if user.role == "admin" and await self.users.count_admins() <= 1:
+        if user.role == Role.ADMIN and await self.users.count_admins() <= 1:
             raise Conflict("the last active admin cannot be demoted", code="last_admin")
         previous, user.role = user.role, role
         self.audit.record(

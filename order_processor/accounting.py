@@ -23,7 +23,7 @@ from order_processor.prices import LastPrices
 from order_processor.repositories.control import HaltRepository
 from order_processor.repositories.orders import OrderRepository
 from shared.contracts import Side
-from shared.models import BrokerAccount
+from shared.models import BrokerAccount, Position
 
 RATE_WINDOW = timedelta(seconds=2)  # at least the order-rate check's one second
 
@@ -47,6 +47,28 @@ class AccountSummary:
     day_pnl: Decimal
     open_positions: int
     as_of: datetime
+
+
+class MarkedPosition:
+    """A stored position with the last price it is marked at (None: no price known)."""
+
+    __slots__ = ("mark", "row")
+
+    def __init__(self, row: Position, mark: Decimal | None) -> None:
+        self.row = row
+        self.mark = mark
+
+    @property
+    def price(self) -> Decimal:
+        return self.mark if self.mark is not None else self.row.average_price
+
+    @property
+    def market_value(self) -> Decimal:
+        return self.row.quantity * self.price
+
+    @property
+    def unrealised_pnl(self) -> Decimal:
+        return self.row.quantity * (self.price - self.row.average_price)
 
 
 class AccountReader:

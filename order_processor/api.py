@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_processor.accounting import AccountReader, AccountSummary
+from order_processor.accounting import AccountReader, AccountSummary, MarkedPosition
 from order_processor.catalog import TradingCatalog, default_catalog
 from order_processor.config import DEFAULT_OPTIONS
 from order_processor.events import Outbox
@@ -41,7 +41,7 @@ from order_processor.repositories import (
 from order_processor.service import IdempotencyKeyReused, NothingToClose, OrderService
 from shared.bus import EventBus
 from shared.contracts import STREAM_ORDER_INTENTS, OrderIntent, Product
-from shared.models import Fill, Order, Position, RiskDecisionRecord, TradingHalt
+from shared.models import Fill, Order, RiskDecisionRecord, TradingHalt
 from shared.repository import Page
 from shared.tickstore import TickStore
 
@@ -94,28 +94,6 @@ async def submit(bus: EventBus | None, intents: Sequence[OrderIntent]) -> None:
             await bus.append(STREAM_ORDER_INTENTS, intent, maxlen=DEFAULT_OPTIONS.stream_maxlen)
         except Exception as exc:
             log.warning("order %s left for the sweeper: %r", intent.client_order_id, exc)
-
-
-class MarkedPosition:
-    """A stored position with the last price it is marked at (None: no price known)."""
-
-    __slots__ = ("mark", "row")
-
-    def __init__(self, row: Position, mark: Decimal | None) -> None:
-        self.row = row
-        self.mark = mark
-
-    @property
-    def price(self) -> Decimal:
-        return self.mark if self.mark is not None else self.row.average_price
-
-    @property
-    def market_value(self) -> Decimal:
-        return self.row.quantity * self.price
-
-    @property
-    def unrealised_pnl(self) -> Decimal:
-        return self.row.quantity * (self.price - self.row.average_price)
 
 
 class OrderDesk:
@@ -231,10 +209,6 @@ class OrderDesk:
     async def summary(self, broker_account_id: int) -> AccountSummary:
         account = await AccountRepository(self.session, self.user_id).get(broker_account_id)
         return await self.reader.summary(self.session, account, self.now)
-
-    async def halts(self) -> Sequence[TradingHalt]:
-        """The halts that stop this user's trading now (their own, an admin's, the global one)."""
-        return await HaltRepository(self.session).active_for(self.user_id)
 
 
 class TradingControl:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from order_processor.accounting import AccountSummary
+from order_processor.accounting import AccountSummary, MarkedPosition
 from shared.bus import EventBus
 from shared.contracts import (
     AccountEvent,
@@ -73,7 +73,6 @@ def fill_event(row: Fill) -> FillEvent:
 
 
 def position_event(row: Position, mark: Decimal | None, ts: datetime) -> PositionEvent:
-    price = mark if mark is not None else row.average_price
     return PositionEvent(
         user_id=row.user_id,
         broker_account_id=row.broker_account_id,
@@ -81,7 +80,7 @@ def position_event(row: Position, mark: Decimal | None, ts: datetime) -> Positio
         quantity=row.quantity,
         average_price=row.average_price,
         realised_pnl=row.realised_pnl,
-        unrealised_pnl=row.quantity * (price - row.average_price),
+        unrealised_pnl=MarkedPosition(row, mark).unrealised_pnl,
         ts=ts,
     )
 

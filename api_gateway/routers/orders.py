@@ -30,6 +30,10 @@ SymbolQuery = Annotated[str | None, Query(min_length=1, max_length=32)]
 AccountQuery = Annotated[int | None, Query(ge=1, le=2**62)]
 OrderId = Annotated[int, Path(ge=1, le=2**62)]
 AccountId = Annotated[int, Path(ge=1, le=2**62)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=64, pattern=r"^[\w.:\-]+$"),
+]
 
 
 @router.post(
@@ -43,10 +47,7 @@ async def place(
     user: CurrentUser,
     ctx: CtxDep,
     uow: UowDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", min_length=1, max_length=64, pattern=r"^[\w.:\-]+$"),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> object:
     return await OrdersApi(ctx, uow, user).place(body, idempotency_key)
 
@@ -140,10 +141,7 @@ async def close_position(
     user: CurrentUser,
     ctx: CtxDep,
     uow: UowDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", min_length=1, max_length=64, pattern=r"^[\w.:\-]+$"),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> object:
     """The order closes the position net of exits already working; 409 when nothing is left."""
     return await OrdersApi(ctx, uow, user).close_position(body, idempotency_key)

@@ -12,7 +12,7 @@ from algotrade.runtime import build_runtime
 from api_gateway.app import create_app
 from api_gateway.context import GatewayContext
 from shared.config import Settings
-from shared.runtime import Stoppable
+from shared.runtime import Stoppable, freeze_startup_heap
 from websocket_service.endpoint import WsContext
 from websocket_service.endpoint import router as ws_router
 from websocket_service.hub import Hub
@@ -43,6 +43,8 @@ def run_embedded(settings: Settings, *, host: str, port: int) -> None:
             module = importlib.import_module(f"{package}.embedded")
             running.append(await module.start(runtime))
             log.info("%s started", package)
+        # GC tuning lives here, in the entry point, never in a service.
+        freeze_startup_heap()
 
     async def stop_services() -> None:
         for service in reversed(running):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -59,7 +60,10 @@ def create_app(
             result = hook()
             if hasattr(result, "__await__"):
                 await result
+        relay = asyncio.create_task(ctx.relay.run(), name="gateway-outbox-relay")
         yield
+        relay.cancel()
+        await asyncio.gather(relay, return_exceptions=True)
         for hook in on_shutdown:
             result = hook()
             if hasattr(result, "__await__"):

@@ -11,6 +11,7 @@ from shared.bus import EventBus
 from shared.clock import Clock, SystemClock
 from shared.config import Environment, Settings
 from shared.db import create_engine, create_sessionmaker
+from shared.outbox import Relay
 from shared.security.jwt import JWTKeys
 from shared.security.passwords import PasswordHasher
 from shared.security.secrets import SecretBox
@@ -30,6 +31,11 @@ class GatewayContext:
     bus: EventBus | None = None  # None: nothing is published
     tick_store: TickStore | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    relay: Relay = field(init=False)
+    """Publishes the events of committed requests (the transactional outbox)."""
+
+    def __post_init__(self) -> None:
+        self.relay = Relay(self.sessions, self.bus)
 
     def tickstore(self) -> TickStore:
         """The tick store, created from settings on first use."""

@@ -17,6 +17,7 @@ from shared.auth import Principal, authenticate
 from shared.contracts import CHANNEL_CONTROL, ControlEvent, Message
 from shared.errors import DomainError, Forbidden, Unauthorized
 from shared.models import Role, User
+from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
@@ -32,22 +33,36 @@ CtxDep = Annotated[GatewayContext, Depends(get_ctx)]
 
 @dataclass
 class UnitOfWork:
-    """The request's transaction and the events to publish once it has committed."""
+    """The request's transaction and the events of its changes.
+
+    ``commit`` is the one way the request's writes end: the events are staged in the
+    transaction (the transactional outbox), the transaction commits, and the relay
+    publishes them. A route that must hand work on after its writes (an order to the
+    processor) commits early through it; what follows only reads.
+    """
 
     session: AsyncSession
+    ctx: GatewayContext
     events: list[ControlEvent] = field(default_factory=list)
     messages: list[tuple[str, Message]] = field(default_factory=list)
+
+    async def commit(self) -> None:
+        outbox = Outbox([*self.messages, *((CHANNEL_CONTROL, e) for e in self.events)])
+        self.messages, self.events = [], []
+        await outbox.stage(self.session, self.ctx.clock.now())
+        await self.session.commit()
+        await self.ctx.relay.send(outbox)
 
 
 async def get_uow(ctx: CtxDep) -> AsyncIterator[UnitOfWork]:
     async with ctx.sessions() as session:
-        uow = UnitOfWork(session)
+        uow = UnitOfWork(session, ctx)
         try:
             yield uow
-            await session.commit()
+            await uow.commit()
         except DomainError as exc:
             if exc.keep_changes:
-                await session.commit()
+                await uow.commit()
             else:
                 await session.rollback()
                 uow.events.clear()
@@ -56,20 +71,6 @@ async def get_uow(ctx: CtxDep) -> AsyncIterator[UnitOfWork]:
         except BaseException:
             await session.rollback()
             raise
-    await _publish_after_commit(ctx, uow)
-
-
-async def _publish_after_commit(ctx: GatewayContext, uow: UnitOfWork) -> None:
-    bus = ctx.bus
-    if bus is None:
-        return
-    for event in uow.events:
-        uow.messages.append((CHANNEL_CONTROL, event))
-    for channel, message in uow.messages:
-        try:
-            await bus.publish(channel, message)
-        except Exception:  # the commit stands; subscribers re-read state from the database
-            log.exception("publishing %s after commit failed", type(message).__name__)
 
 
 # scope="function": commit before the response is sent, so a failed commit is never a 2xx.

@@ -11,7 +11,7 @@ the time from the start of the call that closed it until its event is on the bus
 replay runs three times and the median p99 counts (the biggest burst happens once per
 replay); the worst replay is reported beside it, and the engine's close alone (the
 call into ``CandleEngine``, no service) beside that. Before each replay the heap is
-frozen as ``MarketDataService.start()`` freezes it.
+frozen as the process entry points freeze it after start-up.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from market_data_engine.candles import CandleEngine
 from market_data_engine.candles.buckets import from_ns, to_ns
 from market_data_engine.candles.wire import Decoded, decode_csv, decode_ndjson
 from market_data_engine.feeds.replay import ReplayFeed
-from market_data_engine.service import MarketDataService, freeze_startup_heap
+from market_data_engine.service import MarketDataService
 from market_data_engine.ticks import TickBatch
 from market_data_engine.validation import TickValidator
 from shared.bus.inprocess import InProcessEventBus
@@ -43,6 +43,7 @@ from shared.candle_cache import InProcessCandleCache
 from shared.clock import EventClock
 from shared.contracts import CandleMsg, Message
 from shared.instruments import AssetClass, Instrument, InstrumentCatalog
+from shared.runtime import freeze_startup_heap
 from shared.tickstore.local import LocalTickStore
 
 DESCRIPTION = "candle engine: decode -> validate -> 1m + roll-ups (ticks/s), candle close latency"
@@ -283,7 +284,7 @@ def _engine_replay(
     """(ms per closed candle, ms of the raw group-by reference per batch) of one replay."""
     engine = CandleEngine(catalog.calendar, grace=GRACE)
     validator = TickValidator(catalog)
-    # As MarketDataService.start() does once its start-up objects exist.
+    # As the process entry points do once the start-up objects exist.
     freeze_startup_heap()
     per_candle: list[float] = []
     ref_calls: list[float] = []

@@ -45,7 +45,7 @@ from bench._core import Metric
 from shared.bus import InProcessEventBus
 from shared.candle_cache import InProcessCandleCache
 from shared.config import Settings
-from shared.contracts import CandleMsg, Timeframe
+from shared.contracts import CandleMsg, SubscriptionStatus, Timeframe
 from shared.db import create_engine, create_sessionmaker
 from shared.models import Base, BrokerAccount, StrategySubscription, User
 from shared.tasks import shard_candles, shard_of
@@ -160,7 +160,7 @@ def make_subscriptions(seed: int = SEED) -> list[dict[str, Any]]:
                 "sizing_params": sizing_params,
                 "capital_allocation": Decimal(1_000_000),
                 "mode": "paper",
-                "status": "active",
+                "status": SubscriptionStatus.ACTIVE.value,
                 "name": "",
             }
         )

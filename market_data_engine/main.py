@@ -19,7 +19,7 @@ from shared.clock import SystemClock
 from shared.config import Settings
 from shared.contracts import CandleMsg
 from shared.db import create_engine, create_sessionmaker
-from shared.runtime import Runtime
+from shared.runtime import Runtime, freeze_startup_heap
 from shared.tasks import broker_url, dispatch_candles
 from shared.tickstore import tickstore_from_settings
 
@@ -48,6 +48,7 @@ async def _serve(settings: Settings) -> None:
 
     service = await build_service(runtime, on_candles=to_workers)
     await service.start()
+    freeze_startup_heap()  # GC tuning lives here, in the entry point, never in a service
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
@@ -68,7 +67,6 @@ class MarketDataService:
 
     async def start(self) -> None:
         await self.feed.start()
-        freeze_startup_heap()
         self._tasks = [
             asyncio.create_task(self._consume(), name="md-feed"),
             asyncio.create_task(self._timer(), name="md-timer"),
@@ -100,9 +98,8 @@ class MarketDataService:
 
     async def close_due(self, now: datetime) -> list[CandleMsg]:
         """Close and publish every candle whose bucket end + grace <= ``now`` (quiet feeds)."""
-        with collector_paused():
-            closed = self.engine.on_timer(now)
-            await self._publish(closed)
+        closed = self.engine.on_timer(now)
+        await self._publish(closed)
         await self._deliver(closed)
         self.engine.settle()
         return closed
@@ -117,9 +114,8 @@ class MarketDataService:
         if len(valid) == 0:
             return []
         await self.tickstore.write_ticks(valid.symbol, valid.ts_ns, valid.price, valid.qty)
-        with collector_paused():
-            closed = self.engine.ingest(valid)
-            await self._publish(closed)  # candles the batch closed come before its ticks
+        closed = self.engine.ingest(valid)
+        await self._publish(closed)  # candles the batch closed come before its ticks
         await self._deliver(closed)
         self.engine.settle()
         await self.bus.publish_many(self._tick_messages(valid))
@@ -147,7 +143,7 @@ class MarketDataService:
         ]
 
     async def _publish(self, closed: ClosedCandles) -> None:
-        """The candle events, first of all (the caller keeps the collector paused).
+        """The candle events, first of all.
 
         The engine leaves its own bookkeeping for ``settle``, which the caller runs once
         the candles are delivered.
@@ -172,37 +168,6 @@ class MarketDataService:
         if self.on_candles is not None:
             await self.on_candles(candles)
         await self.tickstore.write_candles(candles)
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Keep the cyclic garbage collector from running inside the block.
-
-    The service holds it paused from a batch or timer call into the engine until the
-    closed candles' events are on the bus, so that a collection (tens of milliseconds
-    for a full one once many candles are cached) runs before or after a burst, never
-    inside it; the engine pauses it for its own close path too.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def freeze_startup_heap() -> None:
-    """Collect once, then move every object alive now out of the collector's generations.
-
-    What exists at start-up (modules, catalogs, calendars, the engine's state) lives as
-    long as the process. Left in the generations, a full collection walks all of it
-    (tens of milliseconds, up to ~120 ms measured) and can land inside a candle-close
-    burst; frozen, collections only walk what was allocated since.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def _last_per_symbol(symbols: np.ndarray, keep: int) -> np.ndarray:

@@ -151,6 +151,7 @@ class AccountReader:
         for symbol, q in qty.items():
             if q == 0:
                 continue
-            sector = self.catalog.instrument(symbol).sector if symbol in self.catalog else None
+            known = symbol in self.catalog
+            sector = (self.catalog.instrument(symbol).sector or None) if known else None
             views[symbol] = PositionView(symbol, q, cost[symbol] / q, sector)
         return views

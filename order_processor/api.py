@@ -8,10 +8,13 @@ holds that boundary in CI), so the way a command reaches the account's writer
 can change without touching a caller.
 
 The caller owns the transaction: an ``OrderDesk`` writes in the session it is
-given and collects the events of its changes in an ``Outbox``; the caller
-commits, then ``announce``s the events, then ``submit``s new intents to the
-processor's stream, in that order, so the PENDING state of an order is on the
-bus before any later state of it can be.
+given (a new order PENDING; a cancel or change as a request stored with the
+order, PENDING_CANCEL or PENDING_UPDATE) and collects the events of its changes
+in an ``Outbox``; the caller commits, then ``announce``s the events, then
+``submit``s the new intents and commands to the processor's stream, in that
+order, so the request's state is on the bus before any later state of the order
+can be. The order processor that owns the account carries out every request
+and writes every outcome.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from order_processor.repositories import (
 )
 from order_processor.service import IdempotencyKeyReused, NothingToClose, OrderService
 from shared.bus import EventBus
-from shared.contracts import STREAM_ORDER_INTENTS, OrderIntent, Product
+from shared.contracts import STREAM_ORDER_INTENTS, OrderCommand, OrderIntent, Product
 from shared.models import Fill, Order, RiskDecisionRecord, TradingHalt
 from shared.repository import Page
 from shared.tickstore import TickStore
@@ -58,7 +61,6 @@ __all__ = [
     "OrderFilters",
     "Outbox",
     "TradingControl",
-    "announce",
     "reader_for",
     "submit",
 ]
@@ -76,24 +78,19 @@ def reader_for(tickstore: TickStore | None, catalog: TradingCatalog | None = Non
     )
 
 
-async def announce(bus: EventBus | None, outbox: Outbox) -> None:
-    """Publish the events of a committed transaction (a failure is logged, never raised)."""
-    await outbox.publish(bus)
+async def submit(bus: EventBus | None, messages: Sequence[OrderIntent | OrderCommand]) -> None:
+    """Hand committed PENDING orders and requests (cancel, change) to the processor's stream.
 
-
-async def submit(bus: EventBus | None, intents: Sequence[OrderIntent]) -> None:
-    """Hand committed PENDING orders to the processor's stream.
-
-    An append that fails (the bus is away) leaves the order PENDING in the
-    database; the processor's sweeper decides it a few seconds later.
+    An append that fails (the bus is away) leaves the order PENDING (PENDING_CANCEL,
+    PENDING_UPDATE) in the database; the processor's sweeper takes it up a few seconds later.
     """
     if bus is None:
         return
-    for intent in intents:
+    for message in messages:
         try:
-            await bus.append(STREAM_ORDER_INTENTS, intent, maxlen=DEFAULT_OPTIONS.stream_maxlen)
+            await bus.append(STREAM_ORDER_INTENTS, message, maxlen=DEFAULT_OPTIONS.stream_maxlen)
         except Exception as exc:
-            log.warning("order %s left for the sweeper: %r", intent.client_order_id, exc)
+            log.warning("%r left for the sweeper: %r", message, exc)
 
 
 class OrderDesk:
@@ -147,10 +144,14 @@ class OrderDesk:
             client_order_id=client_order_id,
         )
 
-    async def cancel(self, order_id: int) -> Order:
+    async def cancel(self, order_id: int) -> tuple[Order, OrderCommand]:
+        """Ask for the order to be cancelled: it is PENDING_CANCEL until the account's
+        processor has carried out the returned command (``submit`` it after commit)."""
         return await self._service.cancel(order_id)
 
-    async def cancel_all(self, *, broker_account_id: int | None, symbol: str | None) -> list[Order]:
+    async def cancel_all(
+        self, *, broker_account_id: int | None, symbol: str | None
+    ) -> tuple[list[Order], list[OrderCommand]]:
         return await self._service.cancel_open(
             account_id=broker_account_id, symbol=symbol, reason="cancelled"
         )
@@ -162,10 +163,11 @@ class OrderDesk:
         quantity: Decimal | None,
         limit_price: Decimal | None,
         trigger_price: Decimal | None,
-    ) -> Order:
+    ) -> tuple[Order, OrderCommand]:
+        """Ask for new terms: the order is PENDING_UPDATE until the processor has checked
+        them against the risk chain and applied (or refused) them; ``submit`` the command."""
         return await self._service.modify(
             order_id,
-            self.reader,
             quantity=quantity,
             limit_price=limit_price,
             trigger_price=trigger_price,

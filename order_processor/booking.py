@@ -7,11 +7,12 @@ idempotent and tolerates events arriving late or twice: a fill is booked only
 if it is the order's next fill (``fill_count + 1``), a status move only if the
 state machine allows it from the stored status.
 
-The stored order wins over the broker's copy. When the database says an order
-was cancelled or changed (through the API, or by the kill switch) and the
-broker reports something about its old terms, the event is void and the broker
-is brought in line (cancel, or modify to the stored terms). For the paper
-broker this is exact: the database is its book of record.
+The stored order wins over the broker's copy. Cancels and changes reach the
+broker through the order processor (``OrderProcessor.carry_out``), so the two
+agree; should the broker still report something about terms the database no
+longer holds (a booking that failed, a restart between the two), the event is
+void and the broker is brought in line (cancel, or modify to the stored
+terms). For the paper broker this is exact: the database is its book of record.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from shared.db import transaction
 from shared.errors import NotFound
 from shared.models import Fill, LedgerEntry, Position
 from shared.models import Order as OrderRow
+from shared.outbox import Relay
 
 log = logging.getLogger(__name__)
 S = OrderStatus
@@ -67,7 +69,9 @@ class Booker:
         *,
         concurrency: int = 8,
         reader: AccountReader | None = None,
+        relay: Relay | None = None,
     ) -> None:
+        self.relay = relay if relay is not None else Relay(sessions, bus)
         self.reader = reader  # when set, each booking also publishes the marked account
         self.sessions = sessions
         self.bus = bus
@@ -131,7 +135,8 @@ class Booker:
                     as_of = max(e.fill.ts for e in events if isinstance(e, OrderFilled))
                     summary = await self.reader.summary(session, account, as_of)
                     outbox.add(user_channel(user_id), account_event(user_id, summary))
-        await outbox.publish(self.bus)
+            await outbox.stage(session, max(e.ts for e in events))
+        await self.relay.send(outbox)
         for order in stale:
             await self._realign(order)
 
@@ -184,7 +189,13 @@ class Booker:
         elif isinstance(event, OrderExpired | OrderCancelled):
             target = S.EXPIRED if isinstance(event, OrderExpired) else S.CANCELLED
             if not stored.is_terminal and can_transition(stored.status, target):
-                code = event.reason if isinstance(event, OrderExpired) else event.order.reason_code
+                code: str | None
+                if isinstance(event, OrderExpired):
+                    code = event.reason
+                elif stored.status is S.PENDING_CANCEL:
+                    code = stored.reason_code  # why it was asked: by the user, by a halt
+                else:
+                    code = event.order.reason_code
                 new = stored.with_status(target, ts, reason_code=code)
         if new is None:
             return None, False

@@ -1,12 +1,9 @@
-"""The instrument catalog as the order processor sees it: domain instruments and fee models."""
+"""The instrument catalog as the order processor sees it: shared instruments and fee models."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from order_processor.domain.charges import ChargeSchedule, CryptoFeeSchedule, FeeModel, NoCharges
-from order_processor.domain.instruments import Instrument
-from shared.instruments import AssetClass, InstrumentCatalog, load_catalog
+from shared.instruments import AssetClass, Instrument, InstrumentCatalog, load_catalog
 
 _NSE_CHARGES = ChargeSchedule()
 _CRYPTO_FEES = CryptoFeeSchedule()
@@ -18,22 +15,10 @@ class TradingCatalog:
 
     def __init__(self, catalog: InstrumentCatalog | None = None) -> None:
         self.catalog = catalog if catalog is not None else load_catalog()
-        self._instruments: dict[str, Instrument] = {}
 
     def instrument(self, symbol: str) -> Instrument:
-        """The domain instrument of ``symbol`` (lot, tick, freeze quantity, sector, exchange)."""
-        found = self._instruments.get(symbol)
-        if found is None:
-            src = self.catalog.get(symbol)
-            found = self._instruments[symbol] = Instrument(
-                symbol=src.symbol,
-                exchange=src.exchange,
-                lot_size=src.lot_size,
-                tick_size=src.tick_size,
-                freeze_qty=Decimal(src.freeze_qty) if src.freeze_qty is not None else None,
-                sector=src.sector or None,
-            )
-        return found
+        """The instrument of ``symbol`` (lot, tick, freeze quantity, sector, exchange)."""
+        return self.catalog.get(symbol)
 
     def currency(self, symbol: str) -> str:
         """The currency ``symbol`` is quoted in (INR, USDT, USD)."""

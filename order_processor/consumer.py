@@ -1,8 +1,10 @@
-"""The order intent stream: read with a consumer group, handle, acknowledge after commit.
+"""The order stream: read with a consumer group, handle, acknowledge after commit.
 
-Delivery is at least once; the effect is exactly once because every intent
-carries its idempotency key (``client_order_id``): a redelivered intent finds
-its order and changes nothing. Entries of a consumer that died before
+The stream carries intents (new orders) and commands (cancel or change an
+order), in the order they were accepted. Delivery is at least once; the effect
+is exactly once because every intent carries its idempotency key
+(``client_order_id``): a redelivered intent finds its order and changes
+nothing; a command finds its request carried out already. Entries of a consumer that died before
 acknowledging are claimed back once they have been idle ``claim_idle_ms``.
 """
 
@@ -15,12 +17,17 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from order_processor.config import DEFAULT_OPTIONS, ProcessorOptions
 from shared.bus import EventBus, StreamEntry
-from shared.contracts import GROUP_ORDER_PROCESSOR, STREAM_ORDER_INTENTS, OrderIntent
+from shared.contracts import (
+    GROUP_ORDER_PROCESSOR,
+    STREAM_ORDER_INTENTS,
+    OrderCommand,
+    OrderIntent,
+)
 from shared.errors import DomainError
 
 log = logging.getLogger(__name__)
 
-IntentHandler = Callable[[OrderIntent], Awaitable[None]]
+IntentHandler = Callable[[OrderIntent | OrderCommand], Awaitable[None]]
 
 
 class IntentConsumer:
@@ -84,7 +91,7 @@ class IntentConsumer:
 
     async def _one(self, entry: StreamEntry) -> bool:
         message = entry.message
-        if not isinstance(message, OrderIntent):
+        if not isinstance(message, OrderIntent | OrderCommand):
             log.error("ignoring %s on the intent stream", type(message).__name__)
             return True
         async with self._slots:
@@ -95,8 +102,8 @@ class IntentConsumer:
                 # cannot succeed, so it is acknowledged and logged.
                 self.refused += 1
                 log.warning(
-                    "intent %s of user %s refused: %s (%s)",
-                    message.client_order_id,
+                    "%s of user %s refused: %s (%s)",
+                    _name(message),
                     message.user_id,
                     exc.message,
                     exc.code,
@@ -104,7 +111,13 @@ class IntentConsumer:
                 return True
             except Exception:
                 # Left pending: the database or the broker was away; claimed again later.
-                log.exception("intent %s failed; it stays pending", message.client_order_id)
+                log.exception("%s failed; it stays pending", _name(message))
                 return False
         self.handled += 1
         return True
+
+
+def _name(message: OrderIntent | OrderCommand) -> str:
+    if isinstance(message, OrderIntent):
+        return f"intent {message.client_order_id}"
+    return f"{message.action} of order {message.order_id}"

@@ -8,7 +8,6 @@ in-process bus; in the distributed profile ``main.run`` runs it as a process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -18,22 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from order_processor.accounting import AccountReader
 from order_processor.booking import Booker
-from order_processor.brokers.base import BrokerAdapter, BrokerRejected
+from order_processor.brokers.base import BrokerAdapter
 from order_processor.brokers.paper import PaperBroker
 from order_processor.catalog import TradingCatalog, default_catalog
 from order_processor.config import DEFAULT_OPTIONS, ProcessorOptions
 from order_processor.consumer import IntentConsumer
-from order_processor.domain.orders import Order
 from order_processor.domain.paper import FillModel, MisSquareOff
 from order_processor.domain.positions import Position as DomainPosition
-from order_processor.domain.states import TERMINAL_STATES
 from order_processor.events import Outbox, account_event
 from order_processor.prices import LastPrices
 from order_processor.processor import OrderProcessor
 from order_processor.records import to_domain
 from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.book import PositionRepository
-from order_processor.repositories.orders import OrderRepository
 from order_processor.repositories.system import SystemQueries
 from shared.bus import EventBus, Subscription
 from shared.calendar import NSECalendar
@@ -41,6 +37,7 @@ from shared.clock import Clock
 from shared.contracts import (
     CHANNEL_CONTROL,
     ControlEvent,
+    OrderCommand,
     OrderIntent,
     OrderStatus,
     Product,
@@ -49,6 +46,7 @@ from shared.contracts import (
     user_channel,
 )
 from shared.errors import NotFound
+from shared.outbox import Relay
 from shared.runtime import Runtime
 from shared.tickstore import TickStore
 
@@ -83,15 +81,17 @@ class OrderEngine:
         self.broker: BrokerAdapter = (
             broker if broker is not None else PaperBroker(self.catalog, clock, fill_model)
         )
-        self.booker = Booker(sessions, bus, self.catalog, self.broker, reader=self.reader)
+        self.relay = Relay(sessions, bus)
+        self.booker = Booker(
+            sessions, bus, self.catalog, self.broker, reader=self.reader, relay=self.relay
+        )
         self.processor = OrderProcessor(
-            sessions, bus, clock, self.reader, self.broker, self.booker, options
+            sessions, bus, clock, self.reader, self.broker, self.booker, options, relay=self.relay
         )
         self.consumer = IntentConsumer(bus, self.handle_intent, options)
         self.square_off = MisSquareOff(NSECalendar())
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Subscription] = []
-        self._resync_now = asyncio.Event()
         # (account id, symbol) -> the mark its last account event was sent at.
         self._marks_sent: dict[tuple[int, str], Decimal] = {}
         self._booking_failures_seen = 0
@@ -117,10 +117,11 @@ class OrderEngine:
         self._subscriptions += [ticks, control]
         await self.recover()
         opts = self.options
+        self._spawn(self.relay.run(), "outbox")
         self._spawn(self.consumer.run(), "intents")
         self._spawn(self._tick_loop(ticks), "ticks")
         self._spawn(self._control_loop(control), "control")
-        self._spawn(self._resync_loop(), "resync")
+        self._spawn(self._reload_loop(), "reload")
         self._spawn(self._every(opts.advance_every_s, self._advance), "expiry")
         self._spawn(self._every(opts.sweep_every_s, self.sweep), "sweeper")
         self._spawn(self._every(opts.square_off_every_s, self.run_square_off), "square-off")
@@ -153,9 +154,13 @@ class OrderEngine:
 
     # -- intents -------------------------------------------------------------
 
-    async def handle_intent(self, intent: OrderIntent) -> None:
-        """Accept an intent (idempotently) and take its order as far as it can go now."""
-        await self.processor.accept_and_process(intent)
+    async def handle_intent(self, message: OrderIntent | OrderCommand) -> None:
+        """Accept an intent (idempotently) and take its order as far as it can go now; or
+        carry out a command (cancel, change) stored with its order."""
+        if isinstance(message, OrderCommand):
+            await self.processor.carry_out(message.user_id, message.order_id)
+            return
+        await self.processor.accept_and_process(message)
 
     # -- recovery and the sweeper --------------------------------------------
 
@@ -171,6 +176,9 @@ class OrderEngine:
                 await self.processor.reconcile(user_id, order_id)
         for user_id, order_id in await self._orders_in(S.PENDING):
             await self.processor.process(user_id, order_id)
+        for status in (S.PENDING_CANCEL, S.PENDING_UPDATE):
+            for user_id, order_id in await self._orders_in(status):
+                await self.processor.carry_out(user_id, order_id)
 
     async def reload_book(self) -> None:
         """Put every stored working order the broker does not hold into its book."""
@@ -180,13 +188,16 @@ class OrderEngine:
         await self.broker.load(orders)
 
     async def sweep(self) -> None:
-        """Decide PENDING orders nobody took up; reconcile stuck SUBMITTED and UNKNOWN ones."""
+        """Decide PENDING orders and carry out cancels and changes nobody took up (their
+        stream entry was lost); reconcile stuck SUBMITTED and UNKNOWN orders."""
         now = self.clock.now()
         opts = self.options
-        for user_id, order_id in await self._orders_in(
-            S.PENDING, before=now - timedelta(seconds=opts.pending_after_s)
-        ):
+        left_since = now - timedelta(seconds=opts.pending_after_s)
+        for user_id, order_id in await self._orders_in(S.PENDING, before=left_since):
             await self.processor.process(user_id, order_id)
+        for status in (S.PENDING_CANCEL, S.PENDING_UPDATE):
+            for user_id, order_id in await self._orders_in(status, before=left_since):
+                await self.processor.carry_out(user_id, order_id)
         for user_id, order_id in await self._orders_in(
             S.SUBMITTED, before=now - timedelta(seconds=opts.stuck_after_s)
         ):
@@ -224,59 +235,20 @@ class OrderEngine:
         async for _, message in control:
             if not isinstance(message, ControlEvent):
                 continue
-            if message.action in ("halt", "resume"):
-                self._resync_now.set()
-            elif message.action == "account_closed" and message.broker_account_id is not None:
+            if message.action == "account_closed" and message.broker_account_id is not None:
                 self.reader.forget(message.broker_account_id)
 
-    async def _resync_loop(self) -> None:
+    async def _reload_loop(self) -> None:
+        """After a booking failed, put the stored working orders back in the broker's book."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.options.resync_every_s):
-                    await self._resync_now.wait()
-            self._resync_now.clear()
-            try:
-                await self.resync()
-            except Exception:
-                log.exception("resync of the paper book failed")
-
-    async def resync(self) -> None:
-        """Bring the broker's working orders in line with the stored ones.
-
-        Orders cancelled or changed through the API (or cancelled by a halt)
-        are cancelled or modified at the broker. After a booking failure, stored
-        working orders missing from the broker are loaded back.
-        """
-        held = self.broker.working_keys()
-        if held:
-            async with self.sessions() as session:
-                terms = await SystemQueries(session).order_terms(
-                    o.order_id for _, o in held if o.order_id is not None
-                )
-            for key, copy in held:
-                stored = terms.get(copy.order_id or -1)
-                if stored is None or S(stored[0]) in TERMINAL_STATES:
-                    await self._cancel_at_broker(key)
-                elif stored[1:] != (copy.quantity, copy.limit_price, copy.trigger_price):
-                    await self._modify_at_broker(copy)
-        if self.booker.failures > self._booking_failures_seen:
+            await asyncio.sleep(self.options.resync_every_s)
+            if self.booker.failures <= self._booking_failures_seen:
+                continue
             self._booking_failures_seen = self.booker.failures
-            await self.reload_book()
-
-    async def _modify_at_broker(self, copy: Order) -> None:
-        assert copy.order_id is not None
-        async with self.sessions() as session:
-            row = await OrderRepository(session, copy.user_id).get(copy.order_id)
-            stored = to_domain(row)
-        if stored.is_working:
-            await self.broker.modify(stored)
-
-    async def _cancel_at_broker(self, key: tuple[int, str]) -> None:
-        try:
-            events = await self.broker.cancel(key)
-        except BrokerRejected:
-            return
-        await self.booker.apply(events)
+            try:
+                await self.reload_book()
+            except Exception:
+                log.exception("reloading the paper book failed")
 
     # -- marks -----------------------------------------------------------------
 

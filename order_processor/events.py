@@ -1,18 +1,16 @@
-"""Order, fill and position events for a user's channel, collected and published after commit."""
+"""Order, fill, position and account events for a user's channel, and the outbox they leave by."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from order_processor.accounting import AccountSummary, MarkedPosition
-from shared.bus import EventBus
 from shared.contracts import (
     AccountEvent,
     FillEvent,
-    Message,
     OrderEvent,
     OrderStatus,
     OrderType,
@@ -23,6 +21,7 @@ from shared.contracts import (
     user_channel,
 )
 from shared.models import Fill, Order, Position
+from shared.outbox import Outbox as TransactionOutbox
 
 log = logging.getLogger(__name__)
 
@@ -107,24 +106,9 @@ def account_event(user_id: int, summary: AccountSummary) -> AccountEvent:
 
 
 @dataclass
-class Outbox:
-    """Messages of one transaction, sent only once it has committed."""
-
-    messages: list[tuple[str, Message]] = field(default_factory=list)
+class Outbox(TransactionOutbox):
+    """The events of one transaction of the order path (``shared.outbox``): staged with
+    it, sent by the process's relay once it has committed."""
 
     def order(self, row: Order, ts: datetime) -> None:
-        self.messages.append((user_channel(row.user_id), order_event(row, ts)))
-
-    def add(self, channel: str, message: Message) -> None:
-        self.messages.append((channel, message))
-
-    async def publish(self, bus: EventBus | None) -> None:
-        """Publish everything; a failure is logged (subscribers re-read the database)."""
-        messages, self.messages = self.messages, []
-        if bus is None:
-            return
-        for channel, message in messages:
-            try:
-                await bus.publish(channel, message)
-            except Exception:
-                log.exception("publishing %s after commit failed", type(message).__name__)
+        self.add(user_channel(row.user_id), order_event(row, ts))

@@ -3,7 +3,8 @@
 A halt is a ``TradingHalt`` row, so it holds while Redis is down: the risk
 chain reads halts from the database under the account lock. Halting locks the
 affected accounts (in id order) before it cancels their sent, unfinished
-orders, so no order decided before the halt can slip past the cancel. Orders
+orders (they move to PENDING_CANCEL and the order processor cancels them at
+the broker), so no order decided before the halt can slip past the cancel. Orders
 that were PENDING are checked again by the chain, which now sees the halt and
 lets through only risk-reducing orders. Every action is audited and announced
 with a ``ControlEvent`` once committed.
@@ -27,7 +28,7 @@ from order_processor.repositories.book import PositionRepository
 from order_processor.repositories.control import HaltRepository
 from order_processor.repositories.system import SystemQueries
 from order_processor.service import NothingToClose, OrderService
-from shared.contracts import CHANNEL_CONTROL, ControlEvent, OrderIntent, Product
+from shared.contracts import CHANNEL_CONTROL, ControlEvent, OrderCommand, OrderIntent, Product
 from shared.errors import Forbidden
 from shared.models import AuditEntry, Order, TradingHalt
 
@@ -37,12 +38,13 @@ HALT_CANCEL_REASON = "trading_halted"
 
 @dataclass
 class KillSwitchResult:
-    """What an action did: the halts it touched, orders cancelled, orders placed."""
+    """What an action did: the halts it touched, orders asked to cancel, orders placed, and
+    what to ``submit`` to the order stream once committed (intents of new orders, commands)."""
 
     halts: list[TradingHalt] = field(default_factory=list)
     cancelled: list[Order] = field(default_factory=list)
     placed: list[Order] = field(default_factory=list)
-    intents: list[OrderIntent] = field(default_factory=list)
+    intents: list[OrderIntent | OrderCommand] = field(default_factory=list)
 
 
 class KillSwitch:
@@ -77,7 +79,9 @@ class KillSwitch:
         await self.session.flush()
         result.halts.append(halt)
         for uid in users:
-            result.cancelled += await self._service(uid).cancel_open(reason=HALT_CANCEL_REASON)
+            rows, commands = await self._service(uid).cancel_open(reason=HALT_CANCEL_REASON)
+            result.cancelled += rows
+            result.intents += commands
         self._audit(
             "trading.halt",
             user_id,

@@ -24,7 +24,7 @@ from order_processor.booking import Booker
 from order_processor.brokers.base import BrokerAdapter, BrokerRejected, BrokerUnavailable
 from order_processor.config import DEFAULT_OPTIONS, ProcessorOptions
 from order_processor.domain.closing import closing_order, opposes
-from order_processor.domain.orders import Order, validate_order
+from order_processor.domain.orders import InvalidOrder, Order, validate_order
 from order_processor.domain.paper import (
     OrderAccepted,
     OrderCancelled,
@@ -33,6 +33,7 @@ from order_processor.domain.paper import (
     PaperEvent,
 )
 from order_processor.domain.risk import Decision, build_chain
+from order_processor.domain.states import PENDING_CHANGE_STATES
 from order_processor.events import Outbox
 from order_processor.records import (
     apply_to_row,
@@ -45,13 +46,19 @@ from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.book import RiskDecisionRepository
 from order_processor.repositories.control import LimitsRepository
 from order_processor.repositories.orders import OrderRepository
-from order_processor.service import OrderService, currency_refusal
+from order_processor.service import (
+    OrderService,
+    amended_order,
+    check_change,
+    currency_refusal,
+)
 from shared.bus import EventBus
 from shared.clock import Clock
 from shared.contracts import OrderIntent, OrderStatus
 from shared.db import transaction
 from shared.models import BrokerAccount
 from shared.models import Order as OrderRow
+from shared.outbox import Relay
 
 log = logging.getLogger(__name__)
 S = OrderStatus
@@ -71,9 +78,12 @@ class OrderProcessor:
         broker: BrokerAdapter,
         booker: Booker,
         options: ProcessorOptions = DEFAULT_OPTIONS,
+        *,
+        relay: Relay | None = None,
     ) -> None:
         self.sessions = sessions
         self.bus = bus
+        self.relay = relay if relay is not None else Relay(sessions, bus)
         self.clock = clock
         self.reader = reader
         self.broker = broker
@@ -130,11 +140,12 @@ class OrderProcessor:
                     await self._place_in_transaction(decided, row, outbox)
                     decided = to_domain(row)
                 outbox.order(row, now)
+                await outbox.stage(session, now)
         except BaseException:
             if placed_here is not None:  # the decision did not commit: take the order back
                 await self._withdraw(placed_here)
             raise
-        await outbox.publish(self.bus)
+        await self.relay.send(outbox)
         return (decided if decided.status is S.SUBMITTED else None), None
 
     async def _pending_row(
@@ -306,7 +317,98 @@ class OrderProcessor:
             )
             apply_to_row(unknown, row)
             outbox.order(row, now)
-        await outbox.publish(self.bus)
+            await outbox.stage(session, now)
+        await self.relay.send(outbox)
+
+    # -- cancels and changes ---------------------------------------------------
+
+    async def carry_out(self, user_id: int, order_id: int) -> None:
+        """Carry out the cancel or change stored with an order (PENDING_CANCEL, PENDING_UPDATE).
+
+        Under the account lock, like every decision: a cancel is sent to the broker and
+        its answer booked; a change is checked by the risk chain, then applied at the
+        broker, or refused (the order rests as it was, ``reason_code`` ``change_denied``
+        or ``change_refused``). An order that has moved on (filled, cancelled, the request
+        carried out already) is left alone, so a command delivered twice does nothing.
+        """
+        if order_id in self._in_flight:
+            return  # being sent: the sweeper comes back to it
+        outbox = Outbox()
+        async with transaction(self.sessions) as session:
+            found = await session.execute(
+                select(OrderRow.broker_account_id, OrderRow.status).where(
+                    OrderRow.id == order_id, OrderRow.user_id == user_id
+                )
+            )
+            head = found.first()
+            if head is None or S(head.status) not in PENDING_CHANGE_STATES:
+                return
+            account = await AccountRepository(session, user_id).lock(head.broker_account_id)
+            row = await OrderRepository(session, user_id).get(order_id, for_update=True)
+            if row.status == S.PENDING_CANCEL:
+                await self._cancel_here(row, outbox)
+            elif row.status == S.PENDING_UPDATE:
+                await self._change_here(session, account, row, outbox)
+            await outbox.stage(session, self.clock.now())
+        await self.relay.send(outbox)
+
+    async def _cancel_here(self, row: OrderRow, outbox: Outbox) -> None:
+        stored = to_domain(row)
+        now = self.clock.now()
+        try:
+            async with asyncio.timeout(self.options.broker_timeout_s):
+                events = await self.broker.cancel(stored.key)
+        except BrokerRejected:
+            # The broker holds no working order under this key: ask what it knows.
+            at_broker = await self.broker.status(stored.key)
+            if at_broker is None:  # never reached it: nothing to take back
+                events = [OrderCancelled(stored, now)]
+            elif at_broker.is_working:
+                events = []
+            else:
+                event = _event_for(at_broker, now)
+                events = [event] if event is not None else []
+        except Exception as exc:
+            log.warning("cancel of %s not sent: %r; retried", stored.client_order_id, exc)
+            return
+        for event in events:
+            self.booker.book_status(row, event, outbox)
+
+    async def _change_here(
+        self, session: AsyncSession, account: BrokerAccount, row: OrderRow, outbox: Outbox
+    ) -> None:
+        stored = to_domain(row)
+        now = self.clock.now()
+        asked = (row.amend_quantity, row.amend_limit_price, row.amend_trigger_price)
+        row.amend_quantity = row.amend_limit_price = row.amend_trigger_price = None
+        code, why = "change_refused", ""
+        try:
+            amended = amended_order(stored, *asked, now)
+        except InvalidOrder as exc:  # fills came meanwhile
+            why = exc.errors[0].message
+        else:
+            errors = validate_order(amended, self.reader.catalog.instrument(stored.symbol))
+            if errors:
+                why = errors[0].message
+            else:
+                denial = await check_change(session, self.reader, account, amended, now)
+                if denial is not None:
+                    code, why = "change_denied", denial
+                else:
+                    try:
+                        async with asyncio.timeout(self.options.broker_timeout_s):
+                            await self.broker.modify(amended)
+                    except BrokerRejected as exc:
+                        why = exc.message
+                    except Exception as exc:
+                        why = f"the broker did not take the change: {exc!r}"[:500]
+                    else:
+                        apply_to_row(replace(amended, reason_code=None, reason=None), row)
+                        outbox.order(row, now)
+                        return
+        refused = stored.with_status(stored.resting_status, now, reason_code=code, reason=why)
+        apply_to_row(refused, row)
+        outbox.order(row, now)
 
     # -- reconciliation ----------------------------------------------------
 

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,13 +21,12 @@ from order_processor.domain.closing import Closing, closing_order
 from order_processor.domain.orders import (
     InvalidOrder,
     OrderError,
-    Origin,
     ensure_valid,
     order_from_intent,
 )
 from order_processor.domain.orders import Order as DomainOrder
 from order_processor.domain.risk import build_chain
-from order_processor.domain.states import can_transition
+from order_processor.domain.states import CANCELLABLE_STATES, MODIFIABLE_STATES
 from order_processor.events import Outbox
 from order_processor.records import (
     EXIT_TAG_PREFIX,
@@ -41,7 +41,7 @@ from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.book import PositionRepository, RiskDecisionRepository
 from order_processor.repositories.control import LimitsRepository
 from order_processor.repositories.orders import OrderRepository
-from shared.contracts import OrderIntent, OrderStatus, OrderType, Product
+from shared.contracts import OrderCommand, OrderIntent, OrderStatus, OrderType, Origin, Product
 from shared.errors import Conflict, Unprocessable
 from shared.models import BrokerAccount, Order
 
@@ -217,8 +217,16 @@ class OrderService:
 
     # -- cancelling --------------------------------------------------------
 
-    async def cancel(self, order_id: int) -> Order:
-        """Cancel a working (or sent) order; 409 if it is finished or still being decided."""
+    async def cancel(
+        self, order_id: int, *, reason: str = "cancelled"
+    ) -> tuple[Order, OrderCommand]:
+        """Ask for a sent, unfinished order to be cancelled: it moves to PENDING_CANCEL and the
+        returned command (``submit`` it after commit) has the account's processor carry it out.
+
+        Asking again while the cancel is under way returns the order and the command again
+        (the processor carries a command out once). 409 if the order is finished or still
+        being decided.
+        """
         head = await self.orders.get(order_id)
         await self.accounts.lock(head.broker_account_id)
         row = await self.orders.get(order_id, for_update=True)
@@ -226,98 +234,133 @@ class OrderService:
             raise Conflict(
                 "the order is being checked; cancel it again in a moment", code="order_pending"
             )
-        if not can_transition(S(row.status), S.CANCELLED):
-            raise Conflict(f"a {row.status} order cannot be cancelled", code="order_not_open")
-        self._cancel_row(row, "cancelled")
-        return row
+        if row.status != S.PENDING_CANCEL:
+            if S(row.status) not in CANCELLABLE_STATES:
+                raise Conflict(f"a {row.status} order cannot be cancelled", code="order_not_open")
+            self._ask_cancel(row, reason)
+        return row, self._command("cancel", row)
 
     async def cancel_open(
         self, *, account_id: int | None = None, symbol: str | None = None, reason: str
-    ) -> list[Order]:
-        """Cancel every sent, unfinished order (of one account or symbol); accounts locked first."""
+    ) -> tuple[list[Order], list[OrderCommand]]:
+        """Ask for every sent, unfinished order (of one account or symbol) to be cancelled;
+        accounts are locked first. Returns the orders (PENDING_CANCEL) and their commands."""
         if account_id is None:
             await self.accounts.lock_all()
         else:
             await self.accounts.lock(account_id)
         rows = await self.orders.cancellable(account_id=account_id, symbol=symbol)
         for row in rows:
-            self._cancel_row(row, reason)
-        return list(rows)
+            self._ask_cancel(row, reason)
+        return list(rows), [self._command("cancel", row) for row in rows]
 
-    def _cancel_row(self, row: Order, reason: str) -> None:
-        cancelled = to_domain(row).with_status(S.CANCELLED, self.now, reason_code=reason)
-        apply_to_row(cancelled, row)
+    def _ask_cancel(self, row: Order, reason: str) -> None:
+        asked = to_domain(row).with_status(S.PENDING_CANCEL, self.now, reason_code=reason)
+        apply_to_row(asked, row)
         self.outbox.order(row, self.now)
+
+    def _command(self, action: Literal["cancel", "modify"], row: Order) -> OrderCommand:
+        return OrderCommand(
+            action=action,
+            user_id=row.user_id,
+            broker_account_id=row.broker_account_id,
+            order_id=row.id,
+            version=row.version,
+            created_at=self.now,
+        )
 
     # -- modifying ---------------------------------------------------------
 
     async def modify(
         self,
         order_id: int,
-        reader: AccountReader,
         *,
         quantity: Decimal | None = None,
         limit_price: Decimal | None = None,
         trigger_price: Decimal | None = None,
-    ) -> Order:
-        """Change a working order's quantity or prices; the change passes the risk chain again.
+    ) -> tuple[Order, OrderCommand]:
+        """Ask for a working order's quantity or prices to change: the order moves to
+        PENDING_UPDATE with the requested terms, and the returned command (``submit`` it after
+        commit) has the account's processor check the change against the risk chain and apply
+        it, or refuse it (the order then rests unchanged, ``reason_code`` ``change_denied``).
 
-        A denial is recorded with the order's risk decisions (and kept), the order stays as it was.
+        A malformed change is refused here (422) and stores nothing; one change at a time
+        (409 ``change_pending``).
         """
         head = await self.orders.get(order_id)
-        account = await self.accounts.lock(head.broker_account_id)
+        await self.accounts.lock(head.broker_account_id)
         row = await self.orders.get(order_id, for_update=True)
         stored = to_domain(row)
-        if not stored.is_working:
+        if stored.status is S.PENDING_UPDATE:
+            raise Conflict(
+                "a change of this order is under way; change it again in a moment",
+                code="change_pending",
+            )
+        if stored.status not in MODIFIABLE_STATES:
             raise Conflict(f"a {row.status} order cannot be changed", code="order_not_open")
         if stored.order_type is OrderType.MARKET and (limit_price or trigger_price):
             raise Unprocessable("a market order has no prices to change", code="not_modifiable")
-        amended = replace(
-            stored,
-            quantity=stored.quantity if quantity is None else quantity,
-            limit_price=stored.limit_price if limit_price is None else limit_price,
-            trigger_price=stored.trigger_price if trigger_price is None else trigger_price,
-            updated_at=self.now,
-        )
-        if amended.quantity <= stored.filled_quantity:
-            raise InvalidOrder(
-                [
-                    OrderError(
-                        "quantity_not_above_filled",
-                        "quantity",
-                        f"{stored.filled_quantity} are filled already; ask for more than that",
-                    )
-                ]
-            )
+        amended = amended_order(stored, quantity, limit_price, trigger_price, self.now)
         ensure_valid(amended, self.catalog.instrument(stored.symbol))
-        await self._check_risk(reader, account, amended)
-        apply_to_row(amended, row)
+        row.amend_quantity = quantity
+        row.amend_limit_price = limit_price
+        row.amend_trigger_price = trigger_price
+        apply_to_row(stored.with_status(S.PENDING_UPDATE, self.now), row)
         self.outbox.order(row, self.now)
-        return row
+        return row, self._command("modify", row)
 
-    async def _check_risk(
-        self, reader: AccountReader, account: BrokerAccount, amended: DomainOrder
-    ) -> None:
-        # The rest of the order, as if placed now, against the account without it.
-        probe = replace(
-            amended,
-            quantity=amended.remaining_quantity,
-            filled_quantity=Decimal(0),
-            filled_value=Decimal(0),
-            fill_count=0,
-            status=S.PENDING,
+
+def amended_order(
+    stored: DomainOrder,
+    quantity: Decimal | None,
+    limit_price: Decimal | None,
+    trigger_price: Decimal | None,
+    now: datetime,
+) -> DomainOrder:
+    """``stored`` with the asked terms (None keeps a term), resting again; 422 when the new
+    quantity is not above what has filled already."""
+    amended = replace(
+        stored,
+        quantity=stored.quantity if quantity is None else quantity,
+        limit_price=stored.limit_price if limit_price is None else limit_price,
+        trigger_price=stored.trigger_price if trigger_price is None else trigger_price,
+        status=stored.resting_status,
+        updated_at=now,
+    )
+    if amended.quantity <= stored.filled_quantity:
+        raise InvalidOrder(
+            [
+                OrderError(
+                    "quantity_not_above_filled",
+                    "quantity",
+                    f"{stored.filled_quantity} are filled already; ask for more than that",
+                )
+            ]
         )
-        chain = build_chain(await LimitsRepository(self.session, self.user_id).get())
-        result = chain.evaluate(
-            probe, await reader.risk_view(self.session, account, probe, self.now)
-        )
-        await RiskDecisionRepository(self.session, self.user_id).record(
-            amended.order_id, result.decisions, self.now, prefix="modify: "
-        )
-        if result.denial is not None:
-            raise Unprocessable(
-                f"the change was denied: {result.denial.message}",
-                code="risk_denied",
-                details=[{"field": result.denial.check, "message": result.denial.code}],
-                keep_changes=True,
-            )
+    return amended
+
+
+async def check_change(
+    session: AsyncSession,
+    reader: AccountReader,
+    account: BrokerAccount,
+    amended: DomainOrder,
+    now: datetime,
+) -> str | None:
+    """The risk chain on the rest of a changed order, as if placed now against the account
+    without it; the decisions are recorded with the order's (prefixed ``modify:``). Returns
+    the denial's message, or None when the change passes."""
+    probe = replace(
+        amended,
+        quantity=amended.remaining_quantity,
+        filled_quantity=Decimal(0),
+        filled_value=Decimal(0),
+        fill_count=0,
+        status=S.PENDING,
+    )
+    chain = build_chain(await LimitsRepository(session, amended.user_id).get())
+    result = chain.evaluate(probe, await reader.risk_view(session, account, probe, now))
+    await RiskDecisionRepository(session, amended.user_id).record(
+        amended.order_id, result.decisions, now, prefix="modify: "
+    )
+    return None if result.denial is None else result.denial.message

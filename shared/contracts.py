@@ -51,6 +51,22 @@ class Validity(StrEnum):
     IOC = "IOC"
 
 
+Origin = Literal["manual", "subscription", "system"]
+"""Who asked for an order: a trader by hand, a strategy subscription, or the platform
+itself (``system``: MIS square-off, liquidation). The one definition: import it."""
+
+
+class SubscriptionStatus(StrEnum):
+    """Whether a strategy subscription is evaluated on candle close (the one definition).
+
+    A subscription is created ``active``; its owner pauses and resumes it, and closing
+    its broker account pauses it for good (a paused subscription keeps its settings).
+    """
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
 class OrderStatus(StrEnum):
     PENDING = "PENDING"
     DENIED = "DENIED"
@@ -62,6 +78,10 @@ class OrderStatus(StrEnum):
     EXPIRED = "EXPIRED"
     REJECTED = "REJECTED"
     UNKNOWN = "UNKNOWN"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    """A cancel was accepted and is on its way to the broker; the order may still fill."""
+    PENDING_UPDATE = "PENDING_UPDATE"
+    """A change of quantity or prices was accepted and is being checked and applied."""
 
 
 class Message(BaseModel):
@@ -93,7 +113,20 @@ class CandleMsg(Message):
     trades: int
 
 
-class SignalMsg(Message):
+class Event(Message):
+    """A message that reports a change stored in the database (signals, orders, fills,
+    positions, accounts, control).
+
+    Events leave through the transactional outbox (``shared.outbox``): written in the
+    transaction of the change, published after it commits, at least once. The outbox
+    gives each one an ``event_id``; a consumer that must not act twice drops an id it
+    has seen (the WebSocket service does).
+    """
+
+    event_id: str | None = None
+
+
+class SignalMsg(Event):
     kind: Literal["signal"] = "signal"
     signal_id: str
     user_id: int
@@ -133,7 +166,7 @@ class OrderIntent(Message):
     trigger_price: Decimal | None = None
     product: Product = Product.MIS
     validity: Validity = Validity.DAY
-    origin: Literal["manual", "subscription", "system"] = "subscription"
+    origin: Origin = "subscription"
     subscription_id: int | None = None
     algo_tag: str | None = None
     stop: Decimal | None = None
@@ -157,7 +190,26 @@ class OrderIntent(Message):
         return self
 
 
-class OrderEvent(Message):
+class OrderCommand(Message):
+    """A change to an order already placed, on the same ordered path as the intents.
+
+    The request is stored with the order first (status PENDING_CANCEL, or
+    PENDING_UPDATE with the requested terms); the command tells the order
+    processor that owns the account to carry it out. It is idempotent: a command
+    whose order has moved on since (filled, cancelled, the change applied)
+    changes nothing. ``version`` is the order's version once the request was stored.
+    """
+
+    kind: Literal["order_command"] = "order_command"
+    action: Literal["cancel", "modify"]
+    user_id: int
+    broker_account_id: int
+    order_id: int
+    version: int
+    created_at: datetime
+
+
+class OrderEvent(Event):
     """The whole order after a change. ``version`` grows by at least one on every change of
     the order, so a consumer keeps the event with the highest version and drops the rest
     (an older state arriving late, or the same event delivered twice)."""
@@ -179,7 +231,7 @@ class OrderEvent(Message):
     limit_price: Decimal | None = None
     trigger_price: Decimal | None = None
     average_price: Decimal | None = None
-    origin: str
+    origin: Origin
     subscription_id: int | None = None
     algo_tag: str | None = None
     stop_price: Decimal | None = None
@@ -190,7 +242,7 @@ class OrderEvent(Message):
     ts: datetime
 
 
-class FillEvent(Message):
+class FillEvent(Event):
     kind: Literal["fill"] = "fill"
     user_id: int
     order_id: int
@@ -203,7 +255,7 @@ class FillEvent(Message):
     ts: datetime
 
 
-class PositionEvent(Message):
+class PositionEvent(Event):
     kind: Literal["position"] = "position"
     user_id: int
     broker_account_id: int
@@ -215,7 +267,7 @@ class PositionEvent(Message):
     ts: datetime
 
 
-class AccountEvent(Message):
+class AccountEvent(Event):
     """A broker account marked at the last prices: everything the account summary has.
 
     Sent after each booking and again when the marks of its open positions move
@@ -240,7 +292,7 @@ class AccountEvent(Message):
     ts: datetime
 
 
-class ControlEvent(Message):
+class ControlEvent(Event):
     """Subscription changes, halts and resumes: read by workers and the order processor."""
 
     kind: Literal["control"] = "control"

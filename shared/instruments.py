@@ -10,9 +10,10 @@ import csv
 import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -61,7 +62,12 @@ class CatalogError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Instrument:
-    """One tradable instrument and its trading parameters."""
+    """One tradable instrument and its trading parameters.
+
+    The platform's only instrument type: the market data engine, the strategy workers,
+    the gateway and the order processor's domain all use it. ``sector`` is ``""`` where
+    the catalog has none; ``freeze_qty`` is ``None`` where the exchange sets no limit.
+    """
 
     symbol: str
     name: str
@@ -84,13 +90,37 @@ class Instrument:
         """Whether ``price`` is an exact multiple of the tick size."""
         return Decimal(str(price)) % self.tick_size == 0
 
+    def calendar(self) -> Calendar:
+        """The calendar of the exchange this instrument trades on."""
+        return calendar_for(self.exchange)
+
+
+TickRounding = Literal["nearest", "up", "down"]
+"""How ``round_to_tick`` picks a grid point: see its docstring."""
+
+_ROUNDING = {"nearest": ROUND_HALF_EVEN, "up": ROUND_CEILING, "down": ROUND_FLOOR}
+
 
 def round_to_tick(
-    price: Decimal | float | str, tick_size: Decimal, rounding: str = ROUND_HALF_EVEN
+    price: Decimal | float | str, tick_size: Decimal, direction: TickRounding = "nearest"
 ) -> Decimal:
-    """Round ``price`` to a multiple of ``tick_size`` (banker's rounding unless told otherwise)."""
-    value = Decimal(str(price))  # str() so a float like 0.1 is read as written, not as binary
-    steps = (value / tick_size).quantize(Decimal(1), rounding=rounding)
+    """``price`` on the grid of multiples of ``tick_size``: the platform's one rounding rule.
+
+    - ``"nearest"`` (the default): the closest multiple; an exact half tick goes to the
+      even multiple (banker's rounding: 100.025 -> 100.00, 100.075 -> 100.10 on a 0.05
+      grid), so rounding many prices adds no bias. ``snap_to_grid`` rounds float market
+      data the same way.
+    - ``"up"``: the smallest multiple >= ``price`` (towards +infinity, also when negative).
+    - ``"down"``: the largest multiple <= ``price`` (towards -infinity).
+
+    A multiple of the tick comes back unchanged in every direction. The rule knows no
+    side: a caller that rounds a modelled price against the trader asks for ``"up"`` on
+    a buy and ``"down"`` on a sell (the paper fill model's slipped market fills). The
+    result carries the tick's decimal places (``100`` on a 0.05 grid is ``100.00``).
+    """
+    # str() so a float like 0.1 is read as written, not as its binary value
+    value = price if isinstance(price, Decimal) else Decimal(str(price))
+    steps = (value / tick_size).quantize(Decimal(1), rounding=_ROUNDING[direction])
     return (steps * tick_size).quantize(tick_size)
 
 

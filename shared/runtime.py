@@ -7,6 +7,7 @@ each service's ``start(runtime)``. Services read nothing from globals.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,3 +34,18 @@ class Runtime:
     candle_cache: CandleCache
     clock: Clock
     extras: dict[str, object] = field(default_factory=dict)
+
+
+def freeze_startup_heap() -> None:
+    """Collect once, then move every object alive now out of the collector's generations.
+
+    Process tuning, called only by the entry points (``algotrade.runner`` once every
+    embedded service has started, ``market_data_engine.main`` once its service has),
+    never by a service. What exists at start-up (modules, catalogs, calendars, the candle
+    engine's state) lives as long as the process; left in the generations, a full
+    collection walks all of it (tens of milliseconds, up to ~120 ms measured) and can
+    land inside a candle-close burst. Frozen, collections only walk what was allocated
+    since.
+    """
+    gc.collect()
+    gc.freeze()

@@ -53,15 +53,20 @@ class EmbeddedStrategyWorker:
         self.failed_bursts = 0
         self._candles: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._relay: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Subscribe to control events and candles; returns once both are live."""
         await self.control.start()
         self._candles = await self.runtime.bus.subscribe([], [CANDLE_PATTERN], maxsize=QUEUE_SIZE)
         self._task = asyncio.create_task(self._run(self._candles), name="strategy-embedded")
+        self._relay = asyncio.create_task(self.service.relay.run(), name="strategy-outbox")
 
     async def stop(self) -> None:
         """Stop consuming; a burst being evaluated finishes first."""
+        if self._relay is not None:
+            self._relay.cancel()
+            await asyncio.gather(self._relay, return_exceptions=True)
         if self._candles is not None:
             await self._candles.close()
         if self._task is not None:

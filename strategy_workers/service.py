@@ -27,13 +27,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.bus import EventBus
 from shared.candle_cache import CandleCache
 from shared.clock import Clock, SystemClock
-from shared.contracts import STREAM_ORDER_INTENTS, CandleMsg, OrderIntent, SignalMsg, user_channel
+from shared.contracts import (
+    STREAM_ORDER_INTENTS,
+    CandleMsg,
+    OrderIntent,
+    SignalMsg,
+    SubscriptionStatus,
+    user_channel,
+)
 from shared.db import transaction
 from shared.instruments import InstrumentCatalog, load_catalog
 from shared.models import StrategySubscription
+from shared.outbox import Outbox, Relay
 from strategy_workers.evaluation import EvaluationResult, Evaluator, Skipped
 from strategy_workers.store import SignalStore
-from strategy_workers.subscriptions import ACTIVE, SubscriptionCache
+from strategy_workers.subscriptions import SubscriptionCache
 from strategy_workers.windows import WindowRequest, WindowStore
 
 log = logging.getLogger(__name__)
@@ -71,9 +79,12 @@ class EvaluationService:
         windows: WindowStore | None = None,
         clock: Clock | None = None,
         catalog: InstrumentCatalog | None = None,
+        relay: Relay | None = None,
     ) -> None:
         self.sessions = sessions
         self.bus = bus
+        self.relay = relay if relay is not None else Relay(sessions, bus)
+        """Sends the signals of committed bursts (the transactional outbox)."""
         self.subscriptions = subscriptions or SubscriptionCache(sessions)
         self.windows = windows or WindowStore(candle_cache)
         self.evaluator = evaluator or Evaluator(lot_size_for=_lot_sizes(catalog))
@@ -84,8 +95,8 @@ class EvaluationService:
         result, outcome = await self.evaluate(candles)
         if not result.signals:
             return outcome
-        await self._record(result, outcome)
-        await self._deliver(outcome)
+        signals = await self._record(result, outcome)
+        await self._deliver(outcome, signals)
         return outcome
 
     async def evaluate(self, candles: Sequence[CandleMsg]) -> tuple[EvaluationResult, BatchOutcome]:
@@ -102,8 +113,9 @@ class EvaluationService:
         outcome.skipped = result.skipped
         return result, outcome
 
-    async def _record(self, result: EvaluationResult, outcome: BatchOutcome) -> None:
-        """One transaction: store new signals, find intents still to send."""
+    async def _record(self, result: EvaluationResult, outcome: BatchOutcome) -> Outbox:
+        """One transaction: store new signals (and their events), find intents still to send."""
+        outbox = Outbox()
         async with transaction(self.sessions) as session:
             store = SignalStore(session)
             live = await _live_subscriptions(session, {s.subscription_id for s in result.signals})
@@ -115,6 +127,10 @@ class EvaluationService:
             inserted = await store.insert_new(rows)
             again = [i for i in intents if _signal_id_of(i) not in inserted]
             placed = await store.placed_orders((i.user_id, i.client_order_id) for i in again)
+            for signal in signals:
+                if signal.signal_id in inserted:
+                    outbox.add(user_channel(signal.user_id), signal)
+            await outbox.stage(session, now)
         outcome.signals = [s for s in signals if s.signal_id in inserted]
         outcome.repeated = len(signals) - len(outcome.signals)
         outcome.intents = [
@@ -122,14 +138,15 @@ class EvaluationService:
             for i in intents
             if _signal_id_of(i) in inserted or (i.user_id, i.client_order_id) not in placed
         ]
+        return outbox
 
-    async def _deliver(self, outcome: BatchOutcome) -> None:
-        """After commit: intents onto the stream (must arrive), signals to users (may drop)."""
+    async def _deliver(self, outcome: BatchOutcome, signals: Outbox) -> None:
+        """After commit: intents onto the stream (must arrive; a burst run again resends
+        what was not placed), then the signals' events through the relay."""
         for start in range(0, len(outcome.intents), APPEND_CONCURRENCY):
             chunk = outcome.intents[start : start + APPEND_CONCURRENCY]
             await asyncio.gather(*(self.bus.append(STREAM_ORDER_INTENTS, i) for i in chunk))
-        for signal in outcome.signals:
-            await self.bus.publish(user_channel(signal.user_id), signal)
+        await self.relay.send(signals)
 
 
 async def _live_subscriptions(session: AsyncSession, ids: set[int]) -> set[int]:
@@ -142,7 +159,10 @@ async def _live_subscriptions(session: AsyncSession, ids: set[int]) -> set[int]:
         return set()
     stmt = (
         select(StrategySubscription.id)
-        .where(StrategySubscription.id.in_(sorted(ids)), StrategySubscription.status == ACTIVE)
+        .where(
+            StrategySubscription.id.in_(sorted(ids)),
+            StrategySubscription.status == SubscriptionStatus.ACTIVE,
+        )
         .with_for_update(key_share=True)
     )
     return set((await session.scalars(stmt)).all())

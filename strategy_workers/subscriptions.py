@@ -21,14 +21,12 @@ from typing import Literal, TypeVarTuple, cast
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.contracts import Timeframe
+from shared.contracts import SubscriptionStatus, Timeframe
 from shared.models import BrokerAccount, StrategySubscription, User
 from strategy_workers.evaluation import SubscriptionSpec
 
 log = logging.getLogger(__name__)
 
-ACTIVE = "active"
-PAUSED = "paused"
 DEFAULT_REFRESH_SECONDS = 30.0
 
 Market = tuple[str, Timeframe]
@@ -163,7 +161,7 @@ def _active_filter(stmt: Select[*Ts]) -> Select[*Ts]:
         stmt.join(BrokerAccount, BrokerAccount.id == StrategySubscription.broker_account_id)
         .join(User, User.id == StrategySubscription.user_id)
         .where(
-            StrategySubscription.status == ACTIVE,
+            StrategySubscription.status == SubscriptionStatus.ACTIVE,
             BrokerAccount.is_active.is_(True),
             User.is_active.is_(True),
         )

@@ -66,6 +66,7 @@ class WorkerRuntime:
         )
         self._control = ControlListener(self._bus, subscriptions)
         await self._control.start()
+        self._relay = asyncio.ensure_future(self.service.relay.run())
 
     def evaluate(self, candles: list[CandleMsg]) -> BatchOutcome:
         """Run one burst to completion (raises what the service raised)."""
@@ -81,6 +82,8 @@ class WorkerRuntime:
         self._thread.join(5)
 
     async def _close(self) -> None:
+        self._relay.cancel()
+        await asyncio.gather(self._relay, return_exceptions=True)
         await self._control.stop()
         await self._bus.close()
         await self._engine.dispose()

@@ -10,7 +10,7 @@ from collections import OrderedDict, defaultdict
 import orjson
 
 from shared.bus import EventBus, Subscription, encode
-from shared.contracts import CHANNEL_CONTROL, ControlEvent, Message, OrderEvent
+from shared.contracts import CHANNEL_CONTROL, ControlEvent, Event, Message, OrderEvent
 from websocket_service.channels import KIND_TO_PRIVATE, public_name
 from websocket_service.connection import CLOSE_SESSION_ENDED, Connection
 
@@ -44,6 +44,29 @@ class OrderVersions:
         return True
 
 
+EVENT_IDS_KEPT = 100_000  # event ids remembered to drop a second delivery (oldest forgotten)
+
+
+class EventIds:
+    """Event ids seen lately: an event delivered again (the outbox is at least once) is dropped."""
+
+    def __init__(self, capacity: int = EVENT_IDS_KEPT) -> None:
+        self.capacity = capacity
+        self.dropped = 0
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def is_new(self, event: Event) -> bool:
+        if event.event_id is None:
+            return True
+        if event.event_id in self._seen:
+            self.dropped += 1
+            return False
+        self._seen[event.event_id] = None
+        if len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+        return True
+
+
 class Hub:
     """One bus subscription per process; each message is encoded once for all its receivers."""
 
@@ -56,6 +79,7 @@ class Hub:
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self.order_versions = OrderVersions()
+        self.event_ids = EventIds()
 
     async def start(self) -> None:
         self._subscription = await self.bus.subscribe(
@@ -123,6 +147,8 @@ class Hub:
             user_id = int(channel[5:])
             private = KIND_TO_PRIVATE.get(getattr(message, "kind", ""))
             if private is None:
+                return
+            if isinstance(message, Event) and not self.event_ids.is_new(message):
                 return
             if isinstance(message, OrderEvent) and not self.order_versions.is_newer(message):
                 return

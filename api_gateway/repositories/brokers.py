@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
-from shared.contracts import OrderStatus
+from shared.contracts import OrderStatus, SubscriptionStatus
 from shared.models import (
     BrokerAccount,
     Fill,
@@ -73,7 +73,9 @@ class BrokerAccountRepository(UserScopedRepository[BrokerAccount]):
             }
         )
 
-    async def subscriptions(self, account_id: int, status: str) -> list[StrategySubscription]:
+    async def subscriptions(
+        self, account_id: int, status: SubscriptionStatus
+    ) -> list[StrategySubscription]:
         """The account's subscriptions in ``status``, locked for update."""
         stmt = (
             select(StrategySubscription)

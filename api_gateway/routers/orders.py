@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from api_gateway.deps import CtxDep, CurrentUser, PagingDep, UowDep
 from api_gateway.schemas.common import PageOut
@@ -89,16 +89,41 @@ async def get_order(order_id: OrderId, user: CurrentUser, ctx: CtxDep, uow: UowD
     )
 
 
-@router.patch("/orders/{order_id}", response_model=OrderPublic)
+@router.patch(
+    "/orders/{order_id}",
+    response_model=OrderPublic,
+    responses={202: {"model": OrderPublic, "description": "accepted, still PENDING_UPDATE"}},
+)
 async def modify(
-    order_id: OrderId, body: OrderUpdate, user: CurrentUser, ctx: CtxDep, uow: UowDep
+    order_id: OrderId,
+    body: OrderUpdate,
+    user: CurrentUser,
+    ctx: CtxDep,
+    uow: UowDep,
+    response: Response,
 ) -> object:
-    return await OrdersApi(ctx, uow, user).modify(order_id, body)
+    """Change a working order's quantity or prices. 200 with the order as changed; 202 with
+    the order PENDING_UPDATE when the processor has not carried the change out yet."""
+    row = await OrdersApi(ctx, uow, user).modify(order_id, body)
+    if row.status == OrderStatus.PENDING_UPDATE:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return row
 
 
-@router.post("/orders/{order_id}/cancel", response_model=OrderPublic)
-async def cancel(order_id: OrderId, user: CurrentUser, ctx: CtxDep, uow: UowDep) -> object:
-    return await OrdersApi(ctx, uow, user).cancel(order_id)
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=OrderPublic,
+    responses={202: {"model": OrderPublic, "description": "accepted, still PENDING_CANCEL"}},
+)
+async def cancel(
+    order_id: OrderId, user: CurrentUser, ctx: CtxDep, uow: UowDep, response: Response
+) -> object:
+    """Cancel an order. 200 with the order CANCELLED (or FILLED, if it filled first); 202 with
+    the order PENDING_CANCEL when the processor has not carried the cancel out yet."""
+    row = await OrdersApi(ctx, uow, user).cancel(order_id)
+    if row.status == OrderStatus.PENDING_CANCEL:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return row
 
 
 @router.get("/fills", response_model=PageOut[FillPublic])

@@ -17,10 +17,10 @@ from api_gateway.schemas.strategies import (
     StrategyPublic,
     SubscriptionCreate,
     SubscriptionPublic,
-    SubscriptionStatus,
     SubscriptionUpdate,
 )
-from api_gateway.services.subscriptions import ACTIVE, PAUSED, SubscriptionService
+from api_gateway.services.subscriptions import SubscriptionService
+from shared.contracts import SubscriptionStatus
 from strategy_workers.api import list_strategies, sizing_schemas
 
 router = APIRouter(tags=["strategies"])
@@ -87,14 +87,18 @@ async def update(
 async def pause(
     subscription_id: SubscriptionId, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> object:
-    return await SubscriptionService(ctx, uow, user).set_status(subscription_id, PAUSED, meta)
+    return await SubscriptionService(ctx, uow, user).set_status(
+        subscription_id, SubscriptionStatus.PAUSED, meta
+    )
 
 
 @router.post("/subscriptions/{subscription_id}/resume", response_model=SubscriptionPublic)
 async def resume(
     subscription_id: SubscriptionId, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> object:
-    return await SubscriptionService(ctx, uow, user).set_status(subscription_id, ACTIVE, meta)
+    return await SubscriptionService(ctx, uow, user).set_status(
+        subscription_id, SubscriptionStatus.ACTIVE, meta
+    )
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -67,8 +67,10 @@ async def halt_me(
 ) -> object:
     """Stop my trading now: open orders are cancelled, only orders that reduce a position pass."""
     outbox = Outbox()
-    await _switch(ctx, uow, user, meta, outbox).halt(user.id, body.reason or "halted by the user")
+    switch = _switch(ctx, uow, user, meta, outbox)
+    result = await switch.halt(user.id, body.reason or "halted by the user")
     uow.messages.extend(outbox.messages)
+    await dispatch(ctx, uow, result.intents)  # the cancels, to the order processor
     return await _own_status(ctx, uow, user)
 
 
@@ -106,6 +108,7 @@ async def admin_halt(
     outbox = Outbox()
     result = await _switch(ctx, uow, admin, meta, outbox).halt(body.user_id, body.reason)
     uow.messages.extend(outbox.messages)
+    await dispatch(ctx, uow, result.intents)  # the cancels, to the order processor
     return _outcome(result)
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import Field, PlainSerializer, model_validator
 
 from api_gateway.schemas.common import PublicModel, RequestModel
-from shared.contracts import OrderStatus, OrderType, Product, Side, Validity
+from shared.contracts import OrderStatus, OrderType, Origin, Product, Side, Validity
 
 
 def _plain(value: Decimal) -> str:
@@ -94,7 +94,7 @@ class OrderPublic(PublicModel):
     status: OrderStatus
     filled_quantity: Money
     average_price: Money | None
-    origin: str
+    origin: Origin
     subscription_id: int | None
     algo_tag: str | None
     stop_price: Money | None

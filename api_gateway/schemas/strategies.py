@@ -9,13 +9,12 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from api_gateway.schemas.common import PublicModel, RequestModel
-from shared.contracts import Timeframe
+from shared.contracts import SubscriptionStatus, Timeframe
 
 MAX_ID = 2**63 - 1  # BIGINT: a larger id can name nothing
 MAX_SYMBOLS = 100
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (PostgreSQL refuses NUL in text)
 Mode = Literal["paper", "live"]
-SubscriptionStatus = Literal["active", "paused"]
 
 
 class StrategyPublic(PublicModel):
@@ -88,7 +87,7 @@ class SubscriptionPublic(PublicModel):
     sizing_params: dict[str, Any]
     capital_allocation: Decimal
     mode: str
-    status: str
+    status: SubscriptionStatus
     created_at: datetime
     updated_at: datetime
 

@@ -18,8 +18,8 @@ from api_gateway.repositories.brokers import BrokerAccountRepository
 from api_gateway.schemas.brokers import BrokerAccountCreate, BrokerAccountUpdate
 from api_gateway.services.auth import RequestMeta
 from api_gateway.services.orders import forget_account
-from api_gateway.services.subscriptions import ACTIVE, PAUSED, SubscriptionService
-from shared.contracts import ControlEvent
+from api_gateway.services.subscriptions import SubscriptionService
+from shared.contracts import ControlEvent, SubscriptionStatus
 from shared.errors import Conflict
 from shared.models import BrokerAccount, User
 from shared.repository import Page
@@ -121,9 +121,11 @@ class BrokerAccountService:
         account.closed_at = self.now
         account.is_active = False
         subscriptions = SubscriptionService(self.ctx, self.uow, self.user)
-        paused = [row.id for row in await self.repo.subscriptions(account.id, ACTIVE)]
+        paused = [
+            row.id for row in await self.repo.subscriptions(account.id, SubscriptionStatus.ACTIVE)
+        ]
         for subscription_id in paused:
-            await subscriptions.set_status(subscription_id, PAUSED, meta)
+            await subscriptions.set_status(subscription_id, SubscriptionStatus.PAUSED, meta)
         self._audit("broker_account.close", account, meta, paused_subscriptions=paused)
         self._forget(account, "closed")
         return account

@@ -3,7 +3,10 @@
 Placing an order stores it PENDING in the request's transaction (so concurrent
 identical requests make one order), commits, appends the intent to the order
 stream, and waits briefly for the processor to decide it, so the response
-usually shows the order's state at the broker rather than PENDING.
+usually shows the order's state at the broker rather than PENDING. A cancel or
+a change is stored as a request with the order (PENDING_CANCEL, PENDING_UPDATE)
+and handed to the processor as a command the same way; the response shows its
+outcome, or the pending state when the processor has not answered in time.
 """
 
 from __future__ import annotations
@@ -25,11 +28,11 @@ from order_processor.api import (
     OrderDesk,
     OrderFilters,
     Outbox,
-    announce,
     reader_for,
     submit,
 )
-from shared.contracts import OrderIntent, OrderStatus, Product
+from shared.contracts import OrderCommand, OrderIntent, OrderStatus, Product
+from shared.errors import Unprocessable
 from shared.models import Fill, Order, RiskDecisionRecord, User
 from shared.repository import Page
 
@@ -38,7 +41,16 @@ log = logging.getLogger(__name__)
 SUBMIT_WAIT_KEY = "orders.submit_wait_s"
 """``ctx.extras`` key: how long POST /orders waits for a decision (seconds; default 2)."""
 DEFAULT_SUBMIT_WAIT = 2.0
-_UNDECIDED = (OrderStatus.PENDING.value, OrderStatus.SUBMITTED.value)
+_UNDECIDED = frozenset(
+    s.value
+    for s in (
+        OrderStatus.PENDING,
+        OrderStatus.SUBMITTED,
+        OrderStatus.PENDING_CANCEL,
+        OrderStatus.PENDING_UPDATE,
+    )
+)
+_CHANGE_REFUSALS = frozenset({"change_denied", "change_refused"})
 
 
 def account_reader(ctx: GatewayContext) -> AccountReader:
@@ -119,6 +131,12 @@ class OrdersApi:
 
     async def settled(self, order_id: int) -> Order:
         """The order once the processor has decided it, or as it is when the wait runs out."""
+        return (await self.settled_all([order_id]))[0]
+
+    async def settled_all(self, order_ids: Sequence[int]) -> list[Order]:
+        """The orders once the processor has taken each past a state it has still to decide
+        (PENDING, SUBMITTED, PENDING_CANCEL, PENDING_UPDATE), or as they are when the wait
+        runs out."""
         wait = float(str(self.ctx.extras.get(SUBMIT_WAIT_KEY, DEFAULT_SUBMIT_WAIT)))
         if self.ctx.bus is None:
             wait = 0.0  # nothing carries the order to a processor, so nothing to wait for
@@ -128,9 +146,10 @@ class OrdersApi:
             # A short transaction per look: SQLite holds its write lock for a transaction.
             async with self.ctx.sessions() as session:
                 desk = OrderDesk(session, self.user.id, now=self.desk.now, reader=self.desk.reader)
-                row = await desk.get(order_id)
-            if row.status not in _UNDECIDED or time.monotonic() >= deadline:
-                return row
+                rows = [await desk.get(order_id) for order_id in order_ids]
+            undecided = any(row.status in _UNDECIDED for row in rows)
+            if not undecided or time.monotonic() >= deadline:
+                return rows
             await asyncio.sleep(min(delay, max(deadline - time.monotonic(), 0)))
             delay = min(delay * 2, 0.1)
 
@@ -170,36 +189,55 @@ class OrdersApi:
     # -- changing ------------------------------------------------------------
 
     async def modify(self, order_id: int, body: OrderUpdate) -> Order:
-        row = await self.desk.modify(
+        """Ask for the change, then answer with its outcome: the order with its new terms,
+        422 ``risk_denied`` (``invalid_change``) when the processor refused it, or the order
+        still PENDING_UPDATE when the wait ran out."""
+        _, command = await self.desk.modify(
             order_id,
             quantity=body.quantity,
             limit_price=body.limit_price,
             trigger_price=body.trigger_price,
         )
         self._queue_events()
-        return row
+        await dispatch(self.ctx, self.uow, [command])
+        after = await self.settled(order_id)
+        if after.version > command.version and after.reason_code in _CHANGE_REFUSALS:
+            refused = after.reason_code == "change_denied"
+            raise Unprocessable(
+                f"the change was {'denied' if refused else 'refused'}: {after.reason}",
+                code="risk_denied" if refused else "invalid_change",
+                details=[{"field": "order", "message": after.reason or ""}],
+            )
+        return after
 
     async def cancel(self, order_id: int) -> Order:
-        row = await self.desk.cancel(order_id)
+        """Ask for the cancel, then answer with the order once the processor has carried it
+        out (CANCELLED, or FILLED if it filled first), or still PENDING_CANCEL after the wait."""
+        _, command = await self.desk.cancel(order_id)
         self._queue_events()
-        return row
+        await dispatch(self.ctx, self.uow, [command])
+        return await self.settled(order_id)
 
     async def cancel_all(self, broker_account_id: int | None, symbol: str | None) -> list[Order]:
-        rows = await self.desk.cancel_all(broker_account_id=broker_account_id, symbol=symbol)
+        rows, commands = await self.desk.cancel_all(
+            broker_account_id=broker_account_id, symbol=symbol
+        )
+        order_ids = [row.id for row in rows]
         self._queue_events()
-        return rows
+        await dispatch(self.ctx, self.uow, commands)
+        return await self.settled_all(order_ids) if order_ids else []
 
 
-async def dispatch(ctx: GatewayContext, uow: UnitOfWork, intents: Sequence[OrderIntent]) -> None:
-    """Commit the request's transaction, announce its events, then hand new orders on.
+async def dispatch(
+    ctx: GatewayContext, uow: UnitOfWork, intents: Sequence[OrderIntent | OrderCommand]
+) -> None:
+    """Commit the request's transaction, announce its events, then hand new orders and
+    requests (cancels, changes) on.
 
     The events go out before the intents, so an order's PENDING state is on the
     bus before the processor can publish anything later of it.
     """
-    await uow.session.commit()
-    queued = Outbox(list(uow.messages))
-    uow.messages.clear()
-    await announce(ctx.bus, queued)
+    await uow.commit()
     await submit(ctx.bus, intents)
 
 

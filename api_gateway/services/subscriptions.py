@@ -18,14 +18,13 @@ from api_gateway.repositories.brokers import BrokerAccountRepository
 from api_gateway.repositories.subscriptions import SignalRepository, SubscriptionRepository
 from api_gateway.schemas.strategies import SubscriptionCreate, SubscriptionUpdate
 from api_gateway.services.auth import RequestMeta
-from shared.contracts import ControlEvent, Timeframe
+from shared.contracts import ControlEvent, SubscriptionStatus, Timeframe
 from shared.errors import Conflict, Unprocessable
 from shared.instruments import load_catalog
 from shared.models import BrokerAccount, SignalRecord, StrategySubscription, User
 from shared.repository import Page
 from strategy_workers.api import build_sizer, get_strategy, validate_params
 
-ACTIVE, PAUSED = "active", "paused"
 PAPER_BROKERS = frozenset({"paper"})
 
 
@@ -69,13 +68,17 @@ class SubscriptionService:
             capital_allocation=data.capital_allocation,
             mode=data.mode,
         )
-        row = StrategySubscription(name=data.name, status=ACTIVE, **_columns(settings))
+        row = StrategySubscription(
+            name=data.name, status=SubscriptionStatus.ACTIVE, **_columns(settings)
+        )
         self.repo.add(row)
         await self.repo.session.flush()
         self._changed("subscription.create", row, meta)
         return row
 
-    async def list(self, limit: int, offset: int, status: str | None) -> Page[StrategySubscription]:
+    async def list(
+        self, limit: int, offset: int, status: SubscriptionStatus | None
+    ) -> Page[StrategySubscription]:
         where = [] if status is None else [StrategySubscription.status == status]
         return await self.repo.list(limit, offset, *where)
 
@@ -120,12 +123,13 @@ class SubscriptionService:
         return row
 
     async def set_status(
-        self, subscription_id: int, status: str, meta: RequestMeta
+        self, subscription_id: int, status: SubscriptionStatus, meta: RequestMeta
     ) -> StrategySubscription:
         """Pause or resume; asking for the current status changes nothing and succeeds."""
         row = await self.repo.get(subscription_id, for_update=True)
         if row.status != status:
-            if status == ACTIVE and (await self.accounts.get(row.broker_account_id)).closed_at:
+            resuming = status is SubscriptionStatus.ACTIVE
+            if resuming and (await self.accounts.get(row.broker_account_id)).closed_at:
                 raise Conflict(
                     "the subscription's broker account is closed; it cannot run again",
                     code="account_closed",
@@ -133,7 +137,7 @@ class SubscriptionService:
             row.status = status
             row.updated_at = self.now
             await self.repo.session.flush()
-            self._changed(f"subscription.{'pause' if status == PAUSED else 'resume'}", row, meta)
+            self._changed(f"subscription.{'resume' if resuming else 'pause'}", row, meta)
         return row
 
     async def delete(self, subscription_id: int, meta: RequestMeta) -> None:

@@ -6,7 +6,6 @@ and publishes the closed candles it returns.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -180,23 +179,16 @@ class CandleEngine:
     # -- closing ---------------------------------------------------------------------------
 
     def _close(self) -> ClosedCandles:
-        # The cyclic collector is paused while candles close: a collection that lands in
-        # a burst (up to a few ms for the younger generations) would delay every candle
-        # of it. Nothing here makes reference cycles; collection resumes on return.
-        paused = gc.isenabled()
-        gc.disable()
-        try:
-            closed = self._close_rows()
-            if len(closed) == 0:
-                self._prepare()
-                self._make_shells()
-                return ClosedCandles()
-            self._uncached = closed
-            channels = self._symbols.channels[closed.sid, closed.tf].tolist()
-            return ClosedCandles(self._closed_messages(closed), channels)
-        finally:
-            if paused:
-                gc.enable()
+        # The garbage collector is the process's business (its entry point tunes it),
+        # not the engine's: nothing here pauses it.
+        closed = self._close_rows()
+        if len(closed) == 0:
+            self._prepare()
+            self._make_shells()
+            return ClosedCandles()
+        self._uncached = closed
+        channels = self._symbols.channels[closed.sid, closed.tf].tolist()
+        return ClosedCandles(self._closed_messages(closed), channels)
 
     def _make_shells(self) -> None:
         """Make message objects for the candles open now, a slice per quiet call.

@@ -1,8 +1,11 @@
-"""Decimal helpers shared by orders, fills, charges and positions."""
+"""Decimal helpers shared by orders, fills, charges and positions.
+
+Prices go onto the tick grid with ``shared.instruments.round_to_tick`` (the one rule).
+"""
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -30,13 +33,6 @@ def round_paise(amount: Decimal) -> Decimal:
 def is_multiple(value: Decimal, step: Decimal) -> bool:
     """Whether ``value`` is an integer multiple of ``step`` (``step`` > 0)."""
     return value % step == 0
-
-
-def round_to_tick(price: Decimal, tick: Decimal, direction: str = "nearest") -> Decimal:
-    """Snap ``price`` to the tick grid: ``"nearest"`` (half up), ``"up"`` or ``"down"``."""
-    rounding = {"nearest": ROUND_HALF_UP, "up": ROUND_CEILING, "down": ROUND_FLOOR}[direction]
-    steps = (price / tick).quantize(ONE, rounding=rounding)
-    return steps * tick
 
 
 def floor_to_step(value: Decimal, step: Decimal) -> Decimal:

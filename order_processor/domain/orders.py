@@ -10,17 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
 
-from shared.contracts import OrderIntent, OrderStatus, OrderType, Product, Side, Validity
+from shared.contracts import OrderIntent, OrderStatus, OrderType, Origin, Product, Side, Validity
 from shared.errors import Unprocessable
+from shared.instruments import Instrument
 
-from .instruments import Instrument
 from .money import ZERO, is_multiple
-from .states import TERMINAL_STATES, WORKING_STATES, transition
-
-Origin = Literal["manual", "subscription", "system"]
-"""Who asked for the order; ``system`` is the platform itself (e.g. MIS square-off)."""
+from .states import PENDING_CHANGE_STATES, TERMINAL_STATES, WORKING_STATES, transition
 
 OrderKey = tuple[int, str]
 """(user_id, client_order_id): unique per order, the idempotency key."""
@@ -91,7 +87,13 @@ class Order:
 
     @property
     def is_working(self) -> bool:
+        """Resting at the broker (a cancel or change may be under way)."""
         return self.status in WORKING_STATES
+
+    @property
+    def resting_status(self) -> OrderStatus:
+        """OPEN or PARTIALLY_FILLED: the working state without a request under way."""
+        return OrderStatus.PARTIALLY_FILLED if self.filled_quantity else OrderStatus.OPEN
 
     def with_status(
         self,
@@ -114,13 +116,19 @@ class Order:
         )
 
     def with_fill(self, quantity: Decimal, price: Decimal, ts: datetime) -> Order:
-        """The order after a fill of ``quantity`` at ``price``: PARTIALLY_FILLED or FILLED."""
+        """The order after a fill of ``quantity`` at ``price``: PARTIALLY_FILLED or FILLED
+        (a partial fill of an order with a cancel or change under way keeps that state)."""
         if quantity <= 0 or quantity > self.remaining_quantity:
             raise ValueError(
                 f"fill of {quantity} does not fit the remaining {self.remaining_quantity}"
             )
         filled = self.filled_quantity + quantity
-        new = OrderStatus.FILLED if filled == self.quantity else OrderStatus.PARTIALLY_FILLED
+        if filled == self.quantity:
+            new = OrderStatus.FILLED
+        elif self.status in PENDING_CHANGE_STATES:
+            new = self.status  # the cancel or change is still under way
+        else:
+            new = OrderStatus.PARTIALLY_FILLED
         return replace(
             self,
             status=transition(self.status, new),

@@ -9,15 +9,23 @@ from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
 
-from order_processor.domain.states import IN_FLIGHT_STATES, TERMINAL_STATES, WORKING_STATES
+from order_processor.domain.states import (
+    CANCELLABLE_STATES as CANCELLABLE,
+)
+from order_processor.domain.states import (
+    IN_FLIGHT_STATES,
+    TERMINAL_STATES,
+    WORKING_STATES,
+)
 from shared.contracts import OrderStatus
 from shared.errors import NotFound
 from shared.models import Order
 from shared.repository import Page, UserScopedRepository
 
 OPEN_STATES = tuple(s.value for s in (WORKING_STATES | IN_FLIGHT_STATES) - {OrderStatus.PENDING})
-"""Orders that may still become exposure once sent: SUBMITTED, UNKNOWN, OPEN, PARTIALLY_FILLED."""
-CANCELLABLE_STATES = OPEN_STATES
+"""Orders that may still become exposure once sent: SUBMITTED, UNKNOWN, OPEN, PARTIALLY_FILLED,
+and those with a cancel or change under way."""
+CANCELLABLE_STATES = tuple(s.value for s in CANCELLABLE)
 NOT_TERMINAL = tuple(s.value for s in OrderStatus if s not in TERMINAL_STATES)
 
 

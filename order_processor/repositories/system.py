@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from order_processor.domain.states import WORKING_STATES
 from shared.contracts import OrderStatus, Product
@@ -28,8 +29,15 @@ class SystemQueries:
     async def orders_in(
         self, status: OrderStatus, *, before: datetime | None = None, limit: int = 500
     ) -> list[tuple[int, int]]:
-        """(user_id, order_id) of orders in ``status`` created (or sent) before ``before``."""
-        stamp = Order.created_at if status is OrderStatus.PENDING else Order.submitted_at
+        """(user_id, order_id) of orders in ``status`` created (sent; asked to change) before
+        ``before``."""
+        stamp: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None]
+        if status is OrderStatus.PENDING:
+            stamp = Order.created_at
+        elif status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE):
+            stamp = Order.updated_at
+        else:
+            stamp = Order.submitted_at
         stmt = select(Order.user_id, Order.id).where(Order.status == status.value)
         if before is not None:
             stmt = stmt.where(stamp < before)

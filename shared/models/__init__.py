@@ -3,6 +3,7 @@
 from shared.models.audit import AuditEntry
 from shared.models.base import Base
 from shared.models.brokers import BrokerAccount
+from shared.models.outbox import OutboxBatch
 from shared.models.strategies import SignalRecord, StrategySubscription
 from shared.models.trading import (
     Fill,
@@ -22,6 +23,7 @@ __all__ = [
     "Fill",
     "LedgerEntry",
     "Order",
+    "OutboxBatch",
     "Position",
     "RefreshToken",
     "RiskDecisionRecord",

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.contracts import SubscriptionStatus
 from shared.models.base import (
     Base,
     BigId,
@@ -44,7 +45,10 @@ class StrategySubscription(TimestampMixin, Base):
     sizing_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
     capital_allocation: Mapped[Decimal] = mapped_column(Money, nullable=False)
     mode: Mapped[str] = mapped_column(String(8), default="paper", nullable=False)
-    status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
+    status: Mapped[str] = mapped_column(
+        String(16), default=SubscriptionStatus.ACTIVE.value, nullable=False
+    )
+    """A ``SubscriptionStatus`` value."""
 
 
 class SignalRecord(Base):

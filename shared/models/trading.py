@@ -71,6 +71,11 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     # One more on every change; order events carry it so consumers keep the newest.
     version: Mapped[int] = mapped_column(default=1, server_default="1", nullable=False)
+    # The terms of a change asked for and not applied yet (status PENDING_UPDATE); None
+    # keeps the current value. The order processor applies or refuses them, then clears them.
+    amend_quantity: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    amend_limit_price: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    amend_trigger_price: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
 
 
 class Fill(Base):

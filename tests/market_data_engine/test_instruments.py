@@ -134,9 +134,42 @@ def test_round_price_snaps_to_the_nearest_tick(catalog):
     assert catalog.get("XRPUSDT").round_price("2.20004") == Decimal("2.2000")
 
 
-def test_round_to_tick_uses_bankers_rounding_on_exact_halves():
-    assert round_to_tick("100.025", Decimal("0.05")) == Decimal("100.00")
-    assert round_to_tick("100.075", Decimal("0.05")) == Decimal("100.10")
+@pytest.mark.parametrize(
+    ("price", "direction", "expected"),
+    [
+        # nearest: an exact half tick goes to the even multiple (banker's rounding)
+        ("100.025", "nearest", "100.00"),
+        ("100.075", "nearest", "100.10"),
+        ("100.026", "nearest", "100.05"),
+        ("100.024", "nearest", "100.00"),
+        ("-100.025", "nearest", "-100.00"),
+        ("-100.075", "nearest", "-100.10"),
+        # up: towards +infinity; down: towards -infinity, also below zero
+        ("100.001", "up", "100.05"),
+        ("100.049", "down", "100.00"),
+        ("-100.001", "up", "-100.00"),
+        ("-100.001", "down", "-100.05"),
+        ("100.025", "up", "100.05"),
+        ("100.025", "down", "100.00"),
+    ],
+)
+def test_round_to_tick_follows_the_documented_rule(price, direction, expected):
+    assert round_to_tick(Decimal(price), Decimal("0.05"), direction) == Decimal(expected)
+
+
+@pytest.mark.parametrize("direction", ["nearest", "up", "down"])
+@pytest.mark.parametrize("price", ["100.05", "100", "0", "-2.10"])
+def test_round_to_tick_leaves_exact_multiples_unchanged(price, direction):
+    rounded = round_to_tick(Decimal(price), Decimal("0.05"), direction)
+
+    assert rounded == Decimal(price)
+    assert rounded.as_tuple().exponent == -2  # written with the tick's decimal places
+
+
+def test_round_to_tick_reads_floats_as_written():
+    # 100.025 as a double is 100.02499999999999147...; read as written it is an exact half
+    assert round_to_tick(100.025, Decimal("0.05")) == Decimal("100.00")
+    assert round_to_tick(100.075, Decimal("0.05")) == Decimal("100.10")
 
 
 def test_snap_to_grid_returns_doubles_that_print_as_exchange_prices():

@@ -6,19 +6,46 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from order_processor.domain.instruments import Instrument
 from order_processor.domain.orders import Order
 from order_processor.domain.risk import AccountView, PositionView, WorkingOrderView
 from shared.calendar import IST, AlwaysOpenCalendar, NSECalendar
 from shared.contracts import OrderStatus, Side
+from shared.instruments import AssetClass, Instrument
 
 TRADING_DAY = date(2025, 6, 10)  # a Tuesday, NSE open
 NEXT_TRADING_DAY = date(2025, 6, 11)
 NSE = NSECalendar()
 ALWAYS_OPEN = AlwaysOpenCalendar()
 
-INFY = Instrument("INFY", "NSE", lot_size=Decimal(1), tick_size=Decimal("0.05"), sector="IT")
-BTC = Instrument("BTCUSDT", "BINANCE", lot_size=Decimal("0.001"), tick_size=Decimal("0.01"))
+
+def make_instrument(
+    symbol: str,
+    exchange: str = "NSE",
+    *,
+    lot_size: Decimal = Decimal(1),
+    tick_size: Decimal = Decimal("0.05"),
+    sector: str = "",
+    freeze_qty: int | None = None,
+) -> Instrument:
+    """A catalog instrument with the trading rules given (the rest only needs to be valid)."""
+    crypto = exchange == "BINANCE"
+    return Instrument(
+        symbol=symbol,
+        name=symbol,
+        exchange=exchange,
+        asset_class=AssetClass.CRYPTO if crypto else AssetClass.EQUITY,
+        currency="USDT" if crypto else "INR",
+        sector=sector,
+        tick_size=tick_size,
+        lot_size=lot_size,
+        freeze_qty=freeze_qty,
+        ref_price=Decimal(1000),
+        daily_vol=0.02,
+    )
+
+
+INFY = make_instrument("INFY", lot_size=Decimal(1), tick_size=Decimal("0.05"), sector="IT")
+BTC = make_instrument("BTCUSDT", "BINANCE", lot_size=Decimal("0.001"), tick_size=Decimal("0.01"))
 
 
 def ist(hour: int, minute: int = 0, second: int = 0, day: date = TRADING_DAY) -> datetime:

@@ -269,7 +269,6 @@ async def test_modified_limit_price_is_what_fills(tapi):
     r = await tapi.client.patch(
         f"{R}/orders/{order['id']}", headers=trader.headers, json={"limit_price": "149.5"}
     )
-    await tapi.engine.resync()
     await tapi.tick("SOLUSDT", 149.0)
 
     assert r.status_code == 200

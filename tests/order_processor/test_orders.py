@@ -3,7 +3,6 @@ from decimal import Decimal
 
 import pytest
 
-from order_processor.domain.instruments import Instrument
 from order_processor.domain.orders import (
     InvalidOrder,
     ensure_valid,
@@ -13,9 +12,9 @@ from order_processor.domain.orders import (
 from order_processor.domain.states import IllegalTransition
 from shared.contracts import OrderIntent, OrderStatus, OrderType, Side
 
-from .factories import INFY, ist, make_order, submitted
+from .factories import INFY, ist, make_instrument, make_order, submitted
 
-LOT_50 = Instrument("NIFTYFUT", "NSE", lot_size=Decimal(50), tick_size=Decimal("0.05"))
+LOT_50 = make_instrument("NIFTYFUT", lot_size=Decimal(50), tick_size=Decimal("0.05"))
 
 
 def codes(order, instrument=INFY):

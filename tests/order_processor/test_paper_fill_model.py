@@ -12,6 +12,13 @@ def test_market_fill_without_slippage_is_the_tick_price_on_the_grid():
     assert FillModel().market_price(Side.BUY, Decimal("1000.07"), TICK) == Decimal("1000.05")
 
 
+@pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
+def test_market_fill_on_an_exact_half_tick_goes_to_the_even_tick_for_either_side(side):
+    # the one rounding rule (shared.instruments.round_to_tick): half to even, no side bias
+    assert FillModel().market_price(side, Decimal("1000.025"), TICK) == Decimal("1000.00")
+    assert FillModel().market_price(side, Decimal("1000.075"), TICK) == Decimal("1000.10")
+
+
 def test_market_buy_slips_up_and_rounds_up_to_the_grid():
     # 1000 x (1 + 5 bps) = 1000.50 exactly; 1000.10 x 1.0005 = 1000.600... -> 1000.65
     model = FillModel(slippage_bps=Decimal(5))

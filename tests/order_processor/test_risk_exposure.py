@@ -218,7 +218,7 @@ def test_other_sectors_do_not_count():
 
 
 def test_instrument_without_sector_passes_with_no_sector_code():
-    view = make_view(instrument=replace(INFY, sector=None))
+    view = make_view(instrument=replace(INFY, sector=""))
 
     assert SectorConcentrationCheck().check(make_order(), view).code == "no_sector"
 

@@ -158,7 +158,7 @@ def test_orders_older_than_a_second_do_not_count():
 
 
 def test_quantity_above_the_freeze_limit_is_denied():
-    view = make_view(instrument=replace(INFY, freeze_qty=Decimal(1800)))
+    view = make_view(instrument=replace(INFY, freeze_qty=1800))
 
     decision = FreezeQuantityCheck().check(make_order(quantity=Decimal(1801)), view)
 
@@ -166,7 +166,7 @@ def test_quantity_above_the_freeze_limit_is_denied():
 
 
 def test_quantity_at_the_freeze_limit_passes():
-    view = make_view(instrument=replace(INFY, freeze_qty=Decimal(1800)))
+    view = make_view(instrument=replace(INFY, freeze_qty=1800))
 
     assert FreezeQuantityCheck().check(make_order(quantity=Decimal(1800)), view).approved
 

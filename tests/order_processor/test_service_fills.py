@@ -322,10 +322,10 @@ async def test_ticks_published_on_the_bus_fill_resting_orders(env):
     await _wait_for(filled)
 
 
-async def test_fill_on_terms_changed_in_the_database_is_void(settings):
-    # The API changes the stored order; until the paper book hears of it, a fill
-    # on the old terms must not be booked.
-    options = ProcessorOptions(read_block_ms=20, resync_every_s=3600)
+async def test_fill_while_a_change_is_pending_is_booked_on_the_terms_at_the_broker(settings):
+    # A change asked for is not the order's terms until the processor applies it: the
+    # broker still works the old terms, and what fills meanwhile is real.
+    options = ProcessorOptions(read_block_ms=20, resync_every_s=3600, sweep_every_s=3600)
     async with processor_env(settings, options=options) as env:
         user, account = await env.account()
         await env.tick("SOLUSDT", 150)
@@ -334,15 +334,47 @@ async def test_fill_on_terms_changed_in_the_database_is_void(settings):
         )
         async with transaction(env.sessions) as session:
             service = OrderService(session, user, now=env.clock.now(), catalog=env.engine.catalog)
-            await service.modify(order.id, env.engine.reader, quantity=Decimal(2))
+            _, command = await service.modify(order.id, quantity=Decimal(2))
 
-        await env.tick("SOLUSDT", 148)  # the book still holds 4: void, and the book is corrected
-        voided = await env.order(user, order.id)
-        await env.tick("SOLUSDT", 148)
+        await env.tick("SOLUSDT", 148)  # fills the 4 still resting
+        await env.engine.handle_intent(command)  # too late: the order is done
 
-        assert (voided.status, voided.filled_quantity) == ("OPEN", 0)
         after = await env.order(user, order.id)
-        assert (after.status, after.filled_quantity) == ("FILLED", Decimal(2))
+        assert (after.status, after.filled_quantity, after.quantity) == (
+            "FILLED",
+            Decimal(4),
+            Decimal(4),
+        )
+        assert after.version == command.version + 1
+
+
+async def test_change_to_less_than_filled_meanwhile_is_refused_and_the_order_rests(settings):
+    from order_processor.domain.paper import FillModel
+
+    options = ProcessorOptions(read_block_ms=20, resync_every_s=3600, sweep_every_s=3600)
+    async with processor_env(settings, options=options) as env:
+        user, account = await env.account()
+        await env.tick("SOLUSDT", 150)
+        order = await env.place(
+            user, account, order_type="LIMIT", limit_price=Decimal("149"), quantity=Decimal(10)
+        )
+        async with transaction(env.sessions) as session:
+            service = OrderService(session, user, now=env.clock.now(), catalog=env.engine.catalog)
+            _, command = await service.modify(order.id, quantity=Decimal(4))
+        env.engine.broker.matcher.fill_model = FillModel(participation=Decimal("0.05"))
+        await env.tick("SOLUSDT", 148)  # 5 of the tick's 100 fill: more than the asked 4
+        mid = await env.order(user, order.id)
+        assert (mid.status, mid.filled_quantity) == ("PENDING_UPDATE", Decimal(5))
+
+        await env.engine.handle_intent(command)
+
+        after = await env.order(user, order.id)
+        assert (after.status, after.quantity, after.reason_code) == (
+            "PARTIALLY_FILLED",
+            Decimal(10),
+            "change_refused",
+        )
+        assert after.amend_quantity is None
 
 
 async def test_each_booking_publishes_the_marked_account_on_the_users_channel(env):

@@ -33,6 +33,25 @@ LEGAL = {
         (S.UNKNOWN, s)
         for s in (S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED)
     ),
+    # Requests under way: asked from a sent order, ended by the broker's answer or a fill.
+    *((s, S.PENDING_UPDATE) for s in (S.OPEN, S.PARTIALLY_FILLED)),
+    *(
+        (s, S.PENDING_CANCEL)
+        for s in (S.SUBMITTED, S.UNKNOWN, S.OPEN, S.PARTIALLY_FILLED, S.PENDING_UPDATE)
+    ),
+    *(
+        (pending, s)
+        for pending in (S.PENDING_CANCEL, S.PENDING_UPDATE)
+        for s in (
+            pending,
+            S.OPEN,
+            S.PARTIALLY_FILLED,
+            S.FILLED,
+            S.CANCELLED,
+            S.EXPIRED,
+            S.REJECTED,
+        )
+    ),
 }
 ALL_PAIRS = list(itertools.product(S, S))
 

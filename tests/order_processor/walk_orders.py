@@ -130,7 +130,7 @@ class TradingApi:
             f"{R}/orders", headers=trader.headers, json=order_body(account_id, **fields)
         )
 
-    async def tick(self, symbol: str, price: float) -> None:
+    async def tick(self, symbol: str, price: float, qty: float = 100.0) -> None:
         """Store a tick (a millisecond from now) and hand it to the engine."""
         import numpy as np
 
@@ -141,9 +141,9 @@ class TradingApi:
             np.array([symbol], dtype=object),
             np.array([int(ts.timestamp() * 1e9)], dtype=np.int64),
             np.array([price]),
-            np.array([100.0]),
+            np.array([qty]),
         )
-        await self.engine.on_tick(TickMsg(symbol=symbol, ts=ts, price=price, qty=100.0))
+        await self.engine.on_tick(TickMsg(symbol=symbol, ts=ts, price=price, qty=qty))
 
     async def set_limits(self, user_id: int, **limits: Any) -> None:
         from shared.db import transaction

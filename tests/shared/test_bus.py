@@ -22,6 +22,7 @@ from shared.contracts import (
     ControlEvent,
     FillEvent,
     Message,
+    OrderCommand,
     OrderEvent,
     OrderIntent,
     OrderStatus,
@@ -85,6 +86,14 @@ def sample_messages() -> list[Message]:
             limit_price=Decimal("1523.0500"),
             trigger_price=Decimal("0.00000001"),
             stop=Decimal("-1E+3"),
+            created_at=T0.astimezone(UTC),
+        ),
+        OrderCommand(
+            action="modify",
+            user_id=7,
+            broker_account_id=2,
+            order_id=11,
+            version=4,
             created_at=T0.astimezone(UTC),
         ),
         OrderEvent(

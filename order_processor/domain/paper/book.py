@@ -14,8 +14,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from shared.contracts import OrderType, Side, Validity
+from shared.instruments import Instrument
 
-from ..instruments import Instrument, SessionCalendar
+from ..instruments import SessionCalendar
 from ..orders import Order, OrderKey
 
 _Rung = tuple[Decimal, int, OrderKey]

@@ -2,7 +2,8 @@
 
 - Market orders (and triggered SL-M orders) fill at the tick price moved
   ``slippage_bps`` against the order (up for a buy, down for a sell), rounded
-  to the tick grid in the same adverse direction.
+  to the tick grid in the same adverse direction (a tick price off the grid is
+  first put on its nearest point, half to even: ``shared.instruments.round_to_tick``).
 - Limit orders fill when a tick crosses the limit (buy: tick <= limit; sell:
   tick >= limit) at the limit price or the tick price, whichever is better for
   the order; no slippage.
@@ -22,8 +23,9 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts import Side
+from shared.instruments import round_to_tick
 
-from ..money import BPS, ONE, ZERO, round_to_tick
+from ..money import BPS, ONE, ZERO
 
 
 class FillModel(BaseModel):

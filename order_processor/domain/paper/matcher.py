@@ -20,9 +20,10 @@ from decimal import Decimal
 
 from shared.contracts import OrderStatus, OrderType, Validity
 from shared.errors import Conflict, NotFound
+from shared.instruments import Instrument
 
 from ..fills import Fill
-from ..instruments import Instrument, SessionCalendar
+from ..instruments import SessionCalendar
 from ..money import ZERO, floor_to_step, to_decimal
 from ..orders import Order, OrderKey, validate_order
 from .book import Resting, SymbolBook

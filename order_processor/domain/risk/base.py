@@ -9,8 +9,9 @@ from decimal import Decimal
 from typing import ClassVar, Protocol
 
 from shared.contracts import Side
+from shared.instruments import Instrument
 
-from ..instruments import Instrument, SessionCalendar
+from ..instruments import SessionCalendar
 from ..money import ZERO
 from ..orders import Order
 

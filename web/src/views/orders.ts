@@ -5,11 +5,15 @@ import { money, qty, time } from "../format";
 import type { AppContext, View } from "../state";
 import type { Order } from "../types";
 
-const CANCELLABLE = new Set(["PENDING", "SUBMITTED", "OPEN", "PARTIALLY_FILLED"]);
+// PENDING is still being decided (409 order_pending) and PENDING_CANCEL is under way.
+const CANCELLABLE = new Set(["SUBMITTED", "UNKNOWN", "OPEN", "PARTIALLY_FILLED", "PENDING_UPDATE"]);
 const STATUSES = [
   "",
+  "PENDING",
   "OPEN",
   "PARTIALLY_FILLED",
+  "PENDING_CANCEL",
+  "PENDING_UPDATE",
   "FILLED",
   "CANCELLED",
   "DENIED",

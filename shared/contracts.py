@@ -10,9 +10,9 @@ import functools
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 
 class Timeframe(StrEnum):
@@ -82,6 +82,18 @@ class OrderStatus(StrEnum):
     """A cancel was accepted and is on its way to the broker; the order may still fill."""
     PENDING_UPDATE = "PENDING_UPDATE"
     """A change of quantity or prices was accepted and is being checked and applied."""
+
+
+def plain_decimal(value: Decimal) -> str:
+    """Exact, in plain notation, without trailing zeros: ``Decimal("1E+5")`` -> ``"100000"``,
+    ``Decimal("149.50000000")`` -> ``"149.5"``, whatever the database returned."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+Amount = Annotated[Decimal, PlainSerializer(plain_decimal, return_type=str, when_used="json")]
+"""A quantity, price or money amount of an event: exact, written as ``plain_decimal`` in JSON
+(the bus, the WebSocket frames), the same as the REST answers."""
 
 
 class Message(BaseModel):
@@ -160,17 +172,17 @@ class OrderIntent(Message):
     broker_account_id: int
     symbol: str
     side: Side | None = None
-    quantity: Decimal | None = None
+    quantity: Amount | None = None
     order_type: OrderType = OrderType.MARKET
-    limit_price: Decimal | None = None
-    trigger_price: Decimal | None = None
+    limit_price: Amount | None = None
+    trigger_price: Amount | None = None
     product: Product = Product.MIS
     validity: Validity = Validity.DAY
     origin: Origin = "subscription"
     subscription_id: int | None = None
     algo_tag: str | None = None
-    stop: Decimal | None = None
-    target: Decimal | None = None
+    stop: Amount | None = None
+    target: Amount | None = None
     created_at: datetime
     purpose: Literal["open", "close"] = "open"
 
@@ -226,16 +238,16 @@ class OrderEvent(Event):
     product: Product
     validity: Validity
     status: OrderStatus
-    quantity: Decimal
-    filled_quantity: Decimal
-    limit_price: Decimal | None = None
-    trigger_price: Decimal | None = None
-    average_price: Decimal | None = None
+    quantity: Amount
+    filled_quantity: Amount
+    limit_price: Amount | None = None
+    trigger_price: Amount | None = None
+    average_price: Amount | None = None
     origin: Origin
     subscription_id: int | None = None
     algo_tag: str | None = None
-    stop_price: Decimal | None = None
-    target_price: Decimal | None = None
+    stop_price: Amount | None = None
+    target_price: Amount | None = None
     reason_code: str | None = None
     reason: str | None = None
     created_at: datetime
@@ -249,9 +261,9 @@ class FillEvent(Event):
     fill_id: int
     symbol: str
     side: Side
-    quantity: Decimal
-    price: Decimal
-    charges: Decimal
+    quantity: Amount
+    price: Amount
+    charges: Amount
     ts: datetime
 
 
@@ -260,10 +272,10 @@ class PositionEvent(Event):
     user_id: int
     broker_account_id: int
     symbol: str
-    quantity: Decimal
-    average_price: Decimal
-    realised_pnl: Decimal
-    unrealised_pnl: Decimal
+    quantity: Amount
+    average_price: Amount
+    realised_pnl: Amount
+    unrealised_pnl: Amount
     ts: datetime
 
 
@@ -277,17 +289,17 @@ class AccountEvent(Event):
     user_id: int
     broker_account_id: int
     currency: str
-    starting_capital: Decimal
-    cash: Decimal
-    market_value: Decimal
-    equity: Decimal
-    margin_used: Decimal
-    free_margin: Decimal
-    realised_pnl: Decimal
-    unrealised_pnl: Decimal
-    charges: Decimal
-    start_of_day_equity: Decimal
-    day_pnl: Decimal
+    starting_capital: Amount
+    cash: Amount
+    market_value: Amount
+    equity: Amount
+    margin_used: Amount
+    free_margin: Amount
+    realised_pnl: Amount
+    unrealised_pnl: Amount
+    charges: Amount
+    start_of_day_equity: Amount
+    day_pnl: Amount
     open_positions: int
     ts: datetime
 

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict
+
+from shared.contracts import Amount
 
 T = TypeVar("T")
 
 
-def plain_decimal(value: Decimal) -> str:
-    """Exact, in plain notation, without trailing zeros: ``Decimal("1E+5")`` -> ``"100000"``."""
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-# Money and prices in responses: exact decimal strings in plain notation.
-MoneyOut = Annotated[Decimal, PlainSerializer(plain_decimal, return_type=str, when_used="json")]
+# Money and prices in responses: exact decimal strings in plain notation (as in events).
+MoneyOut = Amount
 
 
 class RequestModel(BaseModel):

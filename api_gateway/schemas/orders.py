@@ -10,17 +10,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, PlainSerializer, model_validator
+from pydantic import Field, model_validator
 
 from api_gateway.schemas.common import PublicModel, RequestModel
-from shared.contracts import OrderStatus, OrderType, Origin, Product, Side, Validity
+from shared.contracts import Amount, OrderStatus, OrderType, Origin, Product, Side, Validity
 
-
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value else "0"
-
-
-Money = Annotated[Decimal, PlainSerializer(_plain, return_type=str, when_used="json")]
+Money = Amount
 Quantity = Annotated[Decimal, Field(gt=0, le=Decimal("1e9"), decimal_places=8)]
 Price = Annotated[Decimal, Field(gt=0, le=Decimal("1e12"), decimal_places=8)]
 ClientOrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]

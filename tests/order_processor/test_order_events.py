@@ -14,9 +14,9 @@ from tests.api_gateway.conftest import settings_for
 from tests.order_processor.walk_orders import R, trading_api
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["sqlite", "postgres", "pgbouncer"])
 async def tapi(request, tmp_path_factory):
-    settings = settings_for("sqlite", request, tmp_path_factory.mktemp("order-events"))
+    settings = settings_for(request.param, request, tmp_path_factory.mktemp("order-events"))
     async with trading_api(settings) as api:
         yield api
 
@@ -111,8 +111,9 @@ async def test_an_order_event_carries_the_whole_order_and_the_rest_version(tapi)
         rest["product"],
         rest["validity"],
     )
-    assert str(last.limit_price) == rest["limit_price"] == "149.5"
-    assert str(last.stop_price) == rest["stop_price"] == "140"
+    wire = last.model_dump(mode="json")  # as the bus and WebSocket clients carry it
+    assert wire["limit_price"] == rest["limit_price"] == "149.5"
+    assert wire["stop_price"] == rest["stop_price"] == "140"
     assert last.origin == "manual"
 
 

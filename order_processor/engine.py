@@ -56,6 +56,20 @@ TICK_PATTERN = tick_channel("*")
 TICK_QUEUE = 100_000
 
 
+async def cancel_until_done(tasks: list[asyncio.Task[None]], every_s: float = 0.5) -> None:
+    """Cancel ``tasks`` and wait for them, cancelling again whatever is still running.
+
+    On Python 3.11 ``asyncio.wait_for`` can swallow a cancel that lands as the call it
+    wraps completes (a redis-py socket write, CPython gh-86296); a loop that swallowed
+    one keeps running, so the cancel is repeated until every task has ended.
+    """
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=every_s)
+
+
 class OrderEngine:
     """Everything the order processor runs; ``start`` it, ``stop`` it."""
 
@@ -130,9 +144,7 @@ class OrderEngine:
 
     async def stop(self) -> None:
         """Stop the loops and subscriptions; work in progress is picked up again after a restart."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_until_done(self._tasks)
         self._tasks.clear()
         for sub in self._subscriptions:
             await sub.close()

@@ -1,3 +1,4 @@
+import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
 
 declare const process: { env: Record<string, string | undefined> };
@@ -8,6 +9,7 @@ const target = process.env.ALGOTRADE_URL ?? "http://127.0.0.1:8000";
 
 export default defineConfig({
   base: "/",
+  plugins: [react()],
   build: {
     outDir: "dist",
     emptyOutDir: true,

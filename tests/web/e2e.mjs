@@ -106,6 +106,8 @@ async function run(context) {
   if (!picked?.includes(accountLabel)) throw new Error(`account picker shows ${picked}`);
   step("ACCOUNT_SELECTED", picked);
 
+  await subscribe(page);
+
   await page.locator('a[data-tab="trade"]').click();
   await page.locator("#order-ticket").waitFor();
   await page.waitForTimeout(500); // let the panels finish their first reads
@@ -136,6 +138,30 @@ async function run(context) {
     await user.waitFor();
     step("ADMIN_SEES_USER", trader.email);
   }
+}
+
+// A strategy subscription through the form built from the catalog's JSON Schema: the
+// parameters carry the schema's titles and names, and Decimal parameters go out as strings.
+async function subscribe(page) {
+  await page.locator('a[data-tab="strategies"]').click();
+  await page.locator('.strategy[data-strategy="ma_crossover"] button').click();
+  const form = page.locator("#subscription-form");
+  const fast = form.locator('input[name="params.fast"]');
+  await fast.waitFor();
+  const labels = await form.locator("fieldset label").allTextContents();
+  step("SCHEMA_FORM", labels.map((l) => l.trim()).join(", "));
+  await fast.fill("12");
+  const [request] = await Promise.all([
+    page.waitForRequest((r) => r.method() === "POST" && r.url().endsWith("/api/v1/subscriptions")),
+    form.locator("button[type=submit]").click(),
+  ]);
+  const body = request.postDataJSON();
+  const row = page.locator("tr[data-subscription]", { hasText: "ma_crossover" });
+  await row.waitFor();
+  step(
+    "SUBSCRIBED",
+    `${body.strategy} | fast=${JSON.stringify(body.params.fast)} | risk_fraction=${JSON.stringify(body.sizing_params.risk_fraction)} | ${(await row.locator(".status").textContent()).trim()}`,
+  );
 }
 
 // Live frames reach the watchlist and the order list. The embedded platform has no market
@@ -191,6 +217,29 @@ async function checkLiveFrames(page) {
   const order = page.locator('#orders tr[data-order="990001"]');
   await order.waitFor();
   step("LIVE_ORDER", (await order.locator(".status").textContent()).trim());
+
+  // The newest version of an order wins: an event not newer than the held one is dropped.
+  const event = (version, status, orderId = 990001) =>
+    frame("orders", {
+      v: 1,
+      kind: "order",
+      user_id: 1,
+      order_id: orderId,
+      version,
+      symbol: "INFY",
+      side: "BUY",
+      status,
+      quantity: "5",
+      filled_quantity: status === "FILLED" ? "5" : "2",
+      ts: new Date().toISOString(),
+    });
+  event(7, "FILLED");
+  await order.locator(".status", { hasText: "FILLED" }).waitFor();
+  event(6, "PARTIALLY_FILLED");
+  event(7, "OPEN");
+  event(1, "OPEN", 990002); // frames are applied in order: once this one shows, so have those
+  await page.locator('#orders tr[data-order="990002"]').waitFor();
+  step("STALE_ORDER_EVENT_DROPPED", (await order.locator(".status").textContent()).trim());
 }
 
 // A persistent context on a fresh profile directory: every run starts with empty storage.

@@ -2,7 +2,8 @@
 
 One browser run (tests/web/e2e.mjs, playwright-core from web/node_modules) walks a
 trader through sign-up, sign-out, a failed and a good sign-in, creating a paper broker
-account, live frames and a screenshot, then an admin through the users list. It prints
+account, subscribing to a strategy through its schema form, live frames (stale order
+events dropped) and a screenshot, then an admin through the users list. It prints
 one line per step; each test below checks one behaviour from that transcript.
 """
 
@@ -186,6 +187,15 @@ def test_a_created_paper_account_is_listed_and_selected(run: Run) -> None:
     assert run.line("ACCOUNT_SELECTED").startswith("E2E paper")
 
 
+def test_strategy_parameters_are_a_form_with_the_schema_titles(run: Run) -> None:
+    labels = run.line("SCHEMA_FORM").split(", ")
+    assert {"Fast", "Slow", "Risk Fraction"} <= set(labels)
+
+
+def test_a_subscription_sends_the_entered_and_decimal_parameters(run: Run) -> None:
+    assert run.line("SUBSCRIBED") == 'ma_crossover | fast=12 | risk_fraction="0.01" | active'
+
+
 def test_a_reload_keeps_the_tab_signed_in(run: Run) -> None:
     run.line("RELOAD_KEEPS_SESSION")
 
@@ -193,6 +203,10 @@ def test_a_reload_keeps_the_tab_signed_in(run: Run) -> None:
 def test_live_ticks_and_order_events_update_the_page(run: Run) -> None:
     assert run.line("LIVE_TICK") == "2,501.35"
     assert run.line("LIVE_ORDER") == "PARTIALLY_FILLED"
+
+
+def test_an_order_event_not_newer_than_the_held_one_is_dropped(run: Run) -> None:
+    assert run.line("STALE_ORDER_EVENT_DROPPED") == "FILLED"
 
 
 def test_the_admin_sees_the_new_trader_in_the_users_list(run: Run) -> None:

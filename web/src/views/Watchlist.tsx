@@ -1,0 +1,173 @@
+/** The watchlist: symbols with live prices from `ticks:SYMBOL`; a click selects the symbol. */
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+import { useClients, useSelection } from "../context";
+import { price, time } from "../format";
+import { useChannels } from "../liveHooks";
+import { applyTick } from "../server/liveCache";
+import { instrumentQuery, useInstrumentSearch, useQuotes } from "../server/queries";
+import type { Quote, TickFrame } from "../types";
+import { ErrorBox, routeMissing } from "../ui/errors";
+
+const STORAGE_KEY = "algotrade.watchlist";
+const DEFAULT_SYMBOLS = ["RELIANCE", "TCS", "INFY", "HDFCBANK", "BTCUSDT"];
+const MAX_SYMBOLS = 50;
+const SEARCH_DELAY_MS = 200;
+
+export function Watchlist() {
+  const { api } = useClients();
+  const { symbol: selected, setSymbol } = useSelection();
+  const queryClient = useQueryClient();
+  const [symbols, setSymbols] = useState(readStored);
+  const [text, setText] = useState("");
+  const search = useInstrumentSearch(useDebounced(text.trim(), SEARCH_DELAY_MS));
+  const quotes = useQuotes(symbols);
+
+  useEffect(() => {
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(symbols));
+  }, [symbols]);
+  useChannels(
+    symbols.map((s) => `ticks:${s}`),
+    (data) => applyTick(queryClient, data as TickFrame),
+  );
+
+  const add = useMutation({
+    mutationFn: async (symbol: string) => {
+      try {
+        await queryClient.fetchQuery(instrumentQuery(api, symbol));
+      } catch (error) {
+        if (!routeMissing(error)) throw error; // no instrument route yet: take the symbol as typed
+      }
+      return symbol;
+    },
+    onSuccess: (symbol) => {
+      setSymbols((all) =>
+        all.includes(symbol) || all.length >= MAX_SYMBOLS ? all : [...all, symbol],
+      );
+      setText("");
+      setSymbol(symbol);
+    },
+  });
+
+  return (
+    <section className="card watchlist" id="watchlist">
+      <h2>Watchlist</h2>
+      <form
+        className="inline"
+        onSubmit={(event) => {
+          event.preventDefault();
+          const symbol = text.trim().toUpperCase();
+          if (symbol) add.mutate(symbol);
+          else add.reset();
+        }}
+      >
+        <input
+          name="symbol"
+          list="instrument-options"
+          placeholder="Add symbol"
+          autoComplete="off"
+          aria-label="Symbol to add"
+          value={text}
+          onChange={(event) => setText(event.target.value)}
+        />
+        <datalist id="instrument-options">
+          {(text.trim() ? (search.data ?? []) : []).map((i) => (
+            <option key={i.symbol} value={i.symbol}>{`${i.name} (${i.exchange})`}</option>
+          ))}
+        </datalist>
+        <button type="submit">Add</button>
+      </form>
+      <ErrorBox error={add.error} />
+      <table className="grid compact">
+        <thead>
+          <tr>
+            <th>Symbol</th>
+            <th className="num">Last</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {symbols.map((symbol) => (
+            <Row
+              key={symbol}
+              symbol={symbol}
+              quote={quotes.data?.find((q) => q.symbol === symbol)}
+              selected={symbol === selected}
+              select={() => setSymbol(symbol)}
+              remove={() => setSymbols((all) => all.filter((s) => s !== symbol))}
+            />
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function Row({
+  symbol,
+  quote,
+  selected,
+  select,
+  remove,
+}: {
+  symbol: string;
+  quote: Quote | undefined;
+  selected: boolean;
+  select: () => void;
+  remove: () => void;
+}) {
+  const last = quote?.price ?? null;
+  // The direction of the last change colours the price; a missing price keeps the one shown.
+  const [shown, setShown] = useState<{ price: number | null; direction: string }>({
+    price: null,
+    direction: "",
+  });
+  if (last !== null && last !== shown.price)
+    setShown({
+      price: last,
+      direction: shown.price === null ? "" : last > shown.price ? "up" : "down",
+    });
+  return (
+    <tr data-symbol={symbol} className={selected ? "selected" : undefined} onClick={select}>
+      <td className="sym">{symbol}</td>
+      <td className={`num ${shown.direction}`} title={quote?.ts ? `at ${time(quote.ts)}` : ""}>
+        {shown.price === null ? "-" : price(shown.price)}
+      </td>
+      <td className="end">
+        <button
+          type="button"
+          className="icon"
+          title={`Remove ${symbol}`}
+          aria-label={`Remove ${symbol}`}
+          onClick={(event) => {
+            event.stopPropagation();
+            remove();
+          }}
+        >
+          x
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+/** The value once it has stopped changing for `delay` ms. */
+function useDebounced<T>(value: T, delay: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = window.setTimeout(() => setSettled(value), delay);
+    return () => window.clearTimeout(timer);
+  }, [value, delay]);
+  return settled;
+}
+
+function readStored(): string[] {
+  try {
+    const parsed = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? "null") as unknown;
+    if (Array.isArray(parsed) && parsed.every((s) => typeof s === "string"))
+      return parsed.slice(0, MAX_SYMBOLS);
+  } catch {
+    // a damaged entry: start over with the defaults
+  }
+  return DEFAULT_SYMBOLS;
+}

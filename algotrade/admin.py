@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
+from algotrade.console import validation_message
+from api_gateway.schemas.auth import RegisterIn
 from shared.config import Settings
 from shared.db import create_engine, create_sessionmaker, transaction
 from shared.models import AuditEntry, Role, User
-from shared.security.passwords import MAX_LENGTH, MIN_LENGTH, PasswordHasher
+from shared.security.passwords import PasswordHasher
+
+
+def validate_sign_up(email: str, password: str, full_name: str) -> RegisterIn:
+    """The API's sign-up schema applied to the admin's details (ValueError when refused), so
+    an admin made here can sign in like any user: an address the API refuses could not."""
+    try:
+        return RegisterIn(email=email, password=password, full_name=full_name)
+    except ValidationError as exc:
+        raise ValueError(validation_message(exc)) from exc
 
 
 async def ensure_admin(settings: Settings, email: str, password: str, full_name: str) -> bool:
     """Create ``email`` as admin, or promote it; True when created."""
-    if not (MIN_LENGTH <= len(password) <= MAX_LENGTH):
-        raise ValueError(f"password must be {MIN_LENGTH} to {MAX_LENGTH} characters")
-    if "@" not in email:
-        raise ValueError("not an e-mail address")
+    details = validate_sign_up(email, password, full_name)
+    email, password, full_name = details.email, details.password, details.full_name
     engine = create_engine(settings, url=settings.migration_url)
     try:
         async with transaction(create_sessionmaker(engine)) as session:

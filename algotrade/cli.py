@@ -1,4 +1,9 @@
-"""The ``algotrade`` command line."""
+"""The ``algotrade`` command line: run the platform, and operate it from a terminal.
+
+Commands that read or change the platform build their clients from settings (the
+``ALGOTRADE_*`` variables) like a service does; tests hand them a ``CliContext``
+as the Typer context object instead. See docs/cli.md.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,17 @@ import asyncio
 import getpass
 import logging
 from enum import StrEnum
+from importlib.metadata import version
 from typing import Annotated
 
 import typer
 
+from algotrade import control, status, trading, users
+from algotrade._typer import Command, typer_app
+from algotrade.console import settings_of
 from shared.config import Profile, Settings, get_settings
 
-app = typer.Typer(
-    help="Multi-user algorithmic trading platform.", no_args_is_help=True, add_completion=False
-)
+app = typer_app(no_args_is_help=True)
 
 
 class Service(StrEnum):
@@ -25,16 +32,41 @@ class Service(StrEnum):
     STRATEGY_WORKER = "strategy-worker"
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"algotrade {version('algotrade')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Multi-user algorithmic trading platform: run it, and operate it from a terminal.
+
+    Settings come from ALGOTRADE_* environment variables (and .env). Commands that
+    print data take --json for scripts.
+    """
+
+
 def _logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
 
-@app.command()
+@app.command(cls=Command, rich_help_panel="Run")
 def run(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="HTTP port (API, SPA and WebSocket)")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port (API, dashboard and WebSocket).")] = 8000,
 ) -> None:
     """Run the whole platform in one process (embedded profile: SQLite, in-process bus)."""
     from algotrade.runner import run_embedded
@@ -44,8 +76,17 @@ def run(
     run_embedded(settings, host=host, port=port)
 
 
-@app.command()
-def serve(service: Service) -> None:
+@app.command(cls=Command, rich_help_panel="Run")
+def serve(
+    service: Annotated[
+        Service,
+        typer.Argument(
+            metavar="SERVICE",
+            show_choices=False,
+            help="api, websocket, market-data, order-processor or strategy-worker.",
+        ),
+    ],
+) -> None:
     """Run one service of the distributed profile."""
     from algotrade.services import serve_service
 
@@ -60,33 +101,47 @@ def serve(service: Service) -> None:
     serve_service(service.value, settings)
 
 
-@app.command()
-def migrate(revision: Annotated[str, typer.Argument()] = "head") -> None:
+@app.command(cls=Command, rich_help_panel="Run")
+def migrate(
+    ctx: typer.Context,
+    revision: Annotated[
+        str, typer.Argument(metavar="REVISION", help="Alembic revision to go to.")
+    ] = "head",
+) -> None:
     """Apply database migrations (straight to PostgreSQL, never through PgBouncer)."""
     from algotrade.migrate import upgrade
 
-    settings = get_settings()
+    settings = settings_of(ctx)
     _prepare_data_dir(settings)
     upgrade(settings.migration_url, revision)
     typer.echo(f"database at {revision}")
 
 
-@app.command("create-admin")
+@app.command("create-admin", cls=Command, rich_help_panel="Users")
 def create_admin(
-    email: Annotated[str, typer.Option(prompt=True)],
-    full_name: Annotated[str, typer.Option()] = "Administrator",
+    ctx: typer.Context,
+    email: Annotated[
+        str, typer.Option(prompt=True, help="The admin's e-mail address (the API's rules).")
+    ],
+    full_name: Annotated[str, typer.Option(help="The name shown in the dashboard.")] = (
+        "Administrator"
+    ),
     password: Annotated[
         str | None,
         typer.Option(
-            help="omit to be prompted; or set ALGOTRADE_ADMIN_PASSWORD",
+            help="Omit to be prompted (or set ALGOTRADE_ADMIN_PASSWORD).",
             envvar="ALGOTRADE_ADMIN_PASSWORD",
         ),
     ] = None,
 ) -> None:
-    """Create an admin user, or promote an existing user to admin."""
+    """Create an admin user, or promote an existing user to admin.
+
+    The e-mail address and password must pass the same checks as the API's sign-up,
+    so the admin can sign in.
+    """
     from algotrade.admin import ensure_admin
 
-    settings = get_settings()
+    settings = settings_of(ctx)
     if password is None:
         password = getpass.getpass("Password: ")
     try:
@@ -100,6 +155,12 @@ def create_admin(
 def _prepare_data_dir(settings: Settings) -> None:
     if settings.profile is Profile.EMBEDDED:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+app.add_typer(status.app)
+app.add_typer(users.app, name="users", rich_help_panel="Users")
+app.add_typer(trading.app)
+app.add_typer(control.app)
 
 
 if __name__ == "__main__":

@@ -214,13 +214,14 @@ class OrderDesk:
 
 
 class TradingControl:
-    """The kill switch, acted by ``actor_id`` (an admin, or a user on themself)."""
+    """The kill switch, acted by ``actor_id`` (an admin, a user on themself, or None: the
+    platform itself, the command line's system actor)."""
 
     def __init__(
         self,
         session: AsyncSession,
         *,
-        actor_id: int,
+        actor_id: int | None,
         now: datetime,
         catalog: TradingCatalog | None = None,
         outbox: Outbox | None = None,

@@ -48,13 +48,14 @@ class KillSwitchResult:
 
 
 class KillSwitch:
-    """Halts, resumes and liquidations, acted by ``actor_id`` (an admin or the user themself)."""
+    """Halts, resumes and liquidations, acted by ``actor_id`` (an admin or the user themself;
+    None: the platform itself)."""
 
     def __init__(
         self,
         session: AsyncSession,
         *,
-        actor_id: int,
+        actor_id: int | None,
         now: datetime,
         catalog: TradingCatalog,
         outbox: Outbox | None = None,

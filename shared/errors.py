@@ -65,8 +65,20 @@ class TooManyRequests(DomainError):
     status_code = 429
     code = "too_many_requests"
 
-    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
-        super().__init__(message, code=code, headers={"Retry-After": str(max(1, retry_after))})
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: int,
+        code: str | None = None,
+        keep_changes: bool = False,
+    ) -> None:
+        super().__init__(
+            message,
+            code=code,
+            headers={"Retry-After": str(max(1, retry_after))},
+            keep_changes=keep_changes,
+        )
         self.retry_after = retry_after
 
 

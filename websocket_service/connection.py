@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 CLOSE_BACKLOG = 1013
 CLOSE_POLICY = 1008
+CLOSE_UNSUPPORTED = 1003  # a binary frame: the protocol is JSON text
 CLOSE_SESSION_ENDED = 4001
 
 
@@ -99,7 +100,10 @@ class Connection:
                 await asyncio.wait_for(self.ws.close(code=code, reason=reason), 2)
 
     async def stop(self) -> None:
+        """End the sender; a close already asked for is sent first (within the send timeout)."""
         if self._sender is not None:
+            if self._closing is not None and not self._sender.done():
+                await asyncio.wait({self._sender}, timeout=self.send_timeout)
             self._sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._sender

@@ -6,12 +6,14 @@ Protocol (JSON text frames):
 - client -> ``{"op": "subscribe" | "unsubscribe", "channels": ["ticks:RELIANCE", "orders"]}``;
 - client -> ``{"op": "ping"}``;
 - server -> ``{"channel": "...", "data": {...}}`` for data, ``{"op": "ack"|"error"|"pong", ...}``.
+
+Binary frames are not part of the protocol: one closes the connection with 1003
+(unsupported data) and a reason, before or after authentication.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 
@@ -24,7 +26,7 @@ from shared.clock import Clock
 from shared.errors import DomainError
 from shared.security.jwt import JWTKeys
 from websocket_service.channels import parse
-from websocket_service.connection import CLOSE_POLICY, Connection
+from websocket_service.connection import CLOSE_POLICY, CLOSE_UNSUPPORTED, Connection
 from websocket_service.hub import Hub
 
 router = APIRouter()
@@ -42,8 +44,20 @@ class WsContext:
     max_frame_bytes: int = 16 * 1024
 
 
+BINARY_REFUSED = "binary frames are not supported: send JSON text frames"
+
+
 def _reply(op: str, **fields: object) -> str:
     return orjson.dumps({"op": op, **fields}).decode()
+
+
+async def _receive_text(ws: WebSocket) -> str | None:
+    """The next text frame; None for a binary frame. A disconnect raises WebSocketDisconnect."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    text = message.get("text")
+    return text if isinstance(text, str) else None
 
 
 async def _authenticate(ws: WebSocket, ctx: WsContext) -> Principal | None:
@@ -53,9 +67,12 @@ async def _authenticate(ws: WebSocket, ctx: WsContext) -> Principal | None:
         token = header[7:]
     if token is None:
         try:
-            raw = await asyncio.wait_for(ws.receive_text(), ctx.auth_timeout)
+            raw = await asyncio.wait_for(_receive_text(ws), ctx.auth_timeout)
+            if raw is None:
+                await ws.close(code=CLOSE_UNSUPPORTED, reason=BINARY_REFUSED)
+                return None
             first = orjson.loads(raw) if len(raw) <= ctx.max_frame_bytes else {}
-        except (TimeoutError, orjson.JSONDecodeError, KeyError, WebSocketDisconnect):
+        except (TimeoutError, orjson.JSONDecodeError, WebSocketDisconnect):
             first = {}
         if isinstance(first, dict) and first.get("op") == "auth":
             token = first.get("token") if isinstance(first.get("token"), str) else None
@@ -90,7 +107,10 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     window_start, count = time.monotonic(), 0
     try:
         while True:
-            raw = await ws.receive_text()
+            raw = await _receive_text(ws)
+            if raw is None:
+                conn.close_soon(CLOSE_UNSUPPORTED, BINARY_REFUSED)
+                break
             now = time.monotonic()
             if now - window_start >= 1:
                 window_start, count = now, 0
@@ -103,9 +123,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         pass
     finally:
         ctx.hub.remove(conn)
-        with contextlib.suppress(Exception):
-            await asyncio.sleep(0)  # let a queued close frame go out
-        await conn.stop()
+        await conn.stop()  # a close asked for above goes out first
 
 
 def _handle(ctx: WsContext, conn: Connection, raw: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
@@ -35,13 +36,9 @@ class UserRepository:
         self.session.add(user)
         return user
 
-    async def count_admins(self) -> int:
-        stmt = (
-            select(func.count())
-            .select_from(User)
-            .where(User.role == Role.ADMIN, User.is_active.is_(True))
-        )
-        return int(await self.session.scalar(stmt) or 0)
+    async def active_admins(self) -> Sequence[User]:
+        stmt = select(User).where(User.role == Role.ADMIN, User.is_active.is_(True))
+        return (await self.session.scalars(stmt.order_by(User.id))).all()
 
     async def search(
         self, q: str | None, role: str | None, active: bool | None, limit: int, offset: int
@@ -57,6 +54,21 @@ class UserRepository:
         if active is not None:
             stmt = stmt.where(User.is_active.is_(active))
         return await paginate(self.session, stmt.order_by(User.id), limit, offset)
+
+    async def claim_totp_step(self, user_id: int, step: int) -> bool:
+        """Record ``step`` as the last accepted TOTP step; False when it is not newer (a replay).
+
+        One conditional UPDATE, so two requests with the same code cannot both succeed.
+        """
+        result = await self.session.execute(
+            update(User)
+            .where(
+                User.id == user_id,
+                or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 class TokenRepository:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from api_gateway.deps import AdminUser, CtxDep, MetaDep, PagingDep, UowDep
-from api_gateway.schemas.common import PageOut
+from api_gateway.schemas.common import IsoDatetime, PageOut
 from api_gateway.schemas.users import AuditEntryPublic, RoleUpdate, UserAdminView
 from api_gateway.services.admin import AdminService
 from shared.models import Role
@@ -69,8 +68,8 @@ async def audit_log(
     action: Annotated[str | None, Query(max_length=64)] = None,
     target_type: Annotated[str | None, Query(max_length=32)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: IsoDatetime | None = None,
+    until: IsoDatetime | None = None,
 ) -> object:
     return await AdminService(ctx, uow.session, admin, uow.events).audit_log(
         actor_id=actor_id,

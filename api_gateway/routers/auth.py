@@ -56,7 +56,7 @@ async def totp_setup(user: CurrentUser, ctx: CtxDep, uow: UowDep) -> object:
 async def totp_enable(
     body: TotpCodeIn, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> None:
-    AuthService(ctx, uow.session, uow.events).totp_enable(user, body.code, meta)
+    await AuthService(ctx, uow.session, uow.events).totp_enable(user, body.code, meta)
 
 
 @router.post("/2fa/disable", status_code=status.HTTP_204_NO_CONTENT)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from api_gateway.deps import CtxDep, CurrentUser
+from api_gateway.schemas.common import IsoDatetime
 from api_gateway.schemas.market import CandlesOut, InstrumentPublic, QuotePublic
 from shared.contracts import Timeframe
 from shared.errors import Unprocessable
@@ -39,8 +39,8 @@ async def candles(
     _: CurrentUser,
     symbol: Annotated[str, Query(min_length=1, max_length=32)],
     timeframe: Timeframe = Timeframe.M1,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[IsoDatetime | None, Query(alias="from")] = None,
+    end: Annotated[IsoDatetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> object:
     instrument = load_catalog().get(symbol.upper())

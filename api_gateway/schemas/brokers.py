@@ -8,7 +8,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, field_validator
 
-from api_gateway.schemas.common import MoneyOut, PublicModel, RequestModel
+from api_gateway.schemas.common import MoneyOut, Parsed, PublicModel, RequestModel
 
 BrokerKind = Literal["paper"]
 PaperCurrency = Literal["INR", "USDT", "USD"]
@@ -21,7 +21,9 @@ class BrokerAccountCreate(RequestModel):
     credentials: dict[str, str] | None = Field(
         None, description="Broker API credentials; stored encrypted, never returned."
     )
-    starting_capital: Decimal | None = Field(None, gt=0, le=Decimal("1e12"), decimal_places=2)
+    starting_capital: Parsed[Decimal] | None = Field(
+        None, gt=0, le=Decimal("1e12"), decimal_places=2
+    )
     currency: PaperCurrency = Field(
         "INR", description="The account's one currency; it trades instruments quoted in it only."
     )

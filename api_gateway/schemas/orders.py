@@ -12,12 +12,12 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from api_gateway.schemas.common import PublicModel, RequestModel
+from api_gateway.schemas.common import Parsed, PublicModel, RequestModel
 from shared.contracts import Amount, OrderStatus, OrderType, Origin, Product, Side, Validity
 
 Money = Amount
-Quantity = Annotated[Decimal, Field(gt=0, le=Decimal("1e9"), decimal_places=8)]
-Price = Annotated[Decimal, Field(gt=0, le=Decimal("1e12"), decimal_places=8)]
+Quantity = Annotated[Parsed[Decimal], Field(gt=0, le=Decimal("1e9"), decimal_places=8)]
+Price = Annotated[Parsed[Decimal], Field(gt=0, le=Decimal("1e12"), decimal_places=8)]
 ClientOrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9&_.\-]*$")]
 
@@ -25,13 +25,13 @@ Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9][A
 class OrderCreate(RequestModel):
     broker_account_id: int = Field(ge=1, le=2**62)
     symbol: Symbol
-    side: Side
+    side: Parsed[Side]
     quantity: Quantity
-    order_type: OrderType = OrderType.MARKET
+    order_type: Parsed[OrderType] = OrderType.MARKET
     limit_price: Price | None = None
     trigger_price: Price | None = None
-    product: Product = Product.MIS
-    validity: Validity = Validity.DAY
+    product: Parsed[Product] = Product.MIS
+    validity: Parsed[Validity] = Validity.DAY
     client_order_id: ClientOrderId | None = Field(
         None,
         description="Idempotency key: the same key with the same body returns the first "
@@ -44,7 +44,7 @@ class OrderCreate(RequestModel):
 class PositionClose(RequestModel):
     broker_account_id: int = Field(ge=1, le=2**62)
     symbol: Symbol
-    product: Product = Product.MIS
+    product: Parsed[Product] = Product.MIS
     quantity: Quantity | None = Field(
         None, description="Close at most this much (default: the whole open position)"
     )

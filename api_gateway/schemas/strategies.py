@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from api_gateway.schemas.common import PublicModel, RequestModel
+from api_gateway.schemas.common import Parsed, PublicModel, RequestModel
 from shared.contracts import SubscriptionStatus, Timeframe
 
 MAX_ID = 2**63 - 1  # BIGINT: a larger id can name nothing
@@ -48,11 +48,11 @@ class SubscriptionCreate(RequestModel):
     strategy: str = Field(min_length=1, max_length=64)
     params: dict[str, Any] = Field(default_factory=dict, description="see the strategy's schema")
     symbols: list[str] = Field(min_length=1, max_length=MAX_SYMBOLS)
-    timeframe: Timeframe
+    timeframe: Parsed[Timeframe]
     broker_account_id: int = Field(ge=1, le=MAX_ID)
     sizing_method: str = Field("fixed_fractional", min_length=1, max_length=32)
     sizing_params: dict[str, Any] = Field(default_factory=dict)
-    capital_allocation: Decimal = Field(gt=0, le=Decimal("1e12"), decimal_places=2)
+    capital_allocation: Parsed[Decimal] = Field(gt=0, le=Decimal("1e12"), decimal_places=2)
     mode: Mode = "paper"
 
     _norm = field_validator("symbols")(_symbols)
@@ -65,11 +65,13 @@ class SubscriptionUpdate(RequestModel):
     strategy: str | None = Field(None, min_length=1, max_length=64)
     params: dict[str, Any] | None = None
     symbols: list[str] | None = Field(None, min_length=1, max_length=MAX_SYMBOLS)
-    timeframe: Timeframe | None = None
+    timeframe: Parsed[Timeframe] | None = None
     broker_account_id: int | None = Field(None, ge=1, le=MAX_ID)
     sizing_method: str | None = Field(None, min_length=1, max_length=32)
     sizing_params: dict[str, Any] | None = None
-    capital_allocation: Decimal | None = Field(None, gt=0, le=Decimal("1e12"), decimal_places=2)
+    capital_allocation: Parsed[Decimal] | None = Field(
+        None, gt=0, le=Decimal("1e12"), decimal_places=2
+    )
     mode: Mode | None = None
 
     _norm = field_validator("symbols")(_symbols)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from api_gateway.schemas.common import PublicModel, RequestModel
+from api_gateway.schemas.common import Parsed, PublicModel, RequestModel
 from shared.models import Role
 
 
@@ -30,7 +30,7 @@ class UserUpdate(RequestModel):
 
 
 class RoleUpdate(RequestModel):
-    role: Role
+    role: Parsed[Role]
 
 
 class AuditEntryPublic(PublicModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api_gateway.context import GatewayContext
@@ -15,14 +16,36 @@ from shared.errors import Conflict, NotFound
 from shared.models import AuditEntry, Role, User
 from shared.repository import Page
 
+# The type of the sign-up and login schemas' ``email``: an account stored with an address
+# they refuse (one made by an older ``create-admin``) can never sign in.
+_LOGIN_EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
+
+
+def can_sign_in(user: User) -> bool:
+    """Whether ``user`` is active and has an e-mail address the login accepts."""
+    if not user.is_active:
+        return False
+    try:
+        _LOGIN_EMAIL.validate_python(user.email)
+    except ValidationError:
+        return False
+    return True
+
 
 class AdminService:
+    """``admin`` is the acting administrator; None is the platform itself (the command
+    line's system actor): audited with no actor."""
+
     def __init__(
-        self, ctx: GatewayContext, session: AsyncSession, admin: User, events: list[ControlEvent]
+        self,
+        ctx: GatewayContext,
+        session: AsyncSession,
+        admin: User | None,
+        events: list[ControlEvent],
     ) -> None:
         self.ctx = ctx
         self.session = session
-        self.admin = admin
+        self.actor_id = admin.id if admin is not None else None
         self.users = UserRepository(session)
         self.audit = AuditRepository(session)
         self.auth = AuthService(ctx, session, events)
@@ -40,15 +63,17 @@ class AdminService:
 
     async def set_active(self, user_id: int, active: bool, meta: RequestMeta) -> User:
         user = await self.get_user(user_id)
-        if user.id == self.admin.id and not active:
+        if user.id == self.actor_id and not active:
             raise Conflict("you cannot disable your own account", code="self_disable")
         if user.is_active == active:
             return user
+        if not active and await self._last_admin(user):
+            raise Conflict("the last active admin cannot be disabled", code="last_admin")
         user.is_active = active
         if active:
             self.audit.record(
                 "admin.user_enable",
-                actor_id=self.admin.id,
+                actor_id=self.actor_id,
                 ts=self.ctx.clock.now(),
                 target_type="user",
                 target_id=user.id,
@@ -56,7 +81,7 @@ class AdminService:
             )
         else:
             await self.auth.end_all_sessions(
-                user, "disabled_by_admin", actor_id=self.admin.id, meta=meta
+                user, "disabled_by_admin", actor_id=self.actor_id, meta=meta
             )
         return user
 
@@ -64,12 +89,12 @@ class AdminService:
         user = await self.get_user(user_id)
         if user.role == role:
             return user
-        if user.role == Role.ADMIN and await self.users.count_admins() <= 1:
+        if await self._last_admin(user):
             raise Conflict("the last active admin cannot be demoted", code="last_admin")
         previous, user.role = user.role, role
         self.audit.record(
             "admin.user_role",
-            actor_id=self.admin.id,
+            actor_id=self.actor_id,
             ts=self.ctx.clock.now(),
             target_type="user",
             target_id=user.id,
@@ -77,6 +102,15 @@ class AdminService:
             details={"from": previous, "to": role},
         )
         return user
+
+    async def _last_admin(self, user: User) -> bool:
+        """Whether ``user`` is the only admin left who can sign in. Admins who cannot sign in
+        (disabled, or with an address the login refuses) do not count: they administer
+        nothing."""
+        if user.role != Role.ADMIN or not can_sign_in(user):
+            return False
+        admins = await self.users.active_admins()
+        return not any(a.id != user.id and can_sign_in(a) for a in admins)
 
     async def audit_log(
         self,

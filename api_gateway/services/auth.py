@@ -12,12 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api_gateway.context import GatewayContext
 from api_gateway.repositories.audit import AuditRepository
 from api_gateway.repositories.users import TokenRepository, UserRepository
+from api_gateway.services.secret_checks import Failure, SecretChecks
 from shared.contracts import ControlEvent
-from shared.errors import BadRequest, Conflict, TooManyRequests, Unauthorized
+from shared.errors import BadRequest, Conflict, Unauthorized
 from shared.models import RefreshToken, TokenFamily, User
 from shared.security import tokens
-
-MAX_LOCKOUT = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,7 @@ class AuthService:
         self.users = UserRepository(session)
         self.tokens = TokenRepository(session)
         self.audit = AuditRepository(session)
+        self.checks = SecretChecks(ctx, session)
         self.events = events
 
     @property
@@ -72,23 +72,15 @@ class AuthService:
         self, email: str, password: str, totp_code: str | None, meta: RequestMeta
     ) -> IssuedTokens:
         now = self.now
-        wait = self.ctx.address_throttle.retry_after(meta.ip_address, now)
-        if wait:
-            raise TooManyRequests(
-                "too many failed logins from this address",
-                retry_after=wait,
-                code="address_throttled",
-            )
         user = await self.users.by_email(email)
-        if user is not None and user.locked_until is not None and user.locked_until > now:
-            raise TooManyRequests(
-                "too many failed logins for this account; try again later",
-                retry_after=int((user.locked_until - now).total_seconds()) + 1,
-                code="account_locked",
-            )
+        refusal = self.checks.refusal(user, meta, now)
+        if refusal is not None:
+            raise refusal
         ok = await self.ctx.hasher.verify(password, user.password_hash if user else None)
         if not ok or user is None:
-            await self._record_failure(user.id if user else None, email, meta, "bad_password")
+            await self.checks.record_failure(
+                user.id if user else None, email, meta, Failure.BAD_PASSWORD
+            )
             raise Unauthorized(
                 "incorrect e-mail or password", code="invalid_credentials", keep_changes=True
             )
@@ -97,13 +89,12 @@ class AuthService:
         if user.totp_enabled:
             if totp_code is None:
                 raise Unauthorized("a TOTP code is required", code="totp_required")
-            if not self._totp(user).verify(totp_code, valid_window=1):
-                await self._record_failure(user.id, email, meta, "bad_totp")
-                raise Unauthorized("incorrect TOTP code", code="invalid_totp", keep_changes=True)
-        user.failed_logins = 0
-        user.locked_until = None
+            failure = await self.checks.totp(user, totp_code)
+            if failure is not None:
+                await self.checks.record_failure(user.id, email, meta, failure)
+                raise Unauthorized(failure.message, code=failure.code, keep_changes=True)
+        self.checks.succeeded(user)
         user.last_login_at = now
-        self.ctx.address_throttle.reset(meta.ip_address)
         issued = await self._start_session(user, meta)
         self.audit.record(
             "user.login",
@@ -115,35 +106,6 @@ class AuthService:
             user_agent=meta.user_agent,
         )
         return issued
-
-    async def _record_failure(
-        self, user_id: int | None, email: str, meta: RequestMeta, why: str
-    ) -> None:
-        """Count a failure; the caller raises with ``keep_changes`` so the count is committed."""
-        now = self.now
-        self.ctx.address_throttle.record_failure(meta.ip_address, now)
-        if user_id is not None:
-            user = await self.session.get(
-                User, user_id, with_for_update=True, populate_existing=True
-            )
-            if user is not None:
-                user.failed_logins += 1
-                over = user.failed_logins - self.ctx.settings.max_login_attempts
-                if over >= 0:
-                    delay = timedelta(
-                        seconds=self.ctx.settings.login_lockout_seconds * 2 ** min(over, 12)
-                    )
-                    user.locked_until = now + min(delay, MAX_LOCKOUT)
-        self.audit.record(
-            "user.login_failed",
-            actor_id=user_id,
-            ts=now,
-            target_type="user",
-            target_id=user_id,
-            ip_address=meta.ip_address,
-            user_agent=meta.user_agent,
-            details={"reason": why, "email": email.lower()[:320]},
-        )
 
     async def _start_session(self, user: User, meta: RequestMeta) -> IssuedTokens:
         now = self.now
@@ -240,8 +202,7 @@ class AuthService:
         )
 
     async def change_password(self, user: User, current: str, new: str, meta: RequestMeta) -> None:
-        if not await self.ctx.hasher.verify(current, user.password_hash):
-            raise BadRequest("the current password is incorrect", code="invalid_password")
+        await self.checks.reauthenticate(user, current, None, "password_change", meta)
         if current == new:
             raise BadRequest(
                 "the new password must differ from the current one", code="password_unchanged"
@@ -250,7 +211,7 @@ class AuthService:
         await self.end_all_sessions(user, "password_change", actor_id=user.id, meta=meta)
 
     async def end_all_sessions(
-        self, user: User, reason: str, *, actor_id: int, meta: RequestMeta
+        self, user: User, reason: str, *, actor_id: int | None, meta: RequestMeta
     ) -> None:
         user.token_version += 1
         await self.tokens.revoke_all(user.id, self.now, reason)
@@ -268,24 +229,23 @@ class AuthService:
         )
 
     # TOTP
-    def _totp(self, user: User) -> pyotp.TOTP:
-        if not user.totp_secret_encrypted:
-            raise BadRequest("two-factor authentication is not set up", code="totp_not_set_up")
-        return pyotp.TOTP(self.ctx.secrets.decrypt(user.totp_secret_encrypted))
-
     def totp_setup(self, user: User) -> tuple[str, str]:
         if user.totp_enabled:
             raise Conflict("two-factor authentication is already enabled", code="totp_enabled")
         secret = pyotp.random_base32()
         user.totp_secret_encrypted = self.ctx.secrets.encrypt(secret)
+        user.totp_last_step = None  # steps count per seed
         uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="algotrade")
         return secret, uri
 
-    def totp_enable(self, user: User, code: str, meta: RequestMeta) -> None:
+    async def totp_enable(self, user: User, code: str, meta: RequestMeta) -> None:
         if user.totp_enabled:
             raise Conflict("two-factor authentication is already enabled", code="totp_enabled")
-        if not self._totp(user).verify(code, valid_window=1):
-            raise BadRequest("incorrect TOTP code", code="invalid_totp")
+        # The seed was just handed to this session, so a wrong code is no guess at a secret
+        # (not counted); the right one is spent like any other.
+        failure = await self.checks.totp(user, code)
+        if failure is not None:
+            raise BadRequest(failure.message, code=failure.code)
         user.totp_enabled = True
         self.audit.record(
             "user.totp_enabled",
@@ -299,12 +259,10 @@ class AuthService:
     async def totp_disable(self, user: User, password: str, code: str, meta: RequestMeta) -> None:
         if not user.totp_enabled:
             raise BadRequest("two-factor authentication is not enabled", code="totp_not_enabled")
-        if not await self.ctx.hasher.verify(password, user.password_hash):
-            raise BadRequest("the password is incorrect", code="invalid_password")
-        if not self._totp(user).verify(code, valid_window=1):
-            raise BadRequest("incorrect TOTP code", code="invalid_totp")
+        await self.checks.reauthenticate(user, password, code, "totp_disable", meta)
         user.totp_enabled = False
         user.totp_secret_encrypted = None
+        user.totp_last_step = None
         self.audit.record(
             "user.totp_disabled",
             actor_id=user.id,

@@ -7,7 +7,11 @@ from datetime import datetime, timedelta
 
 
 class AddressThrottle:
-    """Counts failed logins per address in a window; over the limit, the address waits.
+    """Counts failed password and code checks per address in a sliding window; over the
+    limit, the address waits until its oldest failure leaves the window.
+
+    Nothing clears the count early: a success from the address (an attacker's own
+    account) must not wipe out the failures of guesses at other accounts.
 
     Kept in process memory: with several gateway processes each enforces the
     limit on what it sees (the per-account lockout, stored in the database,
@@ -35,6 +39,3 @@ class AddressThrottle:
         if address not in self._failures and len(self._failures) >= self._max_addresses:
             self._failures.pop(next(iter(self._failures)))
         self._failures.setdefault(address, deque()).append(now)
-
-    def reset(self, address: str) -> None:
-        self._failures.pop(address, None)

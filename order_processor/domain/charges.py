@@ -1,7 +1,9 @@
 """Transaction charges: an Indian discount broker's NSE equity schedule and a crypto fee.
 
-Every item is computed on the fill's turnover (quantity x price) and rounded to
-paise. Brokerage is charged per executed *order* and capped per order, so a
+Every item is computed on the fill's turnover (quantity x price) and rounded half
+up to the smallest unit of the currency it is paid in (paise for NSE, 8 decimals
+of the quote asset for crypto), and a positive item is never rounded to zero: it
+is at least one unit. Brokerage is charged per executed *order* and capped per order, so a
 fill's brokerage is the order's cumulative brokerage after the fill minus what
 its earlier fills already paid: the fills of one order sum to exactly one
 order's brokerage.
@@ -18,12 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.contracts import Product, Side
 
 from .fills import Fill
-from .money import ZERO, round_paise
+from .money import PAISE, SATOSHI, ZERO, round_charge
 
 
 @dataclass(frozen=True, slots=True)
 class ChargeBreakdown:
-    """Itemised charges of one fill, each in rupees rounded to paise."""
+    """Itemised charges of one fill, each in the fill's currency rounded to its unit."""
 
     brokerage: Decimal = ZERO
     stt: Decimal = ZERO
@@ -84,6 +86,7 @@ class ChargeSchedule(BaseModel):
     stamp_delivery_buy_rate: Decimal = Field(Decimal("0.00015"), ge=0, le=1)
     stamp_intraday_buy_rate: Decimal = Field(Decimal("0.00003"), ge=0, le=1)
     gst_rate: Decimal = Field(Decimal("0.18"), ge=0, le=1)
+    unit: Decimal = Field(PAISE, gt=0, description="smallest amount charged (INR: paise)")
 
     def charges(
         self,
@@ -106,15 +109,15 @@ class ChargeSchedule(BaseModel):
         else:
             stt_rate = self.stt_delivery_rate
             stamp_rate = self.stamp_delivery_buy_rate if buy else ZERO
-        exchange = round_paise(turnover * self.exchange_txn_rate)
-        sebi = round_paise(turnover * self.sebi_rate)
+        exchange = round_charge(turnover * self.exchange_txn_rate, self.unit)
+        sebi = round_charge(turnover * self.sebi_rate, self.unit)
         return ChargeBreakdown(
             brokerage=brokerage,
-            stt=round_paise(turnover * stt_rate),
+            stt=round_charge(turnover * stt_rate, self.unit),
             exchange_txn=exchange,
             sebi_fee=sebi,
-            stamp_duty=round_paise(turnover * stamp_rate),
-            gst=round_paise((brokerage + exchange + sebi) * self.gst_rate),
+            stamp_duty=round_charge(turnover * stamp_rate, self.unit),
+            gst=round_charge((brokerage + exchange + sebi) * self.gst_rate, self.unit),
         )
 
     def _order_brokerage(self, intraday: bool, turnover: Decimal) -> Decimal:
@@ -123,16 +126,21 @@ class ChargeSchedule(BaseModel):
         amount = turnover * rate
         if cap is not None:
             amount = min(amount, cap)
-        return round_paise(amount)
+        return round_charge(amount, self.unit)
 
 
 class CryptoFeeSchedule(BaseModel):
-    """A flat percentage of turnover per fill (both sides), with optional GST on the fee."""
+    """A flat percentage of turnover per fill (both sides), with optional GST on the fee.
+
+    Exchanges charge the exact fee in the quote asset to 8 decimals, however small the
+    trade (0.1% of 0.95 USDT is 0.00095 USDT), so that is the default unit.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     fee_rate: Decimal = Field(Decimal("0.001"), ge=0, le=1)
     gst_rate: Decimal = Field(ZERO, ge=0, le=1)
+    unit: Decimal = Field(SATOSHI, gt=0, description="smallest amount charged")
 
     def charges(
         self,
@@ -143,8 +151,8 @@ class CryptoFeeSchedule(BaseModel):
         order_turnover_before: Decimal = ZERO,
     ) -> ChargeBreakdown:
         """Charges of one fill: the fee is reported as brokerage."""
-        fee = round_paise(quantity * price * self.fee_rate)
-        return ChargeBreakdown(brokerage=fee, gst=round_paise(fee * self.gst_rate))
+        fee = round_charge(quantity * price * self.fee_rate, self.unit)
+        return ChargeBreakdown(brokerage=fee, gst=round_charge(fee * self.gst_rate, self.unit))
 
 
 class NoCharges:

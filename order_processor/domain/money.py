@@ -10,6 +10,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 ZERO = Decimal(0)
 ONE = Decimal(1)
 PAISE = Decimal("0.01")
+SATOSHI = Decimal("0.00000001")  # the 8 decimals crypto exchanges charge fees in
 # Remaining cost of a reduced position is rounded to this scale so that sums stay exact
 # within Decimal's 28 significant digits (see positions.py).
 COST_SCALE = Decimal("1e-10")
@@ -25,9 +26,11 @@ def to_decimal(value: Decimal | float | int | str) -> Decimal:
     return Decimal(value)
 
 
-def round_paise(amount: Decimal) -> Decimal:
-    """Round an amount of money to paise, half up (how contract notes round)."""
-    return amount.quantize(PAISE, rounding=ROUND_HALF_UP)
+def round_charge(amount: Decimal, unit: Decimal) -> Decimal:
+    """A charge rounded half up to ``unit`` (how contract notes round), but never a positive
+    charge to zero: anything above zero and below half a unit is one unit."""
+    rounded = amount.quantize(unit, rounding=ROUND_HALF_UP)
+    return unit if amount > 0 and rounded == 0 else rounded
 
 
 def is_multiple(value: Decimal, step: Decimal) -> bool:

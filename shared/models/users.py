@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base, BigId, TimestampMixin, UTCDateTime, ids_never_reused
@@ -30,6 +30,8 @@ class User(TimestampMixin, Base):
     token_version: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     totp_secret_encrypted: Mapped[str | None] = mapped_column(String(500), nullable=True)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # The RFC 6238 time step of the last code accepted: a code of that step or older is a replay.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

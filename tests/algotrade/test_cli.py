@@ -1,20 +1,69 @@
-"""The command line: its commands exist and create-admin works end to end."""
+"""The command line: its commands exist, their help reads well, and migrate/create-admin work."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from algotrade.cli import app
+
+COMMANDS = [
+    ["run"],
+    ["serve"],
+    ["migrate"],
+    ["create-admin"],
+    ["status"],
+    ["users"],
+    ["users", "list"],
+    ["users", "disable"],
+    ["users", "enable"],
+    ["users", "role"],
+    ["orders"],
+    ["positions"],
+    ["fills"],
+    ["halt"],
+    ["resume"],
+    ["liquidate"],
+]
 
 
 def test_help_lists_the_platform_commands():
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("run", "serve", "migrate", "create-admin"):
+    for command in ("run", "serve", "migrate", "create-admin", "status", "users", "orders"):
         assert command in result.output
+    for command in ("positions", "fills", "halt", "resume", "liquidate"):
+        assert command in result.output
+
+
+def test_version_prints_the_installed_version():
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(app, ["--version"])
+
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"algotrade {version('algotrade')}"
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_without_a_type_on_flags(command):
+    result = CliRunner().invoke(app, [*command, "--help"], prog_name="algotrade")
+
+    assert result.exit_code == 0, result.output
+    assert "Usage: algotrade " + " ".join(command) in result.output
+    assert "<bool>" not in result.output  # flags take no value
+    assert "Show this message and exit." in result.output
+
+
+def test_serve_help_keeps_each_service_name_whole_in_a_narrow_terminal():
+    result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "60"})
+
+    assert result.exit_code == 0
+    for service in ("market-data", "order-processor", "strategy-worker"):
+        assert service in result.output
 
 
 def test_migrate_then_create_admin_on_sqlite(tmp_path):

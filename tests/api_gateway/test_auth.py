@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
+import pytest
+
+from tests.api_gateway.conftest import Api, build_api, settings_for
 from tests.api_gateway.factories import PASSWORD, login, register
 
 R = "/api/v1"
+ADDRESS_LIMIT = 5
+
+
+@pytest.fixture
+async def address_limited_api(request, tmp_path) -> AsyncIterator[Api]:
+    """The gateway on SQLite with a small per-address failure limit."""
+    settings = settings_for(
+        "sqlite", request, tmp_path, max_login_attempts_per_address=ADDRESS_LIMIT
+    )
+    async for built in build_api(settings):
+        yield built
 
 
 async def test_registered_user_can_log_in_and_read_me(api):
@@ -107,3 +122,21 @@ async def test_login_throttled_after_max_attempts_with_retry_after(api):
     assert locked.json()["code"] == "account_locked"
     # another user is unaffected
     await login(api.client, "dave@example.com")
+
+
+async def test_own_successful_logins_do_not_reset_the_address_failure_count(address_limited_api):
+    api = address_limited_api
+    own = await register(api.client)
+    others = [await register(api.client) for _ in range(ADDRESS_LIMIT + 1)]
+    for other in others[:ADDRESS_LIMIT]:
+        await login(api.client, own["email"])
+        guess = {"email": other["email"], "password": "not the password"}
+        assert (await api.client.post(f"{R}/auth/login", json=guess)).status_code == 401
+
+    over = await api.client.post(
+        f"{R}/auth/login", json={"email": others[-1]["email"], "password": "not the password"}
+    )
+
+    assert over.status_code == 429
+    assert over.json()["code"] == "address_throttled"
+    assert int(over.headers["Retry-After"]) >= 1

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from order_processor.catalog import TradingCatalog
 from order_processor.domain.charges import (
     ChargeBreakdown,
     ChargeSchedule,
@@ -12,6 +13,7 @@ from order_processor.domain.charges import (
     charges_for_fill,
 )
 from order_processor.domain.fills import Fill
+from order_processor.domain.money import ZERO
 from shared.contracts import Product, Side
 
 from .factories import ist
@@ -58,13 +60,14 @@ def D(s):
             "1500",
             ChargeBreakdown(D("0"), D("15.00"), D("0.45"), D("0.02"), D("0"), D("0.08")),
         ),
-        # 1,000 intraday buy: 0.03% is below the 20 INR cap
+        # 1,000 intraday buy: 0.03% is below the 20 INR cap; the SEBI fee (0.001) is positive,
+        # so it is one paisa, not zero; GST 18% of 0.34
         (
             Side.BUY,
             Product.MIS,
             "10",
             "100",
-            ChargeBreakdown(D("0.30"), D("0"), D("0.03"), D("0"), D("0.03"), D("0.06")),
+            ChargeBreakdown(D("0.30"), D("0"), D("0.03"), D("0.01"), D("0.03"), D("0.06")),
         ),
     ],
 )
@@ -147,3 +150,38 @@ def test_charges_for_fill_uses_the_fills_order_turnover():
 
     assert charges_for_fill(NSE, fill).brokerage == D("5.00")
     assert charges_for_fill(NoCharges(), fill).total == 0
+
+
+def test_the_smallest_btc_buy_pays_its_exact_fee_in_usdt():
+    fees = TradingCatalog().fee_model("BTCUSDT")
+
+    breakdown = fees.charges(Side.BUY, Product.CNC, D("0.00001"), D("95000.00"))
+
+    # 0.1% of 0.95 USDT, to the 8 decimals the exchange charges in
+    assert breakdown.total == breakdown.brokerage == D("0.00095000")
+
+
+def test_a_crypto_fee_below_the_smallest_unit_is_one_unit():
+    breakdown = CryptoFeeSchedule().charges(Side.SELL, Product.CNC, D("0.00001"), D("0.01"))
+
+    assert breakdown.brokerage == D("0.00000001")
+
+
+@given(
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.sampled_from([Product.MIS, Product.CNC]),
+    st.integers(1, 10_000).map(lambda q: Decimal(q)),
+    st.integers(1, 100_000).map(lambda p: Decimal(p) / 100),
+)
+def test_a_positive_nse_charge_is_never_rounded_to_zero(side, product, qty, price):
+    breakdown = NSE.charges(side, product, qty, price)
+
+    rates = {
+        "brokerage": NSE.intraday_brokerage_rate if product is Product.MIS else ZERO,
+        "exchange_txn": NSE.exchange_txn_rate,
+        "sebi_fee": NSE.sebi_rate,
+        "gst": NSE.gst_rate,
+    }
+    assert all(breakdown.items()[item] >= D("0.01") for item, rate in rates.items() if rate)
+    assert breakdown.stt > 0 or (product is Product.MIS and side is Side.BUY)
+    assert breakdown.stamp_duty > 0 or side is Side.SELL

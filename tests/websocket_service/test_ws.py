@@ -120,3 +120,24 @@ async def test_a_stalled_client_does_not_hold_back_others(live):
     prices = [(await _recv(fast))["data"]["price"] for _ in range(n)]
     assert prices == [1500 + i * 0.05 for i in range(n)]
     await fast.close()
+
+
+async def test_a_binary_frame_after_auth_closes_with_1003_and_a_reason(live):
+    trader = await live.trader()
+    ws = await _connect(live, trader, ["orders"])
+
+    await ws.send(b'{"op": "ping"}')
+
+    with pytest.raises(websockets.ConnectionClosed) as info:
+        await _recv(ws, timeout=3)
+    assert info.value.rcvd is not None, "closed without a close frame"
+    assert info.value.rcvd.code == 1003
+    assert "binary" in info.value.rcvd.reason
+
+
+async def test_a_binary_frame_instead_of_auth_closes_with_1003(live):
+    async with websockets.connect(live.ws_url) as ws:
+        await ws.send(b"\x00\x01")
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await _recv(ws, timeout=3)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1003

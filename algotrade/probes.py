@@ -1,0 +1,110 @@
+"""The probes of ``algotrade status``: each asks one part whether it answers, in time."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from pydantic import BaseModel
+from sqlalchemy.engine import make_url
+
+from algotrade.context import CliContext
+from algotrade.migrate import current_revision, heads
+from shared.bus import InProcessEventBus, NoGroup
+from shared.config import Settings
+from shared.contracts import GROUP_ORDER_PROCESSOR, STREAM_ORDER_INTENTS
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool | None
+    """None: nothing to probe from here (e.g. the embedded profile's in-process bus)."""
+    detail: str
+    required: bool = True
+    """A required part being down makes ``status`` exit with 1."""
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+async def probe_database(cli: CliContext, limit_s: float) -> Check:
+    """Reachable, and at the migrations' head?"""
+    where = make_url(cli.settings.sqlalchemy_url).render_as_string(hide_password=True)
+    try:
+        async with asyncio.timeout(limit_s):
+            async with cli.engine.connect() as conn:
+                current = await conn.run_sync(current_revision)
+    except Exception as exc:
+        return Check(name="database", ok=False, detail=f"{where}: {_reason(exc)}")
+    head = ", ".join(heads(cli.settings.migration_url))
+    if current is None:
+        detail = f"{where}: not migrated (run `algotrade migrate`)"
+        return Check(name="database", ok=False, detail=detail)
+    if current != head:
+        detail = f"{where}: at {current}, migrations at {head} (run `algotrade migrate`)"
+        return Check(name="database", ok=False, detail=detail)
+    return Check(name="database", ok=True, detail=f"{where}: at head {head}")
+
+
+async def probe_bus(cli: CliContext, limit_s: float) -> list[Check]:
+    """The bus, and the order processor's backlog on its stream (distributed profile)."""
+    if isinstance(cli.bus, InProcessEventBus):
+        detail = "in-process (embedded profile): it lives inside `algotrade run`"
+        return [Check(name="event bus", ok=None, detail=detail)]
+    where = f"redis {cli.settings.redis_host}:{cli.settings.redis_port}"
+    try:
+        async with asyncio.timeout(limit_s):
+            if not await cli.bus.ping():
+                raise ConnectionError("ping failed")
+            pending = await cli.bus.pending_count(STREAM_ORDER_INTENTS, GROUP_ORDER_PROCESSOR)
+    except NoGroup:
+        return [
+            Check(name="event bus", ok=True, detail=where),
+            Check(
+                name="order processor",
+                ok=False,
+                required=False,
+                detail="no consumer group on the order stream: never started",
+            ),
+        ]
+    except Exception as exc:
+        return [Check(name="event bus", ok=False, detail=f"{where}: {_reason(exc)}")]
+    backlog = f"{pending} order messages taken and not yet acknowledged"
+    return [
+        Check(name="event bus", ok=True, detail=where),
+        Check(name="order processor", ok=True, required=False, detail=backlog),
+    ]
+
+
+async def probe_tickstore(cli: CliContext, limit_s: float, symbol: str) -> Check:
+    """Does the tick store answer a query?"""
+    stats = cli.tickstore.stats()
+    backend = str(stats.get("backend", "tick store"))
+    where = cli.settings.influx_url if backend == "influx" else str(stats.get("path") or "memory")
+    try:
+        async with asyncio.timeout(limit_s):
+            await cli.tickstore.latest_tick(symbol)
+    except Exception as exc:
+        return Check(name="tick store", ok=False, detail=f"{backend} {where}: {_reason(exc)}")
+    return Check(name="tick store", ok=True, detail=f"{backend} {where}")
+
+
+def service_url(settings: Settings, port: int) -> str:
+    """The /health URL of a service listening on ``port`` of ALGOTRADE_API_HOST."""
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host  # noqa: S104
+    return f"http://{host}:{port}/health"
+
+
+async def probe_http(client: httpx.AsyncClient, name: str, url: str) -> Check:
+    """An HTTP service: does its /health answer 200? (Reported, never required: the
+    command may run on another machine than the service.)"""
+    try:
+        answer = await client.get(url)
+    except httpx.HTTPError as exc:
+        return Check(name=name, ok=False, required=False, detail=f"{url}: {_reason(exc)}")
+    ok = answer.status_code == 200
+    return Check(name=name, ok=ok, required=False, detail=f"{url}: HTTP {answer.status_code}")

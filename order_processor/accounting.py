@@ -7,6 +7,7 @@ last prices.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -106,10 +107,27 @@ class AccountReader:
         ]
         halts = await HaltRepository(session).scopes_halting(user_id)
         recent = await orders.submit_times(account.id, now - RATE_WINDOW)
+        return await self.view_of(model, order, now, working, recent, halts)
+
+    async def view_of(
+        self,
+        model: Account,
+        order: Order,
+        now: datetime,
+        working: Sequence[WorkingOrderView],
+        recent: Sequence[datetime],
+        halts: Iterable[int | None],
+    ) -> AccountView:
+        """The risk view from what was read of the account: its model, its other working
+        orders, when its orders were sent lately, and the scopes of the halts that stop it
+        (None: the global halt)."""
         positions = self._net_positions(model)
-        marks = await self.prices.fetch([order.symbol, *positions, *(w.symbol for w in working)])
+        symbols = {order.symbol, *positions}
+        symbols.update(w.symbol for w in working if w.symbol not in symbols)
+        marks = await self.prices.fetch(symbols)
         equity = model.equity(marks)
         instrument = self.catalog.instrument(order.symbol)
+        scopes = list(halts)
         return AccountView(
             now=now,
             equity=equity,
@@ -123,8 +141,8 @@ class AccountReader:
             working_orders=working,
             last_price=marks.get,
             recent_order_times=recent,
-            user_halted=any(scope is not None for scope in halts),
-            global_halted=any(scope is None for scope in halts),
+            user_halted=any(scope is not None for scope in scopes),
+            global_halted=any(scope is None for scope in scopes),
         )
 
     async def summary(

@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from order_processor.accounting import AccountReader
@@ -28,6 +30,7 @@ from order_processor.brokers.base import BrokerAdapter, BrokerEvent, BrokerRejec
 from order_processor.catalog import TradingCatalog
 from order_processor.domain.account import settle
 from order_processor.domain.fills import Fill as DomainFill
+from order_processor.domain.ledger import LedgerEntry as DomainLedgerEntry
 from order_processor.domain.money import ZERO
 from order_processor.domain.orders import Order
 from order_processor.domain.paper import (
@@ -43,10 +46,8 @@ from order_processor.domain.states import can_transition
 from order_processor.events import Outbox, account_event, fill_event, position_event
 from order_processor.records import apply_to_row, same_terms, to_domain
 from order_processor.repositories.accounts import AccountRepository
-from order_processor.repositories.book import PositionRepository
-from order_processor.repositories.orders import OrderRepository
 from shared.bus import EventBus
-from shared.contracts import OrderStatus, Product, user_channel
+from shared.contracts import OrderStatus, PositionEvent, Product, user_channel
 from shared.db import transaction
 from shared.errors import NotFound
 from shared.models import Fill, LedgerEntry, Position
@@ -119,9 +120,11 @@ class Booker:
             except NotFound:
                 stale = [e.order for e in events]
             else:
-                positions: dict[tuple[str, str], Position] = {}
+                rows = await self._rows(session, user_id, [e.order for e in events])
+                positions = await self._positions(session, user_id, account_id, events)
+                booked: list[_Booked] = []
                 for event in events:
-                    row = await self._row(session, event.order)
+                    row = rows.get(_ref(event.order))
                     if row is None:
                         stale.append(event.order)
                         continue
@@ -129,8 +132,12 @@ class Booker:
                     if outdated is not None:
                         stale.append(outdated)
                     if moved and isinstance(event, OrderFilled):
-                        await self._book_fill(session, row, event, outbox, positions)
-                if positions and self.reader is not None:
+                        booked.append(self._book_fill(session, row, event, outbox, positions))
+                if booked:
+                    await session.flush()  # the fills get their ids, in one statement
+                    for entry in booked:  # ledger entries, fill and position events
+                        entry.finish(session, outbox)
+                if booked and self.reader is not None:
                     await session.flush()
                     as_of = max(e.fill.ts for e in events if isinstance(e, OrderFilled))
                     summary = await self.reader.summary(session, account, as_of)
@@ -140,15 +147,45 @@ class Booker:
         for order in stale:
             await self._realign(order)
 
-    async def _row(self, session: AsyncSession, order: Order) -> OrderRow | None:
-        """The stored order (the account lock, held, covers it: every writer takes it first)."""
-        orders = OrderRepository(session, order.user_id)
-        if order.order_id is not None:
-            try:
-                return await orders.get(order.order_id)
-            except NotFound:
-                return None
-        return await orders.by_key(order.client_order_id)
+    async def _rows(
+        self, session: AsyncSession, user_id: int, orders: Sequence[Order]
+    ) -> dict[int | str, OrderRow]:
+        """The stored orders of the events, by id (by client order id for orders the broker
+        knows without one); one query. The account lock, held, covers them: every writer
+        takes it first."""
+        ids = {o.order_id for o in orders if o.order_id is not None}
+        keys = {o.client_order_id for o in orders if o.order_id is None}
+        clauses = []
+        if ids:
+            clauses.append(OrderRow.id.in_(ids))
+        if keys:
+            clauses.append(OrderRow.client_order_id.in_(keys))
+        if not clauses:
+            return {}
+        stmt = (
+            select(OrderRow)
+            .where(OrderRow.user_id == user_id, or_(*clauses))
+            .execution_options(populate_existing=True)
+        )
+        out: dict[int | str, OrderRow] = {}
+        for row in (await session.scalars(stmt)).all():
+            out[row.id] = row
+            out[row.client_order_id] = row
+        return out
+
+    async def _positions(
+        self, session: AsyncSession, user_id: int, account_id: int, events: Sequence[BrokerEvent]
+    ) -> dict[tuple[str, str], Position]:
+        """The stored positions the events' fills may move; one query."""
+        symbols = {e.fill.symbol for e in events if isinstance(e, OrderFilled)}
+        if not symbols:
+            return {}
+        stmt = select(Position).where(
+            Position.user_id == user_id,
+            Position.broker_account_id == account_id,
+            Position.symbol.in_(symbols),
+        )
+        return {(p.symbol, p.product): p for p in (await session.scalars(stmt)).all()}
 
     def book_status(
         self, row: OrderRow, event: BrokerEvent, outbox: Outbox
@@ -203,16 +240,18 @@ class Booker:
         outbox.order(row, ts)
         return None, True
 
-    async def _book_fill(
+    def _book_fill(
         self,
         session: AsyncSession,
         row: OrderRow,
         event: OrderFilled,
         outbox: Outbox,
         positions: dict[tuple[str, str], Position],
-    ) -> None:
+    ) -> _Booked:
+        """Add the fill row and move its position; the ledger entries and the fill's event
+        follow once the fill has its id (``_Booked.finish``)."""
         fill = event.fill
-        position = await self._position_row(session, row, fill, positions)
+        position = self._position_row(session, row, fill, positions)
         # The account model's rule for a fill (charges, position after it, ledger entries).
         settled = settle(fill, _domain_position(position), self.catalog.fee_model(fill.symbol))
         charges = settled.charges
@@ -229,29 +268,14 @@ class Booker:
             ts=fill.ts,
         )
         session.add(fill_row)
-        await session.flush()
         position.quantity = settled.position.quantity
         position.average_price = settled.position.average_price
         position.realised_pnl = settled.position.realised_pnl
         position.updated_at = fill.ts  # event time, never the wall clock
-        for entry in settled.entries:
-            session.add(
-                LedgerEntry(
-                    user_id=row.user_id,
-                    broker_account_id=row.broker_account_id,
-                    ts=entry.ts,
-                    kind=entry.kind.value,
-                    amount=entry.amount,
-                    order_id=row.id,
-                    fill_id=fill_row.id,
-                    description=_describe(entry.item, fill),
-                )
-            )
-        channel = user_channel(row.user_id)
-        outbox.add(channel, fill_event(fill_row))
-        outbox.add(channel, position_event(position, fill.price, fill.ts))
+        moved = position_event(position, fill.price, fill.ts)  # the position as this fill left it
+        return _Booked(row, fill, fill_row, settled.entries, moved)
 
-    async def _position_row(
+    def _position_row(
         self,
         session: AsyncSession,
         order: OrderRow,
@@ -259,24 +283,21 @@ class Booker:
         positions: dict[tuple[str, str], Position],
     ) -> Position:
         """The stored position the fill moves (added flat if there is none yet)."""
-        repo = PositionRepository(session, order.user_id)
         key = (fill.symbol, fill.product.value)
         row = positions.get(key)
         if row is None:
-            row = await repo.for_key(order.broker_account_id, fill.symbol, fill.product)
-        if row is None:
-            row = repo.add(
-                Position(
-                    broker_account_id=order.broker_account_id,
-                    symbol=fill.symbol,
-                    product=fill.product.value,
-                    quantity=ZERO,
-                    average_price=ZERO,
-                    realised_pnl=ZERO,
-                    updated_at=fill.ts,
-                )
+            row = Position(
+                user_id=order.user_id,
+                broker_account_id=order.broker_account_id,
+                symbol=fill.symbol,
+                product=fill.product.value,
+                quantity=ZERO,
+                average_price=ZERO,
+                realised_pnl=ZERO,
+                updated_at=fill.ts,
             )
-        positions[key] = row
+            session.add(row)
+            positions[key] = row
         return row
 
     async def _realign(self, stored: Order) -> None:
@@ -289,6 +310,39 @@ class Booker:
         except BrokerRejected:
             return  # the broker no longer holds it: nothing to undo
         await self.apply(events)
+
+
+@dataclass
+class _Booked:
+    """A fill added to the session, waiting for its id."""
+
+    order: OrderRow
+    fill: DomainFill
+    row: Fill
+    entries: Sequence[DomainLedgerEntry]
+    position: PositionEvent
+
+    def finish(self, session: AsyncSession, outbox: Outbox) -> None:
+        for entry in self.entries:
+            session.add(
+                LedgerEntry(
+                    user_id=self.order.user_id,
+                    broker_account_id=self.order.broker_account_id,
+                    ts=entry.ts,
+                    kind=entry.kind.value,
+                    amount=entry.amount,
+                    order_id=self.order.id,
+                    fill_id=self.row.id,
+                    description=_describe(entry.item, self.fill),
+                )
+            )
+        channel = user_channel(self.order.user_id)
+        outbox.add(channel, fill_event(self.row))
+        outbox.add(channel, self.position)
+
+
+def _ref(order: Order) -> int | str:
+    return order.order_id if order.order_id is not None else order.client_order_id
 
 
 def _domain_position(row: Position) -> DomainPosition:

@@ -26,7 +26,11 @@ class ProcessorOptions:
     """Stream entries read per batch."""
     read_block_ms: int = 500
     concurrency: int = 8
-    """Intents processed at once (different accounts proceed in parallel; one account queues)."""
+    """Transactions deciding intents at once (each a group of accounts; one account's
+    intents are decided in stream order)."""
+    batch_min: int = 32
+    """Intents of a read are split into groups of accounts only when each group gets at
+    least this many."""
     claim_idle_ms: int = 30_000
     """An entry pending this long belongs to a dead consumer and is claimed."""
     claim_every_s: float = 5.0

@@ -102,7 +102,9 @@ class OrderEngine:
         self.processor = OrderProcessor(
             sessions, bus, clock, self.reader, self.broker, self.booker, options, relay=self.relay
         )
-        self.consumer = IntentConsumer(bus, self.handle_intent, options)
+        self.consumer = IntentConsumer(
+            bus, self.handle_intent, options, batch_handler=self.processor.accept_many
+        )
         self.square_off = MisSquareOff(NSECalendar())
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Subscription] = []
@@ -186,8 +188,7 @@ class OrderEngine:
         for status in (S.SUBMITTED, S.UNKNOWN):
             for user_id, order_id in await self._orders_in(status):
                 await self.processor.reconcile(user_id, order_id)
-        for user_id, order_id in await self._orders_in(S.PENDING):
-            await self.processor.process(user_id, order_id)
+        await self.processor.process_many(await self._orders_in(S.PENDING))
         for status in (S.PENDING_CANCEL, S.PENDING_UPDATE):
             for user_id, order_id in await self._orders_in(status):
                 await self.processor.carry_out(user_id, order_id)
@@ -205,8 +206,9 @@ class OrderEngine:
         now = self.clock.now()
         opts = self.options
         left_since = now - timedelta(seconds=opts.pending_after_s)
-        for user_id, order_id in await self._orders_in(S.PENDING, before=left_since):
-            await self.processor.process(user_id, order_id)
+        left = await self._orders_in(S.PENDING, before=left_since)
+        for start in range(0, len(left), opts.read_count):
+            await self.processor.process_many(left[start : start + opts.read_count])
         for status in (S.PENDING_CANCEL, S.PENDING_UPDATE):
             for user_id, order_id in await self._orders_in(status, before=left_since):
                 await self.processor.carry_out(user_id, order_id)

@@ -12,6 +12,7 @@ account lock, so their ids grow in commit order and none is skipped.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -20,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from order_processor.domain.account import Account
 from order_processor.domain.fills import Fill
 from order_processor.domain.positions import PositionBook
-from order_processor.repositories.book import FillRepository
+from order_processor.repositories.batch import BatchQueries
+from order_processor.repositories.book import FillRepository, FillTerms
 from shared.contracts import Product, Side
 from shared.models import BrokerAccount
 
@@ -85,6 +87,25 @@ class EquityBooks:
 
     async def refresh(self, session: AsyncSession, account: BrokerAccount) -> EquityTracker:
         """The account's tracker with every committed fill booked."""
+        tracker = self._tracker_for(account)
+        for fill in await FillRepository(session, account.user_id).after(
+            account.id, tracker.last_fill_id
+        ):
+            _book(tracker, fill)
+        return tracker
+
+    async def refresh_many(
+        self, session: AsyncSession, accounts: Iterable[BrokerAccount]
+    ) -> dict[int, EquityTracker]:
+        """The trackers of several accounts with every committed fill booked (one query)."""
+        owners = {a.id: a for a in accounts}
+        trackers = {a.id: self._tracker_for(a) for a in owners.values()}
+        last_ids = {(a.user_id, a.id): trackers[a.id].last_fill_id for a in owners.values()}
+        for fill in await BatchQueries(session).fills_after(last_ids):
+            _book(trackers[fill.broker_account_id], fill)
+        return trackers
+
+    def _tracker_for(self, account: BrokerAccount) -> EquityTracker:
         key = (account.id, account.created_at)
         tracker = self._trackers.get(key)
         if tracker is None or tracker.starting_capital != account.starting_capital:
@@ -97,19 +118,6 @@ class EquityBooks:
                 del self._created[dropped]
         else:
             self._trackers.move_to_end(key)
-        for fill, product in await FillRepository(session, account.user_id).after(
-            account.id, tracker.last_fill_id
-        ):
-            tracker.apply(
-                fill.id,
-                symbol=fill.symbol,
-                side=Side(fill.side),
-                product=Product(product),
-                quantity=fill.quantity,
-                price=fill.price,
-                charges=fill.charges,
-                ts=fill.ts,
-            )
         return tracker
 
     def __contains__(self, account_id: object) -> bool:
@@ -121,3 +129,16 @@ class EquityBooks:
         created = self._created.pop(account_id, None)
         if created is not None:
             del self._trackers[account_id, created]
+
+
+def _book(tracker: EquityTracker, fill: FillTerms) -> None:
+    tracker.apply(
+        fill.id,
+        symbol=fill.symbol,
+        side=Side(fill.side),
+        product=Product(fill.product),
+        quantity=fill.quantity,
+        price=fill.price,
+        charges=fill.charges,
+        ts=fill.ts,
+    )

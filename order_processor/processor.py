@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,7 +23,7 @@ from order_processor.accounting import AccountReader
 from order_processor.booking import Booker
 from order_processor.brokers.base import BrokerAdapter, BrokerRejected, BrokerUnavailable
 from order_processor.config import DEFAULT_OPTIONS, ProcessorOptions
-from order_processor.domain.closing import closing_order, opposes
+from order_processor.decisions import Batch, Decider, lock_and_find, read_states, record_decisions
 from order_processor.domain.orders import InvalidOrder, Order, validate_order
 from order_processor.domain.paper import (
     OrderAccepted,
@@ -32,30 +32,17 @@ from order_processor.domain.paper import (
     OrderRejected,
     PaperEvent,
 )
-from order_processor.domain.risk import Decision, build_chain
 from order_processor.domain.states import PENDING_CHANGE_STATES
 from order_processor.events import Outbox
-from order_processor.records import (
-    apply_to_row,
-    exit_tag,
-    is_exit_row,
-    to_domain,
-    working_quantities,
-)
+from order_processor.records import apply_to_row, to_domain
 from order_processor.repositories.accounts import AccountRepository
-from order_processor.repositories.book import RiskDecisionRepository
-from order_processor.repositories.control import LimitsRepository
 from order_processor.repositories.orders import OrderRepository
-from order_processor.service import (
-    OrderService,
-    amended_order,
-    check_change,
-    currency_refusal,
-)
+from order_processor.service import amended_order, check_change
 from shared.bus import EventBus
 from shared.clock import Clock
 from shared.contracts import OrderIntent, OrderStatus
 from shared.db import transaction
+from shared.errors import DomainError
 from shared.models import BrokerAccount
 from shared.models import Order as OrderRow
 from shared.outbox import Relay
@@ -63,7 +50,11 @@ from shared.outbox import Relay
 log = logging.getLogger(__name__)
 S = OrderStatus
 
-SYSTEM_BYPASS = Decision(True, "system_order", "platform order (liquidation, square-off)", "bypass")
+
+@dataclass(frozen=True)
+class _Decided:
+    batch: Batch
+    to_send: list[Order]
 
 
 class OrderProcessor:
@@ -90,94 +81,99 @@ class OrderProcessor:
         self.booker = booker
         self.options = options
         self._in_flight: set[int] = set()  # orders with a broker call under way here
+        self.decider = Decider(reader)
 
     async def process(self, user_id: int, order_id: int) -> None:
         """Decide a PENDING order and send it if approved; other orders are left alone."""
-        approved, _ = await self._decide(user_id, order_id=order_id)
-        if approved is not None:
-            await self._send(approved)
+        await self.process_many([(user_id, order_id)])
+
+    async def process_many(self, pending: Sequence[tuple[int, int]]) -> None:
+        """Decide stored PENDING orders ((user_id, order_id)) in one transaction and send the
+        approved ones; orders no longer PENDING are left alone."""
+        await self._after(await self._decide([], pending))
 
     async def accept_and_process(self, intent: OrderIntent) -> None:
         """Store an intent's order (idempotently) and decide it in the same transaction.
 
         A replayed intent whose order is past PENDING changes nothing, unless the
-        order is SUBMITTED or UNKNOWN: then it is reconciled with the broker.
+        order is SUBMITTED or UNKNOWN: then it is reconciled with the broker. An intent
+        refused for good raises its ``DomainError``.
         """
-        approved, doubtful = await self._decide(intent.user_id, intent=intent)
-        if approved is not None:
-            await self._send(approved)
-        elif doubtful is not None:
-            await self.reconcile(intent.user_id, doubtful)
+        refused = await self.accept_many([intent])
+        if refused:
+            raise refused[0]
+
+    async def accept_many(self, intents: Sequence[OrderIntent]) -> dict[int, DomainError]:
+        """Store and decide ``intents`` in one transaction (``order_processor.decisions``),
+        then send what a broker elsewhere must get and reconcile doubtful replays.
+
+        Returns the intents refused for good, by index (nothing of them was stored); raises
+        when the transaction failed (nothing of the batch was stored).
+        """
+        decided = await self._decide(intents, [])
+        await self._after(decided)
+        return decided.batch.refused
 
     # -- the decision ------------------------------------------------------
 
     async def _decide(
-        self, user_id: int, *, order_id: int | None = None, intent: OrderIntent | None = None
-    ) -> tuple[Order | None, int | None]:
-        """Under the account lock: the risk chain, then DENIED or SUBMITTED, committed.
+        self, intents: Sequence[OrderIntent], pending: Sequence[tuple[int, int]]
+    ) -> _Decided:
+        """Under the accounts' locks: accept, the risk chain, then DENIED or SUBMITTED,
+        committed with every verdict.
 
         A broker whose book lives in this process (paper) is called inside the
         transaction, so its answer (OPEN or REJECTED) is stored with the decision.
-        Returns the order still to send (a broker elsewhere), and the id of an
-        order found SUBMITTED or UNKNOWN (to reconcile).
         """
         outbox = Outbox()
-        placed_here: Order | None = None
+        batch = Batch()
+        placed: list[Order] = []
+        to_send: list[Order] = []
         try:
             async with transaction(self.sessions) as session:
-                found = await self._pending_row(session, user_id, order_id, intent, outbox)
-                if found is None:
-                    return None, None
-                account, row = found
-                if row.status != S.PENDING:
-                    doubtful = row.status in (S.SUBMITTED, S.UNKNOWN)
-                    return None, row.id if doubtful else None
+                accounts, stored, rows = await lock_and_find(session, intents, pending)
                 now = self.clock.now()
-                decided = await self._evaluate(session, account, row, now)
-                apply_to_row(decided, row)
-                if decided.status is S.SUBMITTED and self.broker.in_process:
-                    placed_here = decided
-                    await self._place_in_transaction(decided, row, outbox)
-                    decided = to_domain(row)
-                outbox.order(row, now)
+                states = await read_states(session, self.reader, list(accounts.values()), now)
+                todo = self.decider.accept(intents, accounts, stored, states, batch)
+                new = [r for r in todo if r.id is None]
+                todo += [r for r in rows.values() if r.status == S.PENDING and r not in todo]
+                if new:
+                    session.add_all(new)
+                    await session.flush()
+                verdicts = []
+                for row in todo:
+                    state = states.get(row.broker_account_id)
+                    if state is None or row.status != S.PENDING:
+                        continue
+                    now = self.clock.now()
+                    decided, decisions = await self.decider.evaluate(row, state, now)
+                    apply_to_row(decided, row)
+                    if decided.status is S.SUBMITTED:
+                        if self.broker.in_process:
+                            placed.append(decided)
+                            await self._place_in_transaction(decided, row, outbox)
+                        else:
+                            to_send.append(decided)
+                    state.decided(row)
+                    verdicts.append((row, decisions, now))
+                    outbox.order(row, now)
+                    batch.rows.append(row)
+                await record_decisions(session, verdicts)
                 await outbox.stage(session, now)
         except BaseException:
-            if placed_here is not None:  # the decision did not commit: take the order back
-                await self._withdraw(placed_here)
+            for order in placed:  # the decisions did not commit: take the orders back
+                await self._withdraw(order)
             raise
         await self.relay.send(outbox)
-        return (decided if decided.status is S.SUBMITTED else None), None
+        return _Decided(batch, to_send)
 
-    async def _pending_row(
-        self,
-        session: AsyncSession,
-        user_id: int,
-        order_id: int | None,
-        intent: OrderIntent | None,
-        outbox: Outbox,
-    ) -> tuple[BrokerAccount, OrderRow] | None:
-        """The account, locked (every writer takes the account first, then its orders), and
-        the order; None when an order looked up by id is no longer PENDING."""
-        accounts = AccountRepository(session, user_id)
-        if intent is not None:
-            account = await accounts.lock(intent.broker_account_id)
-            service = OrderService(
-                session, user_id, now=self.clock.now(), catalog=self.reader.catalog, outbox=outbox
-            )
-            row, _ = await service.accept(intent, account=account)
-            return account, row
-        found = await session.execute(
-            select(OrderRow.broker_account_id, OrderRow.status).where(
-                OrderRow.id == order_id, OrderRow.user_id == user_id
-            )
-        )
-        head = found.first()
-        if head is None or head.status != S.PENDING:
-            return None
-        account = await accounts.lock(head.broker_account_id)
-        assert order_id is not None
-        row = await OrderRepository(session, user_id).get(order_id)
-        return (account, row) if row.status == S.PENDING else None
+    async def _after(self, decided: _Decided) -> None:
+        """After commit: send the approved orders to a broker elsewhere, reconcile replays
+        of orders whose sending is in doubt."""
+        if decided.to_send:
+            await asyncio.gather(*(self._send(order) for order in decided.to_send))
+        for user_id, order_id in decided.batch.doubtful:
+            await self.reconcile(user_id, order_id)
 
     async def _place_in_transaction(self, order: Order, row: OrderRow, outbox: Outbox) -> None:
         try:
@@ -201,77 +197,6 @@ class OrderProcessor:
             await self.broker.cancel(order.key)
         except Exception:
             log.exception("could not withdraw %s from the broker", order.client_order_id)
-
-    async def _evaluate(
-        self, session: AsyncSession, account: BrokerAccount, row: OrderRow, now: datetime
-    ) -> Order:
-        order = to_domain(row)
-        if not account.is_active and order.origin != "system":
-            return order.with_status(
-                S.DENIED, now, reason_code="account_inactive", reason="the account is not active"
-            )
-        refusal = currency_refusal(
-            self.reader.catalog,
-            account,
-            order.symbol,
-            origin=order.origin,
-            closing=is_exit_row(row),
-        )
-        if refusal is not None:  # accept() refuses these; a row stored before that still lands here
-            return order.with_status(S.DENIED, now, reason_code="currency_mismatch", reason=refusal)
-        sized = await self._size_exit(session, account, row, order)
-        if sized is None:
-            return order.with_status(
-                S.DENIED, now, reason_code="nothing_to_exit", reason="no position to exit"
-            )
-        order = sized
-        errors = validate_order(order, self.reader.catalog.instrument(order.symbol))
-        if errors:
-            return order.with_status(
-                S.DENIED, now, reason_code=errors[0].code, reason=errors[0].message
-            )
-        if order.origin == "system":
-            decisions: tuple[Decision, ...] = (SYSTEM_BYPASS,)
-        else:
-            chain = build_chain(await LimitsRepository(session, order.user_id).get())
-            view = await self.reader.risk_view(session, account, order, now)
-            result = chain.evaluate(order, view)
-            decisions = result.decisions
-        await RiskDecisionRepository(session, order.user_id).record(order.order_id, decisions, now)
-        denial = next((d for d in decisions if not d.approved), None)
-        if denial is not None:
-            return order.with_status(S.DENIED, now, reason_code=denial.code, reason=denial.message)
-        return order.with_status(S.SUBMITTED, now)
-
-    async def _size_exit(
-        self, session: AsyncSession, account: BrokerAccount, row: OrderRow, order: Order
-    ) -> Order | None:
-        """An exit as its closing order, sized now under the lock; None: nothing to close.
-
-        The stored quantity of an exit is the most it may close. A strategy's entry
-        against the open position is an exit too: a strategy that bought and now
-        signals SELL closes the long (sized from the position, not by its sizing
-        rule, which would leave a remainder or take it through zero); it opens a
-        short only from flat. Every other order comes back unchanged.
-        """
-        if not is_exit_row(row) and order.origin != "subscription":
-            return order
-        tracker = await self.reader.tracker(session, account)
-        held = tracker.book.get(order.symbol, order.product).quantity
-        limit: Decimal | None = row.quantity
-        if not is_exit_row(row):
-            if not opposes(held, order.side):
-                return order
-            limit = None
-            row.algo_tag = exit_tag(row.algo_tag, row.origin)
-        working = await OrderRepository(session, order.user_id).open_for_account(
-            account.id, exclude_id=order.order_id
-        )
-        mine = working_quantities(working, order.symbol, order.product)
-        closing = closing_order(held, mine, limit)
-        if closing is None:
-            return None
-        return replace(order, side=closing.side, quantity=closing.quantity, algo_tag=row.algo_tag)
 
     # -- the broker call ---------------------------------------------------
 

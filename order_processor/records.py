@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Protocol
 
 import orjson
 
@@ -61,8 +62,23 @@ def is_exit_row(row: OrderRow) -> bool:
     return (row.algo_tag or "").startswith(EXIT_TAG_PREFIX)
 
 
+class OrderTerms(Protocol):
+    """What ``working_quantities`` reads of an order (a stored row, or its columns)."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def product(self) -> str: ...
+    @property
+    def quantity(self) -> Decimal: ...
+    @property
+    def filled_quantity(self) -> Decimal: ...
+
+
 def working_quantities(
-    rows: Iterable[OrderRow], symbol: str, product: Product
+    rows: Iterable[OrderTerms], symbol: str, product: Product
 ) -> list[WorkingQuantity]:
     """Side and unfilled quantity of the orders among ``rows`` in ``symbol`` and ``product``."""
     return [

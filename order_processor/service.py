@@ -78,6 +78,33 @@ def currency_refusal(
     )
 
 
+def check_intent(catalog: TradingCatalog, account: BrokerAccount, intent: OrderIntent) -> None:
+    """Refuse an intent that can never become an order: the account (``intent``'s, its
+    user's) is not active, the symbol is unknown or quoted in another currency, or the
+    order is malformed."""
+    if not account.is_active and intent.origin != "system":
+        raise Conflict("this broker account is not active", code="account_inactive")
+    instrument = catalog.instrument(intent.symbol)  # 404 unknown_instrument
+    refusal = currency_refusal(
+        catalog,
+        account,
+        intent.symbol,
+        origin=intent.origin,
+        closing=is_exit_intent(intent),
+    )
+    if refusal is not None:
+        raise CurrencyMismatch(refusal, details=[{"field": "symbol", "message": refusal}])
+    if is_exit_intent(intent):
+        return
+    if (intent.algo_tag or "").startswith(EXIT_TAG_PREFIX):
+        raise Unprocessable(
+            f"algo_tag may not start with {EXIT_TAG_PREFIX!r}: send a close intent",
+            code="reserved_algo_tag",
+            details=[{"field": "algo_tag", "message": "reserved for exits"}],
+        )
+    ensure_valid(order_from_intent(intent), instrument)
+
+
 class OrderService:
     """One user's orders."""
 
@@ -136,31 +163,9 @@ class OrderService:
         return row
 
     async def _check(self, intent: OrderIntent, account: BrokerAccount | None) -> None:
-        """The account is the user's and active, the symbol is known and quoted in the
-        account's currency, the order is well formed."""
         if account is None or account.id != intent.broker_account_id:
             account = await self.accounts.get(intent.broker_account_id)
-        if not account.is_active and intent.origin != "system":
-            raise Conflict("this broker account is not active", code="account_inactive")
-        instrument = self.catalog.instrument(intent.symbol)  # 404 unknown_instrument
-        refusal = currency_refusal(
-            self.catalog,
-            account,
-            intent.symbol,
-            origin=intent.origin,
-            closing=is_exit_intent(intent),
-        )
-        if refusal is not None:
-            raise CurrencyMismatch(refusal, details=[{"field": "symbol", "message": refusal}])
-        if is_exit_intent(intent):
-            return
-        if (intent.algo_tag or "").startswith(EXIT_TAG_PREFIX):
-            raise Unprocessable(
-                f"algo_tag may not start with {EXIT_TAG_PREFIX!r}: send a close intent",
-                code="reserved_algo_tag",
-                details=[{"field": "algo_tag", "message": "reserved for exits"}],
-            )
-        ensure_valid(order_from_intent(intent), instrument)
+        check_intent(self.catalog, account, intent)
 
     async def _closing(self, intent: OrderIntent) -> Closing | None:
         """A close intent's order as the book stands: the position net of working exits."""

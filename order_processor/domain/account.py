@@ -28,6 +28,7 @@ extended), and free margin is equity minus margin used.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -104,6 +105,8 @@ class Account:
         self.charges = ZERO
         self.peak_book_equity = starting_capital
         self._checkpoints: list[tuple[datetime, Decimal]] = []
+        self._times: list[datetime] = []  # the checkpoints' times, for bisection
+        self._in_order = True  # whether the checkpoints' times never go back
         self._floor = starting_capital  # book equity before the oldest checkpoint kept
 
     def trade(self, fill: Fill, fee_model: FeeModel) -> Settlement:
@@ -119,7 +122,10 @@ class Account:
         self.charges += charges
         equity = self.book_equity
         self.peak_book_equity = max(self.peak_book_equity, equity)
+        if self._times and fill.ts < self._times[-1]:
+            self._in_order = False
         self._checkpoints.append((fill.ts, equity))
+        self._times.append(fill.ts)
         self._trim(fill.ts)
         return position
 
@@ -138,6 +144,9 @@ class Account:
 
     def book_equity_before(self, ts: datetime) -> Decimal:
         """Book equity after the last fill before ``ts``."""
+        if self._in_order:  # fills come in time order: bisect (a long day has many)
+            i = bisect_left(self._times, ts)
+            return self._checkpoints[i - 1][1] if i else self._floor
         for at, equity in reversed(self._checkpoints):
             if at < ts:
                 return equity
@@ -185,3 +194,4 @@ class Account:
             # The last dropped checkpoint stays the answer for any time before the rest.
             self._floor = self._checkpoints[drop - 1][1]
             del self._checkpoints[:drop]
+            del self._times[:drop]

@@ -5,12 +5,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy import insert, select
 
 from order_processor.domain.risk import Decision
 from shared.models import Fill, LedgerEntry, Order, Position, RiskDecisionRecord
 from shared.repository import Page, UserScopedRepository
+
+
+class FillTerms(Protocol):
+    """What an account model books of a stored fill."""
+
+    id: int
+    broker_account_id: int
+    symbol: str
+    side: str
+    product: str
+    quantity: Decimal
+    price: Decimal
+    charges: Decimal
+    ts: datetime
+
+
+FILL_TERMS = (
+    Fill.id,
+    Fill.broker_account_id,
+    Fill.symbol,
+    Fill.side,
+    Order.product,
+    Fill.quantity,
+    Fill.price,
+    Fill.charges,
+    Fill.ts,
+)
 
 
 class FillRepository(UserScopedRepository[Fill]):
@@ -35,10 +63,11 @@ class FillRepository(UserScopedRepository[Fill]):
             where.append(Fill.symbol == symbol)
         return await self.list(limit, offset, *where)
 
-    async def after(self, account_id: int, last_id: int) -> Sequence[tuple[Fill, str]]:
-        """The account's fills with an id above ``last_id``, in id order, with their product."""
+    async def after(self, account_id: int, last_id: int) -> Sequence[FillTerms]:
+        """The account's fills with an id above ``last_id``, in id order, with their product
+        (the columns an account model books, not whole rows)."""
         stmt = (
-            select(Fill, Order.product)
+            select(*FILL_TERMS)
             .join(Order, Order.id == Fill.order_id)
             .where(
                 Fill.user_id == self.user_id,
@@ -47,7 +76,7 @@ class FillRepository(UserScopedRepository[Fill]):
             )
             .order_by(Fill.id)
         )
-        return [(f, p) for f, p in (await self.session.execute(stmt)).all()]
+        return (await self.session.execute(stmt)).all()
 
 
 class PositionRepository(UserScopedRepository[Position]):

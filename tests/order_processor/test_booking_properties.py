@@ -87,7 +87,7 @@ async def test_booked_fills_agree_with_the_account_model(env, case):
     async with env.sessions() as session:
         account_row = await session.get(BrokerAccount, account)
         summary = await env.engine.reader.summary(session, account_row, datetime.now(UTC))
-        fills = [f for f, _ in await FillRepository(session, user).after(account, 0)]
+        fills = await FillRepository(session, user).after(account, 0)
         ledger = await LedgerRepository(session, user).for_account(account)
         rows = (
             (await session.execute(select(Position).where(Position.broker_account_id == account)))

@@ -1,0 +1,161 @@
+"""Reads and locks for deciding many accounts' orders in one transaction.
+
+Each query covers every account of a batch at once (one round trip, whatever
+the batch's size). Accounts are always named with their owner, ``(user_id,
+account_id)``, and every query is scoped by both, so a batch can only read
+what belongs to the users whose intents it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import NamedTuple
+
+from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order_processor.domain.risk import RiskLimits
+from order_processor.repositories.book import FILL_TERMS, FillTerms
+from order_processor.repositories.orders import OPEN_STATES
+from shared.models import BrokerAccount, Fill, Order, TradingHalt, UserRiskLimits
+
+AccountKey = tuple[int, int]
+"""(user_id, broker_account_id)"""
+
+
+class OpenOrder(NamedTuple):
+    """What deciding another order needs of an account's order that was sent and is not
+    finished."""
+
+    id: int
+    symbol: str
+    side: str
+    product: str
+    quantity: Decimal
+    filled_quantity: Decimal
+    limit_price: Decimal | None
+    trigger_price: Decimal | None
+
+
+class BatchQueries:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock_accounts(self, keys: Collection[AccountKey]) -> dict[int, BrokerAccount]:
+        """The accounts among ``keys`` that exist and belong to their user, locked in id order
+        (the order every locker of several accounts takes, so none deadlocks)."""
+        if not keys:
+            return {}
+        stmt = (
+            select(BrokerAccount)
+            .where(tuple_(BrokerAccount.user_id, BrokerAccount.id).in_(list(keys)))
+            .order_by(BrokerAccount.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return {a.id: a for a in (await self.session.scalars(stmt)).all()}
+
+    async def orders_by_key(
+        self, keys: Collection[tuple[int, str]]
+    ) -> dict[tuple[int, str], Order]:
+        """Stored orders by ``(user_id, client_order_id)``."""
+        if not keys:
+            return {}
+        stmt = select(Order).where(tuple_(Order.user_id, Order.client_order_id).in_(list(keys)))
+        return {(o.user_id, o.client_order_id): o for o in (await self.session.scalars(stmt)).all()}
+
+    async def open_orders(self, keys: Collection[AccountKey]) -> dict[int, list[OpenOrder]]:
+        """Each account's orders that were sent and are not finished, oldest first."""
+        out: dict[int, list[OpenOrder]] = {account_id: [] for _, account_id in keys}
+        if not keys:
+            return out
+        stmt = (
+            select(
+                Order.broker_account_id,
+                Order.id,
+                Order.symbol,
+                Order.side,
+                Order.product,
+                Order.quantity,
+                Order.filled_quantity,
+                Order.limit_price,
+                Order.trigger_price,
+            )
+            .where(
+                tuple_(Order.user_id, Order.broker_account_id).in_(list(keys)),
+                Order.status.in_(OPEN_STATES),
+            )
+            .order_by(Order.id)
+        )
+        for r in (await self.session.execute(stmt)).all():
+            out[r[0]].append(OpenOrder(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]))
+        return out
+
+    async def submit_times(
+        self, keys: Collection[AccountKey], since: datetime
+    ) -> dict[int, list[datetime]]:
+        """When each account's orders went to the broker, from ``since`` on."""
+        out: dict[int, list[datetime]] = {account_id: [] for _, account_id in keys}
+        if not keys:
+            return out
+        stmt = select(Order.broker_account_id, Order.submitted_at).where(
+            tuple_(Order.user_id, Order.broker_account_id).in_(list(keys)),
+            Order.submitted_at.is_not(None),
+            Order.submitted_at >= since,
+        )
+        for account_id, ts in (await self.session.execute(stmt)).all():
+            if ts is not None:
+                out[account_id].append(ts)
+        return out
+
+    async def fills_after(self, last_ids: Mapping[AccountKey, int]) -> Sequence[FillTerms]:
+        """Each account's fills above its last id seen, in id order."""
+        if not last_ids:
+            return []
+        stmt = (
+            select(*FILL_TERMS)
+            .join(Order, Order.id == Fill.order_id)
+            .where(
+                or_(
+                    *(
+                        and_(
+                            Fill.user_id == user_id,
+                            Fill.broker_account_id == account_id,
+                            Fill.id > last,
+                        )
+                        for (user_id, account_id), last in last_ids.items()
+                    )
+                )
+            )
+            .order_by(Fill.id)
+        )
+        return (await self.session.execute(stmt)).all()
+
+    async def halt_scopes(self, user_ids: Iterable[int]) -> dict[int, list[int | None]]:
+        """The scopes of the active halts that stop each user (None: the global halt)."""
+        users = set(user_ids)
+        out: dict[int, list[int | None]] = {u: [] for u in users}
+        if not users:
+            return out
+        stmt = select(TradingHalt.user_id).where(
+            TradingHalt.cleared_at.is_(None),
+            or_(TradingHalt.user_id.is_(None), TradingHalt.user_id.in_(users)),
+        )
+        for (scope,) in (await self.session.execute(stmt)).all():
+            for user_id in users if scope is None else (scope,):
+                out[user_id].append(scope)
+        return out
+
+    async def limits(self, user_ids: Iterable[int]) -> dict[int, RiskLimits]:
+        """Each user's risk limits; the platform defaults for a user with none stored."""
+        users = set(user_ids)
+        out = dict.fromkeys(users, RiskLimits())
+        if not users:
+            return out
+        stmt = select(UserRiskLimits).where(UserRiskLimits.user_id.in_(users))
+        for row in (await self.session.scalars(stmt)).all():
+            if row.limits:
+                out[row.user_id] = RiskLimits.model_validate(row.limits)
+        return out

@@ -1,0 +1,154 @@
+"""Many intents decided in one transaction: stream order per account, refusals kept apart,
+idempotency within and across batches, round trips that do not grow with the batch."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, func, select
+
+from order_processor.config import ProcessorOptions
+from order_processor.consumer import IntentConsumer
+from order_processor.service import IdempotencyKeyReused
+from shared.db import transaction
+from shared.errors import NotFound
+from shared.models import RiskDecisionRecord, UserRiskLimits
+from tests.api_gateway.conftest import settings_for
+from tests.order_processor.walk_orders import processor_env
+
+pytestmark = pytest.mark.service
+
+LIMIT = {"order_type": "LIMIT", "limit_price": Decimal(150)}
+
+
+async def _env(backend, request, tmp_path, *, start=True):
+    settings = settings_for(backend, request, tmp_path)
+    options = ProcessorOptions(read_block_ms=20)
+    async with processor_env(settings, options=options, start=start) as built:
+        await built.tick("SOLUSDT", 150)
+        yield built
+
+
+@pytest.fixture(params=["sqlite", "postgres", "pgbouncer"])
+async def env(request, tmp_path):
+    async for built in _env(request.param, request, tmp_path):
+        yield built
+
+
+@pytest.fixture(params=["postgres", "pgbouncer"])
+async def pg_env(request, tmp_path):
+    """A round trip is a statement on PostgreSQL (SQLite inserts rows one by one, in process).
+    The engine's loops stay off, so every statement seen is the batch's."""
+    async for built in _env(request.param, request, tmp_path, start=False):
+        yield built
+
+
+async def _decisions(env, user_id, order_id):
+    async with env.sessions() as session:
+        return await session.scalar(
+            select(func.count())
+            .select_from(RiskDecisionRecord)
+            .where(RiskDecisionRecord.user_id == user_id, RiskDecisionRecord.order_id == order_id)
+        )
+
+
+async def test_a_batch_decides_each_accounts_orders_in_stream_order(env):
+    user_a, account_a = await env.account()
+    user_b, account_b = await env.account()
+    first = env.intent(user_a, account_a, client_order_id="a-1", **LIMIT)
+    intents = [
+        first,
+        # The same account again: the first is working now, so this one is a duplicate.
+        env.intent(user_a, account_a, client_order_id="a-2", **LIMIT),
+        env.intent(user_b, account_b, client_order_id="b-1", **LIMIT),
+        first,  # delivered twice in one read: a replay
+        env.intent(user_a, account_a, client_order_id="a-1", quantity=Decimal(2), **LIMIT),
+        env.intent(user_b, account_a, client_order_id="b-x", **LIMIT),  # not b's account
+    ]
+
+    refused = await env.engine.processor.accept_many(intents)
+
+    assert sorted(refused) == [4, 5]
+    assert isinstance(refused[4], IdempotencyKeyReused)
+    assert isinstance(refused[5], NotFound)
+    a1 = await env.order_by_key(user_a, "a-1")
+    a2 = await env.order_by_key(user_a, "a-2")
+    b1 = await env.order_by_key(user_b, "b-1")
+    assert (a1.status, a1.quantity) == ("OPEN", Decimal(1))
+    assert (a2.status, a2.reason_code) == ("DENIED", "duplicate_position")
+    assert b1.status == "OPEN"
+    assert await env.order_by_key(user_b, "b-x") is None
+    for user_id, row in ((user_a, a1), (user_a, a2), (user_b, b1)):
+        assert await _decisions(env, user_id, row.id) > 0  # every verdict, passes included
+
+    # Delivered again in a later batch: nothing changes.
+    assert await env.engine.processor.accept_many([first]) == {}
+    again = await env.order_by_key(user_a, "a-1")
+    assert (again.id, again.version) == (a1.id, a1.version)
+
+
+async def test_round_trips_do_not_grow_with_the_batch(pg_env):
+    env = pg_env
+    statements: list[str] = []
+    engine = env.sessions.kw["bind"].sync_engine
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement[:90].replace("\n", " "))
+
+    async def batch(size: int) -> int:
+        intents = []
+        for _ in range(size):
+            user, account = await env.account()
+            intents.append(env.intent(user, account, **LIMIT))
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert await env.engine.processor.accept_many(intents) == {}
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        for intent in intents:
+            row = await env.order_by_key(intent.user_id, intent.client_order_id)
+            assert row.status == "OPEN"
+        return len(statements)
+
+    small, large = await batch(3), await batch(30)
+    assert large == small, (small, large)
+    assert small <= 16
+
+
+async def test_a_failing_batch_is_handled_one_by_one(env, monkeypatch):
+    user, account = await env.account()
+    async with transaction(env.sessions) as session:
+        session.add(UserRiskLimits(user_id=user, limits={"disabled_checks": ["duplicate_position"]}))
+    good = [env.intent(user, account, **LIMIT) for _ in range(3)]
+    bad = env.intent(user, account, client_order_id="poison", **LIMIT)
+    decider = env.engine.processor.decider
+    evaluate = decider.evaluate
+
+    async def failing(row, state, now):
+        if row.client_order_id == "poison":
+            raise RuntimeError("the database went away")
+        return await evaluate(row, state, now)
+
+    monkeypatch.setattr(decider, "evaluate", failing)
+    stream = "stream:test-batch-fallback"
+    group = "test"
+    for intent in (good[0], bad, *good[1:]):
+        await env.bus.append(stream, intent)
+    await env.bus.ensure_group(stream, group)
+    consumer = IntentConsumer(
+        env.bus,
+        env.engine.handle_intent,
+        ProcessorOptions(batch_min=1),
+        stream=stream,
+        group=group,
+        batch_handler=env.engine.processor.accept_many,
+    )
+    entries = await env.bus.read_group(stream, group, "c", count=10, block_ms=0)
+    await consumer.handle(entries)
+
+    for intent in good:
+        assert (await env.order_by_key(user, intent.client_order_id)).status == "OPEN"
+    assert await env.order_by_key(user, "poison") is None  # rolled back, left pending
+    assert await env.bus.pending_count(stream, group) == 1

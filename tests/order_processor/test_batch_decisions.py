@@ -120,7 +120,9 @@ async def test_round_trips_do_not_grow_with_the_batch(pg_env):
 async def test_a_failing_batch_is_handled_one_by_one(env, monkeypatch):
     user, account = await env.account()
     async with transaction(env.sessions) as session:
-        session.add(UserRiskLimits(user_id=user, limits={"disabled_checks": ["duplicate_position"]}))
+        session.add(
+            UserRiskLimits(user_id=user, limits={"disabled_checks": ["duplicate_position"]})
+        )
     good = [env.intent(user, account, **LIMIT) for _ in range(3)]
     bad = env.intent(user, account, client_order_id="poison", **LIMIT)
     decider = env.engine.processor.decider

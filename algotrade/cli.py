@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from algotrade import control, status, trading, users
+from algotrade import control, data, status, trading, users
 from algotrade._typer import Command, typer_app
 from algotrade.console import settings_of
 from shared.config import Profile, Settings, get_settings
@@ -161,6 +161,7 @@ app.add_typer(status.app)
 app.add_typer(users.app, name="users", rich_help_panel="Users")
 app.add_typer(trading.app)
 app.add_typer(control.app)
+app.add_typer(data.app, name="data", rich_help_panel="Market data")
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ import importlib
 import logging
 
 import uvicorn
+from fastapi import FastAPI
 
 from algotrade.migrate import upgrade
 from algotrade.runtime import build_runtime
 from api_gateway.app import create_app
 from api_gateway.context import GatewayContext
+from shared.clock import Clock
 from shared.config import Settings
 from shared.runtime import Stoppable, freeze_startup_heap
 from websocket_service.endpoint import WsContext
@@ -24,9 +26,26 @@ EMBEDDED_SERVICES = ("order_processor", "strategy_workers", "market_data_engine"
 
 
 def run_embedded(settings: Settings, *, host: str, port: int) -> None:
+    app = build_embedded_app(settings)
+    log.info(
+        "algotrade on http://%s:%d (dashboard /, API docs /api/v1/docs, WebSocket /ws)", host, port
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+        ws_max_size=64 * 1024,
+    )
+
+
+def build_embedded_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """The whole platform as one ASGI app: a migrated database, and the services started
+    by its lifespan (with the simulated feed, its history first) and stopped in reverse."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.migration_url)
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, clock)
     ctx = GatewayContext.build(
         settings,
         bus=runtime.bus,
@@ -59,15 +78,11 @@ def run_embedded(settings: Settings, *, host: str, port: int) -> None:
     app = create_app(
         ctx, on_startup=[start_services], on_shutdown=[stop_services], app_routers=[ws_router]
     )
-    app.state.ws = WsContext(sessions=ctx.sessions, jwt=ctx.jwt, clock=ctx.clock, hub=hub)
-    log.info(
-        "algotrade on http://%s:%d (dashboard /, API docs /api/v1/docs, WebSocket /ws)", host, port
+    app.state.ws = WsContext(
+        sessions=ctx.sessions,
+        jwt=ctx.jwt,
+        clock=ctx.clock,
+        hub=hub,
+        max_connections_per_user=settings.ws_max_connections_per_user,
     )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
-        ws_max_size=64 * 1024,
-    )
+    return app

@@ -12,6 +12,7 @@ from shared.bus import create_event_bus
 from shared.clock import SystemClock
 from shared.config import Settings
 from shared.db import create_engine, create_sessionmaker
+from shared.ratelimit import rate_limiter_from_settings
 from shared.security.jwt import JWTKeys
 from websocket_service.app import create_ws_app
 from websocket_service.endpoint import WsContext
@@ -20,7 +21,10 @@ from websocket_service.hub import Hub
 
 def serve_service(name: str, settings: Settings) -> None:
     if name == "api":
-        app = create_app(GatewayContext.build(settings, bus=create_event_bus(settings)))
+        limiter = rate_limiter_from_settings(settings) if settings.rate_limit_enabled else None
+        app = create_app(
+            GatewayContext.build(settings, bus=create_event_bus(settings), rate_limiter=limiter)
+        )
         uvicorn.run(
             app,
             host=settings.api_host,
@@ -36,6 +40,7 @@ def serve_service(name: str, settings: Settings) -> None:
             jwt=JWTKeys(settings),
             clock=SystemClock(),
             hub=Hub(create_event_bus(settings)),
+            max_connections_per_user=settings.ws_max_connections_per_user,
         )
         uvicorn.run(
             create_ws_app(ws_ctx),

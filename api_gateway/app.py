@@ -7,15 +7,22 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api_gateway.context import GatewayContext
-from api_gateway.errors import install_error_handlers
-from api_gateway.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from api_gateway.deps import rate_limit
+from api_gateway.docs import docs_router
+from api_gateway.errors import install_error_handlers, unexpected_error
+from api_gateway.middleware import (
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    UnhandledErrorMiddleware,
+)
 from api_gateway.routers import (
     admin,
+    analytics,
     auth,
     brokers,
     health,
@@ -39,6 +46,7 @@ ROUTERS: list[APIRouter] = [
     strategies.router,
     orders.router,
     trading.router,
+    analytics.router,
     admin.router,
 ]
 
@@ -64,6 +72,8 @@ def create_app(
         yield
         relay.cancel()
         await asyncio.gather(relay, return_exceptions=True)
+        if ctx.rate_limiter is not None:
+            await ctx.rate_limiter.close()
         for hook in on_shutdown:
             result = hook()
             if hasattr(result, "__await__"):
@@ -77,20 +87,24 @@ def create_app(
         version="0.1.0",
         summary="Multi-user algorithmic trading platform",
         lifespan=lifespan,
-        docs_url=f"{API_PREFIX}/docs" if docs else None,
+        docs_url=None,  # served by docs_router with local assets
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json" if docs else None,
         debug=False,
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(rate_limit)])
     for router in [*ROUTERS, *extra_routers]:
         api.include_router(router)
     app.include_router(api)
+    if docs:
+        app.include_router(docs_router(API_PREFIX, f"{API_PREFIX}/openapi.json", app.title))
     app.include_router(health.router)
     for router in app_routers:  # e.g. the WebSocket endpoint: before the SPA catches "/"
         app.include_router(router)
+    # Added first, so innermost: errors are answered before any other middleware sees them.
+    app.add_middleware(UnhandledErrorMiddleware, render=unexpected_error)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

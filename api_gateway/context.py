@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from analytics_service.api import ReportCache
 from api_gateway.services.throttle import AddressThrottle
 from shared.bus import EventBus
 from shared.clock import Clock, SystemClock
 from shared.config import Environment, Settings
 from shared.db import create_engine, create_sessionmaker
 from shared.outbox import Relay
+from shared.ratelimit import InMemoryRateLimiter, RateLimiter
 from shared.security.jwt import JWTKeys
 from shared.security.passwords import PasswordHasher
 from shared.security.secrets import SecretBox
@@ -30,9 +32,12 @@ class GatewayContext:
     address_throttle: AddressThrottle
     bus: EventBus | None = None  # None: nothing is published
     tick_store: TickStore | None = None
+    rate_limiter: RateLimiter | None = None  # None: requests are not rate limited
     extras: dict[str, object] = field(default_factory=dict)
     relay: Relay = field(init=False)
     """Publishes the events of committed requests (the transactional outbox)."""
+    analytics_cache: ReportCache = field(default_factory=ReportCache)
+    """Computed performance reports of this process (refreshed when fills arrive)."""
 
     def __post_init__(self) -> None:
         self.relay = Relay(self.sessions, self.bus)
@@ -52,12 +57,15 @@ class GatewayContext:
         bus: EventBus | None = None,
         engine: AsyncEngine | None = None,
         tick_store: TickStore | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> GatewayContext:
+        """The context from settings; requests are rate limited in process unless a shared
+        ``rate_limiter`` is given (the distributed API passes the Redis one)."""
         engine = engine or create_engine(settings)
         return cls(
             settings=settings,
             engine=engine,
-            sessions=create_sessionmaker(engine),
+            sessions=create_sessionmaker(engine, timeout=settings.api_db_timeout_seconds),
             hasher=PasswordHasher(
                 concurrency=settings.password_hash_concurrency,
                 fast_for_tests=settings.environment is Environment.TEST,
@@ -70,4 +78,7 @@ class GatewayContext:
             ),
             bus=bus,
             tick_store=tick_store,
+            rate_limiter=(rate_limiter or InMemoryRateLimiter())
+            if settings.rate_limit_enabled
+            else None,
         )

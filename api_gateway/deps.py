@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +16,7 @@ from api_gateway.context import GatewayContext
 from api_gateway.services.auth import RequestMeta
 from shared.auth import Principal, authenticate
 from shared.contracts import CHANNEL_CONTROL, ControlEvent, Message
-from shared.errors import DomainError, Forbidden, Unauthorized
+from shared.errors import DomainError, Forbidden, TooManyRequests, Unauthorized
 from shared.models import Role, User
 from shared.outbox import Outbox
 
@@ -29,6 +30,40 @@ def get_ctx(request: Request) -> GatewayContext:
 
 
 CtxDep = Annotated[GatewayContext, Depends(get_ctx)]
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def rate_limit(request: Request, ctx: CtxDep) -> None:
+    """The signed-in user's request budget, reads and writes apart: 429 with Retry-After
+    when spent. Requests without a valid access token pass (they are refused or throttled
+    by their own routes), so one user's flood never costs another user anything."""
+    limiter = ctx.rate_limiter
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if limiter is None or scheme.lower() != "bearer" or not token:
+        return
+    try:
+        user_id = ctx.jwt.decode_access(token.strip()).user_id
+    except DomainError:
+        return
+    s = ctx.settings
+    if request.method in READ_METHODS:
+        kind, rate, burst = "reads", s.rate_limit_reads_per_second, s.rate_limit_read_burst
+    else:
+        kind, rate, burst = "writes", s.rate_limit_writes_per_second, s.rate_limit_write_burst
+    wait = await limiter.acquire(f"{user_id}:{kind}", rate, burst)
+    if wait > 0:
+        raise TooManyRequests(
+            f"too many {kind}: at most {rate:g} per second (bursts of {burst}); "
+            f"retry in {wait:.1f} s",
+            retry_after=math.ceil(wait),
+            code="rate_limited",
+        )
+
+
+MAX_ID = 2**63 - 1  # ids are signed 64-bit integers: a larger one names nothing
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive 64-bit id")]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="a positive 64-bit id")]
 
 
 @dataclass

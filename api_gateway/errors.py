@@ -68,23 +68,36 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
     async def _db_down(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", type(exc).__name__)
-        return JSONResponse(
-            error_body("service_unavailable", "the database is unavailable, try again shortly"),
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
+        return unavailable(exc)
 
     @app.exception_handler(DBAPIError)
     async def _db_error(_: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
-            return await _db_down(_, exc)
-        log.exception("database error")
-        return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
+        return unexpected_error(exc)
 
+    # Starlette answers an ``Exception`` handler and then raises the error again, which
+    # makes the server drop the connection; ``UnhandledErrorMiddleware`` (installed by
+    # ``create_app`` inside it) answers with ``unexpected_error`` first. This one is left
+    # for errors raised outside that middleware.
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, (ConnectionError, OSError, TimeoutError)):
-            return await _db_down(_, exc)
-        log.exception("unhandled error")
-        return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
+        return unexpected_error(exc)
+
+
+def unavailable(exc: BaseException) -> JSONResponse:
+    """503 for a dependency that is down or too slow (the database, a socket, a timeout)."""
+    log.warning("dependency unavailable: %s: %s", type(exc).__name__, exc)
+    return JSONResponse(
+        error_body("service_unavailable", "the database is unavailable, try again shortly"),
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+def unexpected_error(exc: BaseException) -> JSONResponse:
+    """The answer to an error no handler claimed: 503 when a dependency failed, else 500."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return unavailable(exc)
+    if isinstance(exc, OperationalError | PoolTimeout | ConnectionError | OSError | TimeoutError):
+        return unavailable(exc)
+    log.error("unhandled error", exc_info=exc)
+    return JSONResponse(error_body("internal_error", "internal error"), status_code=500)

@@ -1,9 +1,44 @@
-"""Pure ASGI middleware: request body size limit and security headers."""
+"""Pure ASGI middleware: request body size limit, security headers, and the last-resort
+error answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class UnhandledErrorMiddleware:
+    """Answer any error that escaped the exception handlers with ``render(exc)``, and end
+    there: the server never sees the error, so the connection stays open for the next
+    request (Starlette's own catch-all raises it again after answering, and the server then
+    closes the connection). Installed innermost, around the exception handlers.
+    """
+
+    def __init__(self, app: ASGIApp, render: Callable[[Exception], Response]) -> None:
+        self.app = app
+        self.render = render
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise  # half a response is out: only closing the connection can end it
+            await self.render(exc)(scope, receive, send)
 
 
 class BodyLimitMiddleware:

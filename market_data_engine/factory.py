@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import timedelta
 
 from market_data_engine.candles.engine import CandleEngine
@@ -12,12 +13,30 @@ from market_data_engine.feeds.replay import ReplayFeed
 from market_data_engine.feeds.simulated import SimulatedFeed
 from market_data_engine.service import CandleHandler, MarketDataService
 from market_data_engine.validation import TickValidator
+from shared.clock import Clock
 from shared.config import Settings
 from shared.instruments import InstrumentCatalog, load_catalog
 from shared.runtime import Runtime
 
 
-def build_feed(settings: Settings, catalog: InstrumentCatalog) -> Feed:
+def simulated_symbols(settings: Settings, catalog: InstrumentCatalog) -> list[str]:
+    """The simulated feed's symbols: ``feed_symbols``, or every instrument of the catalog.
+
+    Each trades in its own exchange's sessions (NSE and US hours, crypto around the
+    clock), so every instrument has a price and a history.
+    """
+    return list(settings.feed_symbols) or [i.symbol for i in catalog]
+
+
+def build_feed(
+    settings: Settings,
+    catalog: InstrumentCatalog,
+    *,
+    start_prices: Mapping[str, float] | None = None,
+    clock: Clock | None = None,
+) -> Feed:
+    """The feed ``settings`` name; a simulated one starts at ``start_prices`` when given and
+    stamps its ticks by ``clock`` (the wall clock by default)."""
     symbols = settings.feed_symbols or None
     if settings.feed == "replay":
         if not settings.feed_replay_paths:
@@ -29,16 +48,15 @@ def build_feed(settings: Settings, catalog: InstrumentCatalog) -> Feed:
         return BinanceTradeFeed(
             symbols or ["BTCUSDT", "ETHUSDT"], base_url=settings.feed_binance_url
         )
-    if symbols is None:
-        # NSE moves only in session hours; crypto keeps the dashboard live around the clock.
-        symbols = [*catalog.symbols("NSE"), *catalog.symbols("BINANCE")]
     return SimulatedFeed(
         catalog,
-        symbols,
+        simulated_symbols(settings, catalog),
         seed=settings.feed_seed,
         rate=settings.feed_rate,
         realtime=True,
         around_the_clock=settings.feed_around_the_clock,
+        start_prices=start_prices,
+        clock=clock,
     )
 
 
@@ -51,7 +69,7 @@ async def build_service(
     await asyncio.to_thread(lambda: [catalog.calendar(s).is_trading_day for s in catalog.symbols()])
     await runtime.tickstore.start()
     return MarketDataService(
-        feed or build_feed(settings, catalog),
+        feed or build_feed(settings, catalog, clock=runtime.clock),
         validator=TickValidator(catalog),
         engine=CandleEngine(
             catalog.calendar, grace=timedelta(seconds=settings.candle_grace_seconds)

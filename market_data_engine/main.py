@@ -12,13 +12,17 @@ import signal
 
 from celery import Celery
 
+from market_data_engine.backfill import warm_candle_cache
+from market_data_engine.candles.engine import ClosedCandles
 from market_data_engine.factory import build_service
+from market_data_engine.status import MarketStatusPublisher
 from shared.bus import create_event_bus
 from shared.candle_cache import candle_cache_from_settings
 from shared.clock import SystemClock
 from shared.config import Settings
-from shared.contracts import CandleMsg
 from shared.db import create_engine, create_sessionmaker
+from shared.instruments import load_catalog
+from shared.market_status import exchanges_of
 from shared.runtime import Runtime, freeze_startup_heap
 from shared.tasks import broker_url, dispatch_candles
 from shared.tickstore import tickstore_from_settings
@@ -43,11 +47,21 @@ async def _serve(settings: Settings) -> None:
     )
     sender = Celery("market_data_engine", broker=broker_url(settings), set_as_current=False)
 
-    async def to_workers(candles: list[CandleMsg]) -> None:
-        await asyncio.to_thread(dispatch_candles, sender, candles)
+    async def to_workers(candles: ClosedCandles) -> None:
+        # When they closed travels with the task: a worker skips candles delivered too late.
+        await asyncio.to_thread(dispatch_candles, sender, candles, closed_at=candles.closed_at)
 
     service = await build_service(runtime, on_candles=to_workers)
+    try:  # strategy windows are read from the cache: give it the stored history
+        await warm_candle_cache(runtime.tickstore, runtime.candle_cache, service.feed.symbols)
+    except Exception:
+        log.exception(
+            "filling the candle cache from the tick store failed (it fills as they close)"
+        )
     await service.start()
+    catalog = await asyncio.to_thread(load_catalog)
+    status = MarketStatusPublisher(runtime.bus, runtime.clock, exchanges_of(catalog))
+    await status.start()
     freeze_startup_heap()  # GC tuning lives here, in the entry point, never in a service
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -55,6 +69,7 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info("market data engine running (feed %s)", settings.feed)
     await stop.wait()
+    await status.stop()
     await service.stop()
     await runtime.tickstore.close()
     await runtime.bus.close()

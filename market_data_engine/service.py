@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
 
 from market_data_engine.candles.engine import CandleEngine, ClosedCandles
+from market_data_engine.delivery import CandleDelivery, CandleHandler
 from market_data_engine.feeds.base import Feed
 from market_data_engine.ticks import TickBatch
 from market_data_engine.validation import TickValidator
@@ -21,7 +21,8 @@ from shared.contracts import CandleMsg, Message, TickMsg, tick_channel
 from shared.tickstore import TickStore
 
 log = logging.getLogger(__name__)
-CandleHandler = Callable[[list[CandleMsg]], Awaitable[None]]
+__all__ = ["CandleHandler", "MarketDataService"]
+STOP_DELIVERY_TIMEOUT = 5.0  # seconds a stopping service keeps trying to hand on candles
 
 
 class MarketDataService:
@@ -30,8 +31,9 @@ class MarketDataService:
     Ticks are published on ``md:ticks:SYMBOL`` (pub/sub, may drop); a batch with
     more than ``max_ticks_published_per_symbol`` ticks of one symbol publishes only
     that symbol's last ticks, so a fast feed cannot flood subscribers. Closed
-    candles go to ``md:candles:SYMBOL:TF``, the candle cache, ``on_candles``
-    (strategy evaluation) and then the tick store.
+    candles go to the tick store first, then ``md:candles:SYMBOL:TF``, then the
+    candle cache and ``on_candles`` (strategy evaluation); the last two are retried
+    until they succeed (see ``CandleDelivery``), so a bus outage loses no candle.
     """
 
     def __init__(
@@ -56,7 +58,7 @@ class MarketDataService:
         self.bus = bus
         self.candle_cache = candle_cache
         self.clock = clock
-        self.on_candles = on_candles
+        self.delivery = CandleDelivery(candle_cache, on_candles)
         self.timer_interval = timer_interval
         self.live_clock = live_clock
         self.max_published = max_ticks_published_per_symbol
@@ -79,6 +81,15 @@ class MarketDataService:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_DELIVERY_TIMEOUT):
+                await self.delivery.retry(now=True)
+        if self.delivery.pending:
+            log.warning(
+                "stopped with %d closed candles not handed to the cache and strategies "
+                "(they are in the tick store)",
+                self.delivery.pending,
+            )
         await self.tickstore.flush()
 
     async def _consume(self) -> None:
@@ -97,11 +108,12 @@ class MarketDataService:
                 log.exception("closing candles on the timer failed")
 
     async def close_due(self, now: datetime) -> list[CandleMsg]:
-        """Close and publish every candle whose bucket end + grace <= ``now`` (quiet feeds)."""
+        """Close and publish every candle whose bucket end + grace <= ``now`` (quiet feeds);
+        retry handing on earlier candles that are still waiting."""
         closed = self.engine.on_timer(now)
-        await self._publish(closed)
-        await self._deliver(closed)
+        await self._hand_on(closed)
         self.engine.settle()
+        await self.delivery.retry()
         return closed
 
     async def process(self, batch: TickBatch) -> list[CandleMsg]:
@@ -115,8 +127,7 @@ class MarketDataService:
             return []
         await self.tickstore.write_ticks(valid.symbol, valid.ts_ns, valid.price, valid.qty)
         closed = self.engine.ingest(valid)
-        await self._publish(closed)  # candles the batch closed come before its ticks
-        await self._deliver(closed)
+        await self._hand_on(closed)  # candles the batch closed come before its ticks
         self.engine.settle()
         await self.bus.publish_many(self._tick_messages(valid))
         return closed
@@ -142,32 +153,28 @@ class MarketDataService:
             )
         ]
 
-    async def _publish(self, closed: ClosedCandles) -> None:
-        """The candle events, first of all.
+    async def _hand_on(self, closed: ClosedCandles) -> None:
+        """History first, then the events, then the candle cache and strategy evaluation.
 
-        The engine leaves its own bookkeeping for ``settle``, which the caller runs once
-        the candles are delivered.
-        """
-        if closed:
-            await self.bus.publish_many(closed.events())
-
-    async def _deliver(self, closed: Sequence[CandleMsg]) -> None:
-        """After the events: the candle cache, strategy evaluation, and history last.
-
-        Strategy evaluation reads windows from the candle cache, so the cache is written
-        before ``on_candles`` triggers it. The embedded evaluator listens on the bus
-        instead, but in that profile bus and cache are in-process: its consumer runs only
-        once this service yields to the event loop, and nothing yields before the cache
-        holds the candles.
+        The tick store buffers and never raises on an outage, so no candle depends on the
+        bus being up. Pub/sub events may drop (at most once, as for ticks). The cache and
+        ``on_candles`` are handed the burst through ``CandleDelivery``, which retries them
+        in order; evaluation reads windows from the cache, so the cache comes first. The
+        embedded evaluator listens on the bus instead, but in that profile store, bus and
+        cache are in-process: its consumer runs only once this service yields to the event
+        loop, and nothing yields before the cache holds the candles. The engine leaves
+        its own bookkeeping for ``settle``, which the caller runs afterwards.
         """
         if not closed:
             return
-        candles = list(closed)
-        self.candles_closed += len(candles)
-        await self.candle_cache.push(candles)
-        if self.on_candles is not None:
-            await self.on_candles(candles)
-        await self.tickstore.write_candles(candles)
+        closed.closed_at = self.clock.now()
+        self.candles_closed += len(closed)
+        await self.tickstore.write_candles(closed)
+        try:
+            await self.bus.publish_many(closed.events())
+        except Exception:  # an adapter that raises must not keep candles from the strategies
+            log.exception("publishing %d candle events failed", len(closed))
+        await self.delivery.hand_on(closed)
 
 
 def _last_per_symbol(symbols: np.ndarray, keep: int) -> np.ndarray:

@@ -15,10 +15,12 @@ from shared.security.jwt import JWTKeys
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated user of a request or connection, and the login session it belongs to."""
+    """The authenticated user of a request or connection, the login session it belongs to,
+    and when its access token expires."""
 
     user: User
     session_id: str
+    expires_at: datetime | None = None
 
 
 async def authenticate(
@@ -44,4 +46,4 @@ async def authenticate(
         raise Unauthorized("this session has ended", code="session_ended")
     if not user.is_active:
         raise Unauthorized("this account is disabled", code="account_disabled")
-    return Principal(user, claims.session_id)
+    return Principal(user, claims.session_id, claims.expires_at)

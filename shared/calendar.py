@@ -2,18 +2,26 @@
 
 Holidays (and US early closes) come from ``pandas_market_calendars`` (its ``XNSE``
 and ``XNYS`` calendars), which is maintained upstream; extra closures can be passed
-in (e.g. from settings) for days announced after the installed release.
+in (e.g. from settings) for days announced after the installed release. Holiday
+names: NYSE's from the same package, NSE's from ``shared/data/nse_holidays.csv``
+(NSE's published list of trading holidays); a closure without a known name is an
+"exchange holiday".
 """
 
 from __future__ import annotations
 
+import csv
 import functools
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 IST = ZoneInfo("Asia/Kolkata")
+UNNAMED_HOLIDAY = "exchange holiday"
+NSE_HOLIDAY_NAMES_PATH = Path(__file__).resolve().parent / "data" / "nse_holidays.csv"
+_SEARCH_DAYS = 30  # no exchange here closes for longer
 NSE_OPEN = time(9, 15)
 NSE_CLOSE = time(15, 30)
 MIS_SQUARE_OFF = time(15, 20)
@@ -37,6 +45,21 @@ def _nse_holidays() -> frozenset[date]:
 
     cal = mcal.get_calendar("XNSE")
     return frozenset(date.fromisoformat(str(d)[:10]) for d in cal.holidays().holidays)
+
+
+@functools.cache
+def _nse_holiday_names() -> dict[date, str]:
+    with NSE_HOLIDAY_NAMES_PATH.open(newline="", encoding="utf-8") as fh:
+        return {date.fromisoformat(row["date"]): row["name"] for row in csv.DictReader(fh)}
+
+
+@functools.cache
+def _us_holiday_names(year: int) -> dict[date, str]:
+    import pandas_market_calendars as mcal
+
+    rules = mcal.get_calendar("XNYS").regular_holidays
+    named = rules.holidays(f"{year}-01-01", f"{year}-12-31", return_name=True)
+    return {day.date(): str(name) for day, name in named.items()}
 
 
 @functools.cache
@@ -98,12 +121,44 @@ class SessionHoursCalendar:
     def next_open(self, ts: datetime) -> datetime:
         """The first session open at or after ``ts`` (``ts`` itself inside a session)."""
         day = ts.astimezone(self.tz).date()
-        for _ in range(30):
+        for _ in range(_SEARCH_DAYS):
             bounds = self.session_bounds(day)
             if bounds is not None and ts < bounds[1]:
                 return max(bounds[0], ts) if bounds[0] <= ts else bounds[0]
             day += timedelta(days=1)
-        raise RuntimeError(f"no {self.name} session within 30 days")
+        raise RuntimeError(f"no {self.name} session within {_SEARCH_DAYS} days")
+
+    def next_session(self, ts: datetime) -> tuple[datetime, datetime]:
+        """The first session that opens after ``ts``."""
+        day = ts.astimezone(self.tz).date()
+        for _ in range(_SEARCH_DAYS):
+            bounds = self.session_bounds(day)
+            if bounds is not None and bounds[0] > ts:
+                return bounds
+            day += timedelta(days=1)
+        raise RuntimeError(f"no {self.name} session within {_SEARCH_DAYS} days")
+
+    def last_session(self, ts: datetime) -> tuple[datetime, datetime]:
+        """The latest session that opened at or before ``ts`` (the one under way, if any)."""
+        day = ts.astimezone(self.tz).date()
+        for _ in range(_SEARCH_DAYS):
+            bounds = self.session_bounds(day)
+            if bounds is not None and bounds[0] <= ts:
+                return bounds
+            day -= timedelta(days=1)
+        raise RuntimeError(f"no {self.name} session in the {_SEARCH_DAYS} days before {ts}")
+
+    def holiday_name(self, day: date) -> str | None:
+        """The name of the holiday that closes the exchange on ``day``; None on a weekend
+        or a trading day."""
+        if day.weekday() >= 5 or self.is_trading_day(day):
+            return None
+        if day in self._extra:
+            return UNNAMED_HOLIDAY
+        return self._holiday_name(day) or UNNAMED_HOLIDAY
+
+    def _holiday_name(self, day: date) -> str | None:
+        return None
 
 
 class NSECalendar(SessionHoursCalendar):
@@ -119,6 +174,9 @@ class NSECalendar(SessionHoursCalendar):
             return None
         return self._regular(day)
 
+    def _holiday_name(self, day: date) -> str | None:
+        return _nse_holiday_names().get(day)
+
 
 class USEquityCalendar(SessionHoursCalendar):
     """NYSE and NASDAQ regular hours: 09:30-16:00 New York time, NYSE holidays and early
@@ -133,6 +191,9 @@ class USEquityCalendar(SessionHoursCalendar):
         if day.weekday() >= 5:
             return None
         return _us_sessions(day.year).get(day)
+
+    def _holiday_name(self, day: date) -> str | None:
+        return _us_holiday_names(day.year).get(day)
 
 
 class AlwaysOpenCalendar:
@@ -150,6 +211,15 @@ class AlwaysOpenCalendar:
 
     def is_open(self, ts: datetime) -> bool:
         return True
+
+    def last_session(self, ts: datetime) -> tuple[datetime, datetime]:
+        """The UTC day of ``ts``."""
+        bounds = self.session_bounds(ts.astimezone(UTC).date())
+        assert bounds is not None  # every day is a session
+        return bounds
+
+    def holiday_name(self, day: date) -> str | None:
+        return None
 
 
 Calendar = SessionHoursCalendar | AlwaysOpenCalendar

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     db_pool_pre_ping: bool = True
     db_statement_timeout_ms: int = 15_000
     db_connect_timeout: float = 10.0
+    # The longest one API request waits on the database, all its statements together,
+    # before it is answered 503 (a paused PgBouncer, a lost server, a locked SQLite file).
+    api_db_timeout_seconds: float = Field(5.0, gt=0)
     use_pgbouncer: bool = False
     pgbouncer_host: str = "127.0.0.1"
     pgbouncer_port: int = 6432
@@ -74,6 +77,9 @@ class Settings(BaseSettings):
     redis_max_connections: int = 50
     redis_cluster_mode: bool = False
     redis_cluster_nodes: CommaList = []
+    # A stream consumer (an order processor) given no entry this long and holding none
+    # pending is removed from its consumer group (its pending entries were claimed first).
+    stream_consumer_expiry_seconds: float = Field(3600.0, gt=0)
 
     # InfluxDB (v1-compatible HTTP API)
     influx_url: str = "http://127.0.0.1:8086"
@@ -105,10 +111,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     default_page_size: int = 50
     max_page_size: int = 200
+    # Per-user REST rate limits (a token bucket per user, reads and writes apart), shared by
+    # every gateway process through Redis in the distributed profile. 429 with Retry-After.
+    rate_limit_enabled: bool = True
+    rate_limit_reads_per_second: float = Field(100.0, gt=0)
+    rate_limit_read_burst: int = Field(200, ge=1)
+    rate_limit_writes_per_second: float = Field(20.0, gt=0)
+    rate_limit_write_burst: int = Field(60, ge=1)
+    ws_max_connections_per_user: int = Field(20, ge=1)  # per WebSocket service process
 
     # Market data
     feed: str = Field("simulated", pattern="^(simulated|replay|binance)$")
-    feed_symbols: CommaList = []  # empty: the NIFTY 50 (simulated) or BTCUSDT,ETHUSDT (binance)
+    feed_symbols: CommaList = []  # empty: every instrument (simulated) or BTCUSDT,ETHUSDT (binance)
     feed_rate: float = Field(20.0, gt=0)  # simulated ticks per second, all symbols together
     feed_seed: int = 7
     feed_around_the_clock: bool = False  # simulated NSE ticks outside session hours too
@@ -116,6 +130,17 @@ class Settings(BaseSettings):
     feed_replay_speed: float | None = None  # None: as fast as possible
     feed_binance_url: str = "wss://stream.binance.com:9443"
     candle_grace_seconds: float = Field(2.0, ge=0)
+    # Embedded profile, simulated feed: sessions of 1m history written before going live
+    # (what is missing only; 0: none).
+    feed_history_sessions: int = Field(30, ge=0, le=250)
+    # Embedded tick store: candles kept per symbol and timeframe (30 days of 1m crypto: 43,200).
+    local_candles_per_series: int = Field(50_000, ge=1_000)
+    # A process that reads prices from InfluxDB without writing them (the API) reads a
+    # symbol's latest tick again once what it holds is older than this.
+    latest_tick_ttl_seconds: float = Field(1.0, ge=0)
+    # Strategies act on a candle only this many bars of its timeframe after its close at
+    # most; an older one (a task delivered again late) is recorded as skipped.
+    strategy_max_candle_age_bars: float = Field(1.0, gt=0)
 
     # Trading defaults
     # A paper account's capital when none is given: 50,000 in an INR account, 10,000 in a USD

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +22,11 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from shared.config import Settings
+from shared.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+ROLLBACK_S = 1.0  # a rollback after the budget is spent may still take this long
 
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
@@ -89,8 +98,156 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+class DatabaseTimeout(ServiceUnavailable):
+    """The database did not answer within the time a request may wait for it (a 503)."""
+
+
+class BoundedSession(AsyncSession):
+    """An ``AsyncSession`` whose database work, all its calls together, takes at most
+    ``budget`` seconds; then ``DatabaseTimeout`` is raised at once.
+
+    Each statement's own limits (connect, pool and statement timeouts) can add up to much
+    more than a client should wait while a server or PgBouncer is paused, and a driver may
+    not give up at once when told to (it cancels the statement on the server, or waits
+    for a locked SQLite file): so the work runs as its own task, the caller stops waiting
+    when the budget is spent, and the session winds down in the background (its
+    connections are dropped once the driver lets go). A timed-out session does no more
+    work. Time spent elsewhere (hashing a password, calling the tick store) does not count.
+    """
+
+    def __init__(self, *args: Any, budget: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.budget = budget
+        self._left = budget
+        self._depth = 0  # calls nest (scalars runs execute): only the outermost is timed
+        self.timed_out = False
+
+    async def _bounded(self, work: Coroutine[Any, Any, T]) -> T:
+        if self._left is None or self._depth:
+            return await work
+        if self.timed_out:
+            work.close()
+            raise self._timeout()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        self._depth += 1
+        task = asyncio.ensure_future(work)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=max(self._left, 0.0))
+        except asyncio.CancelledError:  # the request itself was cancelled
+            self._abandon(task)
+            raise
+        finally:
+            self._depth -= 1
+            self._left -= loop.time() - started
+        if task not in done:
+            self._abandon(task)
+            raise self._timeout()
+        try:
+            return task.result()
+        except (TimeoutError, PoolTimeout) as exc:  # a driver's or the pool's own timeout
+            raise self._timeout() from exc
+
+    def _timeout(self) -> DatabaseTimeout:
+        return DatabaseTimeout(
+            f"the database did not answer within {self.budget:g} s; try again shortly",
+            headers={"Retry-After": "5"},
+        )
+
+    def _abandon(self, task: asyncio.Future[Any]) -> None:
+        """Stop waiting for ``task``; once it ends, drop the session's connections.
+
+        It is not cancelled: drivers stop a statement each their own way (aiosqlite cannot
+        at all), and their own timeouts end it; a commit already on its way may still land,
+        as after any lost reply, but nothing of the session is committed after this.
+        """
+        self.timed_out = True
+        cleanup = asyncio.ensure_future(self._wind_down(task))
+        _WINDING_DOWN.add(cleanup)
+        cleanup.add_done_callback(_WINDING_DOWN.discard)
+
+    async def _wind_down(self, task: asyncio.Future[Any]) -> None:
+        with contextlib.suppress(Exception):
+            await task
+        try:
+            await AsyncSession.invalidate(self)
+        except Exception as exc:  # the connections are gone either way
+            log.debug("invalidating a timed-out session: %r", exc)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().execute(*args, **kwargs))
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().scalar(*args, **kwargs))
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().scalars(*args, **kwargs))
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().get(*args, **kwargs))
+
+    async def get_one(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().get_one(*args, **kwargs))
+
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().stream(*args, **kwargs))
+
+    async def stream_scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().stream_scalars(*args, **kwargs))
+
+    async def flush(self, *args: Any, **kwargs: Any) -> None:
+        await self._bounded(super().flush(*args, **kwargs))
+
+    async def refresh(self, *args: Any, **kwargs: Any) -> None:
+        await self._bounded(super().refresh(*args, **kwargs))
+
+    async def merge(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().merge(*args, **kwargs))
+
+    async def delete(self, *args: Any, **kwargs: Any) -> None:
+        await self._bounded(super().delete(*args, **kwargs))
+
+    async def connection(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().connection(*args, **kwargs))
+
+    async def run_sync(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().run_sync(*args, **kwargs))
+
+    async def commit(self) -> None:
+        await self._bounded(super().commit())
+
+    async def rollback(self) -> None:
+        if self.timed_out:
+            return  # its connections are dropped as it winds down: the server rolls back
+        if self._left is not None and self._left < ROLLBACK_S:
+            self._left = ROLLBACK_S  # a rollback after a spent budget still gets a moment
+        try:
+            await self._bounded(super().rollback())
+        except DatabaseTimeout:
+            log.warning("a rollback timed out; the session's connections are dropped")
+
+    async def close(self) -> None:
+        if not self.timed_out:  # a timed-out session is closed as it winds down
+            await super().close()
+
+
+_WINDING_DOWN: set[asyncio.Future[None]] = set()  # keeps the wind-down tasks referenced
+
+
+def create_sessionmaker(
+    engine: AsyncEngine, *, timeout: float | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions of ``engine``; with ``timeout``, each session's database work is bounded by it
+    (see ``BoundedSession``: the API's requests answer 503 instead of hanging)."""
+    if timeout is None:
+        return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(
+        engine,
+        class_=BoundedSession,
+        expire_on_commit=False,
+        autoflush=False,
+        budget=timeout,
+    )
 
 
 @asynccontextmanager

@@ -198,10 +198,12 @@ def _settings_options(settings: Settings) -> _Options:
 
 
 def create_redis_from_settings(
-    settings: Settings, *, decode_responses: bool = False
+    settings: Settings, *, decode_responses: bool = False, retries: int = RETRIES
 ) -> AsyncRedisClient:
     """``create_redis`` with the ``ALGOTRADE_REDIS_*`` settings."""
-    return create_redis(**_settings_options(settings), decode_responses=decode_responses)
+    return create_redis(
+        **_settings_options(settings), decode_responses=decode_responses, retries=retries
+    )
 
 
 def create_sync_redis_from_settings(

@@ -1,13 +1,16 @@
 """Task contracts between the market data engine and the strategy workers (Celery).
 
 Tasks are sent by name (``TASK_EVALUATE_CANDLES``) with JSON payloads, one task
-per shard of symbols, so the sender needs no worker code, only this module.
+per shard of symbols, so the sender needs no worker code, only this module. A task
+carries when its candles closed (keyword ``closed_at``, ISO 8601): a worker that
+receives it too late (a redelivery, a retry) records the candles as skipped.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -57,9 +60,16 @@ def dispatch_candles(
     shards: int = DEFAULT_SHARDS,
     *,
     queue: str = DEFAULT_QUEUE,
+    closed_at: datetime | None = None,
 ) -> int:
-    """Send one evaluation task per non-empty shard; returns how many were sent."""
+    """Send one evaluation task per non-empty shard; returns how many were sent.
+
+    ``closed_at`` (default: now) is when the candles closed; the task's age is judged by it.
+    """
     payloads = shard_candles(candles, shards)
+    stamp = (closed_at or datetime.now(UTC)).isoformat()
     for payload in payloads.values():
-        sender.send_task(TASK_EVALUATE_CANDLES, args=[payload], queue=queue)
+        sender.send_task(
+            TASK_EVALUATE_CANDLES, args=[payload], kwargs={"closed_at": stamp}, queue=queue
+        )
     return len(payloads)

@@ -1,17 +1,21 @@
 """The Celery app of the strategy workers (distributed profile) and its one task.
 
-``celery -A strategy_workers.celery_app worker -Q strategy_workers`` runs a
-worker from the ``ALGOTRADE_*`` environment. Delivery: the Redis broker,
-late acknowledgement (a task is acknowledged after it ran), rejection when the
-worker process is lost, one task prefetched at a time, so a task whose worker
-was killed is delivered again after the broker's visibility timeout. The task
+``celery -A strategy_workers.celery_app worker -Q strategy_workers -n strategy-1@%h``
+runs a worker from the ``ALGOTRADE_*`` environment (give each worker of a host its own
+``-n``; ``algotrade serve strategy-worker`` names its worker by process id).
+Delivery: the Redis broker, late acknowledgement (a task is acknowledged after it
+ran), rejection when the worker process is lost, one task prefetched at a time, so a
+task whose worker was killed is delivered again after the broker's visibility timeout. The task
 is idempotent (signals are stored once by ``signal_id``; intents carry a
-deterministic ``client_order_id``), so running it twice is harmless.
+deterministic ``client_order_id``), so running it twice is harmless; and a task
+that arrives too long after its candles closed (``closed_at``) records them as
+skipped instead of trading on them late.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from celery import Celery, Task
@@ -65,18 +69,25 @@ def create_celery_app(
     return app
 
 
-def evaluate_candles(task: Task, candles: list[dict[str, Any]]) -> dict[str, int]:
-    """Evaluate one shard of closed candles; retried with back-off when a dependency fails."""
+def evaluate_candles(
+    task: Task, candles: list[dict[str, Any]], closed_at: str | None = None
+) -> dict[str, int]:
+    """Evaluate one shard of closed candles; retried with back-off when a dependency fails.
+
+    ``closed_at`` (ISO 8601) is when the candles closed; a retry keeps it, so a task
+    retried or delivered again too late skips its candles.
+    """
     try:
         burst = [CandleMsg.model_validate(c) for c in candles]
     except ValidationError:
         # A payload that can never parse is dropped, not retried forever.
         log.exception("dropping an evaluation task with malformed candles")
         return {"candles": 0}
+    closed = _closed_at(closed_at)
     conf = task.app.conf
     try:
         runtime = runtime_for(conf["algotrade_settings"], conf["algotrade_worker_options"])
-        outcome = runtime.evaluate(burst)
+        outcome = runtime.evaluate(burst, closed)
     except Exception as exc:
         retries = task.request.retries or 0
         log.warning("evaluation of %d candles failed (try %d): %r", len(burst), retries + 1, exc)
@@ -86,7 +97,20 @@ def evaluate_candles(task: Task, candles: list[dict[str, Any]]) -> dict[str, int
         "evaluations": outcome.evaluations,
         "signals": len(outcome.signals),
         "intents": len(outcome.intents),
+        "stale": outcome.stale,
+        "skipped": len(outcome.skipped),
     }
+
+
+def _closed_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None  # a task from a sender that does not say: evaluated as it comes
+    try:
+        stamp = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        log.warning("evaluation task with an unreadable closed_at %r: age not checked", value)
+        return None
+    return stamp if stamp.tzinfo is not None else None
 
 
 def _release(**_: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 
 from shared.bus import Subscription
 from shared.contracts import CHANNEL_CANDLES, CandleMsg
@@ -46,6 +47,7 @@ class EmbeddedStrategyWorker:
             candle_cache=runtime.candle_cache,
             subscriptions=SubscriptionCache(runtime.sessions, refresh_seconds=refresh_seconds),
             clock=runtime.clock,
+            max_candle_age_bars=runtime.settings.strategy_max_candle_age_bars,
         )
         self.batch_window = batch_window
         self.control = ControlListener(runtime.bus, self.service.subscriptions)
@@ -79,7 +81,9 @@ class EmbeddedStrategyWorker:
             burst = await self._gather(sub)
             if not burst:
                 return
-            await self._evaluate(burst)
+            # The in-process bus hands candles over as they close: their age counts from
+            # when the burst is taken, so a burst retried for too long is skipped.
+            await self._evaluate(burst, self.runtime.clock.now())
 
     async def _gather(self, sub: Subscription) -> list[CandleMsg]:
         """The next burst: the first candle, and whatever follows within the batch window."""
@@ -99,10 +103,10 @@ class EmbeddedStrategyWorker:
             _add(burst, item[1])
         return burst
 
-    async def _evaluate(self, burst: list[CandleMsg]) -> None:
+    async def _evaluate(self, burst: list[CandleMsg], closed_at: datetime) -> None:
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                await self.service.handle(burst)
+                await self.service.handle(burst, closed_at)
                 self.bursts += 1
                 return
             except Exception:

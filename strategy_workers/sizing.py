@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts import Side
 from shared.errors import Unprocessable
+from strategy_workers.titles import field_title
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -169,7 +170,7 @@ def _finish(
 
 
 class _SizingParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, field_title_generator=field_title)
 
     max_leverage: Decimal = Field(ONE, gt=0, le=10, description="notional cap, multiples of equity")
 

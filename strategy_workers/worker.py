@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime
 from typing import Any, TypeVar
 
 from shared.bus import EventBus, create_event_bus
@@ -63,14 +64,17 @@ class WorkerRuntime:
             bus=self._bus,
             candle_cache=candle_cache_from_settings(self.settings),
             subscriptions=subscriptions,
+            max_candle_age_bars=self.settings.strategy_max_candle_age_bars,
         )
         self._control = ControlListener(self._bus, subscriptions)
         await self._control.start()
         self._relay = asyncio.ensure_future(self.service.relay.run())
 
-    def evaluate(self, candles: list[CandleMsg]) -> BatchOutcome:
+    def evaluate(self, candles: list[CandleMsg], closed_at: datetime | None = None) -> BatchOutcome:
         """Run one burst to completion (raises what the service raised)."""
-        return self._call(self.service.handle(candles), timeout=self.options.task_timeout)
+        return self._call(
+            self.service.handle(candles, closed_at), timeout=self.options.task_timeout
+        )
 
     def close(self) -> None:
         """Stop listening, release connections, stop the loop thread."""

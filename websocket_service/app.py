@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from websocket_service import status
 from websocket_service.endpoint import WsContext, router
 
 
@@ -15,6 +17,7 @@ def create_ws_app(ctx: WsContext, *, owns_hub: bool = True) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if owns_hub:
             await ctx.hub.start()
+        await asyncio.to_thread(status.warm)  # the first status snapshot loads the calendars
         yield
         if owns_hub:
             await ctx.hub.stop()

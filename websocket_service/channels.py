@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.contracts import Timeframe, candle_channel, tick_channel
+from shared.contracts import CHANNEL_MARKET_STATUS, Timeframe, candle_channel, tick_channel
 
 _SYMBOL = r"[A-Z0-9][A-Z0-9&_.-]{0,29}"
 _TICKS = re.compile(rf"^ticks:({_SYMBOL})$")
@@ -20,6 +20,7 @@ PRIVATE = {
     "account": "account",
 }
 KIND_TO_PRIVATE = {kind: name for name, kind in PRIVATE.items()}
+STATUS = "status"  # every exchange's market status (public)
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,15 @@ def parse(name: str) -> ClientChannel:
     """Validate a channel a client asked for; ValueError with the reason otherwise."""
     if name in PRIVATE:
         return ClientChannel(name, None, True)
+    if name == STATUS:
+        return ClientChannel(name, CHANNEL_MARKET_STATUS, False)
     if m := _TICKS.match(name):
         return ClientChannel(name, tick_channel(m.group(1)), False)
     if m := _CANDLES.match(name):
         return ClientChannel(name, candle_channel(m.group(1), Timeframe(m.group(2))), False)
     raise ValueError(
-        f"unknown channel {name!r}: use ticks:SYMBOL, candles:SYMBOL:TF (1m,5m,15m,1h,1d) "
-        f"or one of {', '.join(sorted(PRIVATE))}"
+        f"unknown channel {name!r}: use ticks:SYMBOL, candles:SYMBOL:TF (1m,5m,15m,1h,1d), "
+        f"{STATUS} or one of {', '.join(sorted(PRIVATE))}"
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from datetime import datetime
 
 from starlette.websockets import WebSocket, WebSocketState
 
@@ -18,6 +19,7 @@ CLOSE_BACKLOG = 1013
 CLOSE_POLICY = 1008
 CLOSE_UNSUPPORTED = 1003  # a binary frame: the protocol is JSON text
 CLOSE_SESSION_ENDED = 4001
+CLOSE_TOKEN_EXPIRED = 4002  # the access token expired and no fresh one was sent
 
 
 class Connection:
@@ -33,6 +35,7 @@ class Connection:
         self.ws = ws
         self.user_id = user_id
         self.session_id = session_id
+        self.expires_at: datetime | None = None  # when its access token expires
         self.channels: set[str] = set()  # client channel names
         self.max_queue = max_queue
         self.send_timeout = send_timeout

@@ -5,7 +5,13 @@ Protocol (JSON text frames):
   (API clients may send ``Authorization: Bearer`` on the upgrade request instead);
 - client -> ``{"op": "subscribe" | "unsubscribe", "channels": ["ticks:RELIANCE", "orders"]}``;
 - client -> ``{"op": "ping"}``;
+- client -> ``{"op": "auth", "token": "<fresh access token>"}`` again, any time: the
+  connection then lives until that token expires. A connection whose token expires
+  without one is closed with 4002; ``ready`` and the ``auth`` ack carry ``expires_at``;
 - server -> ``{"channel": "...", "data": {...}}`` for data, ``{"op": "ack"|"error"|"pong", ...}``.
+
+A user may hold ``max_connections_per_user`` connections to one process; one more is
+closed with 1013 (try again later) right after authentication.
 
 Binary frames are not part of the protocol: one closes the connection with 1003
 (unsupported data) and a reason, before or after authentication.
@@ -14,8 +20,10 @@ Binary frames are not part of the protocol: one closes the connection with 1003
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -25,9 +33,16 @@ from shared.auth import Principal, authenticate
 from shared.clock import Clock
 from shared.errors import DomainError
 from shared.security.jwt import JWTKeys
-from websocket_service.channels import parse
-from websocket_service.connection import CLOSE_POLICY, CLOSE_UNSUPPORTED, Connection
+from websocket_service.channels import STATUS, parse
+from websocket_service.connection import (
+    CLOSE_BACKLOG,
+    CLOSE_POLICY,
+    CLOSE_TOKEN_EXPIRED,
+    CLOSE_UNSUPPORTED,
+    Connection,
+)
 from websocket_service.hub import Hub
+from websocket_service.status import snapshot_frames
 
 router = APIRouter()
 
@@ -42,9 +57,12 @@ class WsContext:
     max_channels: int = 200
     max_messages_per_second: int = 20
     max_frame_bytes: int = 16 * 1024
+    max_connections_per_user: int = 20
+    expiry_check_seconds: float = 60.0  # longest sleep between checks of a token's expiry
 
 
 BINARY_REFUSED = "binary frames are not supported: send JSON text frames"
+EXPIRY_REASON = "access token expired: send {op: auth, token} with a fresh one before it does"
 
 
 def _reply(op: str, **fields: object) -> str:
@@ -94,6 +112,11 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     principal = await _authenticate(ws, ctx)
     if principal is None:
         return
+    # Checked and added with no await in between: concurrent connects cannot overshoot.
+    if ctx.hub.connections_of(principal.user.id) >= ctx.max_connections_per_user:
+        limit = ctx.max_connections_per_user
+        await ws.close(code=CLOSE_BACKLOG, reason=f"too many connections: at most {limit} per user")
+        return
     conn = Connection(
         ws,
         principal.user.id,
@@ -101,9 +124,13 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         max_queue=ctx.hub.max_queue,
         send_timeout=ctx.hub.send_timeout,
     )
+    conn.expires_at = principal.expires_at
     ctx.hub.add(conn)
     conn.start()
-    conn.offer(_reply("ready", user_id=principal.user.id), private=True)
+    conn.offer(
+        _reply("ready", user_id=principal.user.id, expires_at=_iso(conn.expires_at)), private=True
+    )
+    expiry = asyncio.create_task(_close_when_expired(ctx, conn), name="ws-expiry")
     window_start, count = time.monotonic(), 0
     try:
         while True:
@@ -118,12 +145,62 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             if count > ctx.max_messages_per_second or len(raw) > ctx.max_frame_bytes:
                 conn.close_soon(CLOSE_POLICY, "too many or too large messages")
                 break
+            if '"auth"' in raw:
+                await _reauthenticate(ctx, conn, raw)
+                continue
             _handle(ctx, conn, raw)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        expiry.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await expiry
         ctx.hub.remove(conn)
         await conn.stop()  # a close asked for above goes out first
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+async def _close_when_expired(ctx: WsContext, conn: Connection) -> None:
+    """Close the connection once its access token has expired (a re-authentication moves
+    the expiry on; it is looked at again on waking)."""
+    while conn.expires_at is not None:
+        left = (conn.expires_at - ctx.clock.now()).total_seconds()
+        if left <= 0:
+            conn.close_soon(CLOSE_TOKEN_EXPIRED, EXPIRY_REASON)
+            return
+        await asyncio.sleep(min(left, ctx.expiry_check_seconds))
+
+
+async def _reauthenticate(ctx: WsContext, conn: Connection, raw: str) -> None:
+    """``{"op": "auth", "token": ...}`` on an open connection: a fresh token of the same user
+    extends it; anything else is answered with an error and changes nothing."""
+    try:
+        msg = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        msg = None
+    if not isinstance(msg, dict) or msg.get("op") != "auth":
+        _handle(ctx, conn, raw)  # '"auth"' appeared elsewhere in another request
+        return
+    token = msg.get("token")
+    if not isinstance(token, str) or not token:
+        conn.offer(_reply("error", message="auth needs a token"), private=True)
+        return
+    try:
+        async with ctx.sessions() as session:
+            principal = await authenticate(session, ctx.jwt, token, ctx.clock.now())
+    except DomainError as exc:
+        message = f"re-authentication failed: {exc.message}"
+        conn.offer(_reply("error", message=message), private=True)
+        return
+    if principal.user.id != conn.user_id:
+        conn.close_soon(CLOSE_POLICY, "a connection cannot change its user")
+        return
+    conn.session_id = principal.session_id
+    conn.expires_at = principal.expires_at
+    conn.offer(_reply("ack", request="auth", expires_at=_iso(conn.expires_at)), private=True)
 
 
 def _handle(ctx: WsContext, conn: Connection, raw: str) -> None:
@@ -162,3 +239,7 @@ def _handle(ctx: WsContext, conn: Connection, raw: str) -> None:
         for channel in parsed:
             ctx.hub.unsubscribe(conn, channel.name)
     conn.offer(_reply("ack", request=op, channels=sorted(conn.channels)), private=True)
+    if op == "subscribe" and any(channel.name == STATUS for channel in parsed):
+        # The current state at once; the bus carries only the changes.
+        for frame in snapshot_frames(ctx.clock.now()):
+            conn.offer(frame, private=False)

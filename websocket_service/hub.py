@@ -101,6 +101,11 @@ class Hub:
     def connections(self) -> int:
         return sum(len(c) for c in self._by_user.values())
 
+    def connections_of(self, user_id: int) -> int:
+        """Open connections of one user in this process."""
+        conns = self._by_user.get(user_id)
+        return len(conns) if conns else 0
+
     def add(self, conn: Connection) -> None:
         self._by_user[conn.user_id].add(conn)
 

@@ -113,3 +113,16 @@ class TokenRepository:
             .where(TokenFamily.user_id == user_id, TokenFamily.revoked_at.is_(None))
             .values(revoked_at=now, revoked_reason=reason)
         )
+
+    async def active_families(self, user_id: int, now: datetime) -> Sequence[TokenFamily]:
+        """The user's login sessions that can still refresh, most recently used first."""
+        stmt = (
+            select(TokenFamily)
+            .where(
+                TokenFamily.user_id == user_id,
+                TokenFamily.revoked_at.is_(None),
+                TokenFamily.expires_at > now,
+            )
+            .order_by(TokenFamily.last_used_at.desc())
+        )
+        return (await self.session.scalars(stmt)).all()

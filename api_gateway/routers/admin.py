@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api_gateway.deps import AdminUser, CtxDep, MetaDep, PagingDep, UowDep
+from api_gateway.deps import AdminUser, CtxDep, IdPath, IdQuery, MetaDep, PagingDep, UowDep
 from api_gateway.schemas.common import IsoDatetime, PageOut
 from api_gateway.schemas.users import AuditEntryPublic, RoleUpdate, UserAdminView
 from api_gateway.services.admin import AdminService
@@ -31,27 +31,27 @@ async def list_users(
 
 
 @router.get("/users/{user_id}", response_model=UserAdminView)
-async def get_user(user_id: int, admin: AdminUser, ctx: CtxDep, uow: UowDep) -> object:
+async def get_user(user_id: IdPath, admin: AdminUser, ctx: CtxDep, uow: UowDep) -> object:
     return await AdminService(ctx, uow.session, admin, uow.events).get_user(user_id)
 
 
 @router.post("/users/{user_id}/disable", response_model=UserAdminView)
 async def disable_user(
-    user_id: int, admin: AdminUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+    user_id: IdPath, admin: AdminUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> object:
     return await AdminService(ctx, uow.session, admin, uow.events).set_active(user_id, False, meta)
 
 
 @router.post("/users/{user_id}/enable", response_model=UserAdminView)
 async def enable_user(
-    user_id: int, admin: AdminUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+    user_id: IdPath, admin: AdminUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> object:
     return await AdminService(ctx, uow.session, admin, uow.events).set_active(user_id, True, meta)
 
 
 @router.put("/users/{user_id}/role", response_model=UserAdminView)
 async def set_role(
-    user_id: int, body: RoleUpdate, admin: AdminUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+    user_id: IdPath, body: RoleUpdate, admin: AdminUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> object:
     return await AdminService(ctx, uow.session, admin, uow.events).set_role(
         user_id, body.role, meta
@@ -64,7 +64,7 @@ async def audit_log(
     ctx: CtxDep,
     uow: UowDep,
     paging: PagingDep,
-    actor_id: int | None = None,
+    actor_id: IdQuery = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     target_type: Annotated[str | None, Query(max_length=32)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,

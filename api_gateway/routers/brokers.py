@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api_gateway.deps import CtxDep, CurrentUser, MetaDep, PagingDep, UowDep
+from api_gateway.deps import CtxDep, CurrentUser, IdPath, MetaDep, PagingDep, UowDep
 from api_gateway.schemas.brokers import (
     BrokerAccountCreate,
     BrokerAccountPublic,
@@ -29,13 +29,13 @@ async def list_accounts(user: CurrentUser, ctx: CtxDep, uow: UowDep, paging: Pag
 
 
 @router.get("/{account_id}", response_model=BrokerAccountPublic)
-async def get(account_id: int, user: CurrentUser, ctx: CtxDep, uow: UowDep) -> object:
+async def get(account_id: IdPath, user: CurrentUser, ctx: CtxDep, uow: UowDep) -> object:
     return await BrokerAccountService(ctx, uow, user).get(account_id)
 
 
 @router.patch("/{account_id}", response_model=BrokerAccountPublic)
 async def update(
-    account_id: int,
+    account_id: IdPath,
     body: BrokerAccountUpdate,
     user: CurrentUser,
     ctx: CtxDep,
@@ -51,7 +51,7 @@ async def update(
     responses={409: {"description": "the account has history (code account_has_history)"}},
 )
 async def delete(
-    account_id: int, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+    account_id: IdPath, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> None:
     """Delete an account that has no history; one with any is closed instead."""
     await BrokerAccountService(ctx, uow, user).delete(account_id, meta)
@@ -63,7 +63,7 @@ async def delete(
     responses={409: {"description": "open positions or working orders (code account_not_flat)"}},
 )
 async def close(
-    account_id: int, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+    account_id: IdPath, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> object:
     """Close the account for good: it takes no new orders or subscriptions, and stays readable."""
     return await BrokerAccountService(ctx, uow, user).close(account_id, meta)

@@ -1,17 +1,25 @@
-"""/instruments and /market: the catalog, candle history and latest quotes."""
+"""/instruments and /market: the catalog, candle history, quotes and market status."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api_gateway.deps import CtxDep, CurrentUser
 from api_gateway.schemas.common import IsoDatetime
-from api_gateway.schemas.market import CandlesOut, InstrumentPublic, QuotePublic
+from api_gateway.schemas.market import (
+    CandlesOut,
+    InstrumentPublic,
+    MarketStatusPublic,
+    QuotePublic,
+)
+from api_gateway.services.quotes import QuoteService
 from shared.contracts import Timeframe
-from shared.errors import Unprocessable
+from shared.errors import NotFound, Unprocessable
 from shared.instruments import load_catalog
+from shared.market_status import exchanges_of, statuses
 
 router = APIRouter(tags=["market data"])
 MAX_QUOTES = 100
@@ -61,21 +69,46 @@ async def quotes(
     ctx: CtxDep,
     _: CurrentUser,
     symbols: Annotated[
-        str, Query(min_length=1, max_length=2000, description="comma-separated symbols")
-    ],
+        str | None,
+        Query(
+            min_length=1,
+            max_length=2000,
+            description="comma-separated symbols; every instrument when omitted",
+        ),
+    ] = None,
 ) -> object:
-    names = [s.strip().upper() for s in symbols.split(",") if s.strip()]
-    if len(names) > MAX_QUOTES:
-        raise Unprocessable(f"at most {MAX_QUOTES} symbols per request", code="too_many_symbols")
     catalog = load_catalog()
-    out = []
-    store = ctx.tickstore()
-    for name in names:
-        catalog.get(name)
-        tick = await store.latest_tick(name)
-        out.append(
-            QuotePublic(
-                symbol=name, price=tick.price if tick else None, ts=tick.ts if tick else None
+    if symbols is None:
+        instruments = catalog.all()
+    else:
+        names = list(dict.fromkeys(s.strip().upper() for s in symbols.split(",") if s.strip()))
+        if not names:
+            raise Unprocessable("name at least one symbol", code="no_symbols")
+        if len(names) > MAX_QUOTES:
+            raise Unprocessable(
+                f"at most {MAX_QUOTES} symbols per request", code="too_many_symbols"
             )
-        )
-    return out
+        instruments = [catalog.get(name) for name in names]
+    return await QuoteService(ctx.tickstore()).quotes(instruments, ctx.clock.now())
+
+
+@router.get("/market/status", response_model=list[MarketStatusPublic])
+async def status(
+    ctx: CtxDep,
+    _: CurrentUser,
+    exchange: Annotated[str | None, Query(min_length=1, max_length=16)] = None,
+) -> object:
+    """Each exchange's state: open or closed and why, today's session, the next open."""
+    known = exchanges_of(load_catalog())
+    wanted = known
+    if exchange is not None:
+        code = exchange.strip().upper()
+        if code not in known:
+            raise NotFound(
+                f"unknown exchange {exchange!r}; known: {', '.join(known)}",
+                code="unknown_exchange",
+            )
+        wanted = [code]
+    now = ctx.clock.now()
+    # The first look at a calendar loads its holidays (CPU-bound): keep it off the loop.
+    return await asyncio.to_thread(statuses, wanted, now)

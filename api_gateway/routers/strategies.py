@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
+from api_gateway.context import GatewayContext
 from api_gateway.deps import CtxDep, CurrentUser, MetaDep, PagingDep, UowDep
 from api_gateway.schemas.common import PageOut
 from api_gateway.schemas.strategies import (
@@ -18,9 +20,12 @@ from api_gateway.schemas.strategies import (
     SubscriptionCreate,
     SubscriptionPublic,
     SubscriptionUpdate,
+    WarmupPublic,
 )
 from api_gateway.services.subscriptions import SubscriptionService
+from api_gateway.services.warmup import Warmup, WarmupService
 from shared.contracts import SubscriptionStatus
+from shared.models import StrategySubscription
 from strategy_workers.api import list_strategies, sizing_schemas
 
 router = APIRouter(tags=["strategies"])
@@ -37,6 +42,27 @@ def _catalog() -> StrategyCatalog:
     )
 
 
+async def _public_many(
+    ctx: GatewayContext, rows: Sequence[StrategySubscription]
+) -> list[SubscriptionPublic]:
+    """Subscriptions as shown, each with how much history its strategy has."""
+    warmups = await WarmupService(ctx.tickstore()).of_many(rows)
+    return [
+        SubscriptionPublic.model_validate(row).model_copy(
+            update={"warmup": None if w is None else _warmup(w)}
+        )
+        for row, w in zip(rows, warmups, strict=True)
+    ]
+
+
+async def _public(ctx: GatewayContext, row: StrategySubscription) -> SubscriptionPublic:
+    return (await _public_many(ctx, [row]))[0]
+
+
+def _warmup(w: Warmup) -> WarmupPublic:
+    return WarmupPublic(bars=w.bars, needed=w.needed, ready=w.ready, status=w.status)
+
+
 @router.get("/strategies", response_model=StrategyCatalog)
 async def catalog(_: CurrentUser) -> object:
     return _catalog()
@@ -48,7 +74,7 @@ async def catalog(_: CurrentUser) -> object:
 async def create(
     body: SubscriptionCreate, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> object:
-    return await SubscriptionService(ctx, uow, user).create(body, meta)
+    return await _public(ctx, await SubscriptionService(ctx, uow, user).create(body, meta))
 
 
 @router.get("/subscriptions", response_model=PageOut[SubscriptionPublic])
@@ -59,16 +85,18 @@ async def list_subscriptions(
     paging: PagingDep,
     status_filter: Annotated[SubscriptionStatus | None, Query(alias="status")] = None,
 ) -> object:
-    return await SubscriptionService(ctx, uow, user).list(
+    page = await SubscriptionService(ctx, uow, user).list(
         paging.limit, paging.offset, status_filter
     )
+    items = await _public_many(ctx, page.items)
+    return PageOut(items=items, total=page.total, limit=page.limit, offset=page.offset)
 
 
 @router.get("/subscriptions/{subscription_id}", response_model=SubscriptionPublic)
 async def get(
     subscription_id: SubscriptionId, user: CurrentUser, ctx: CtxDep, uow: UowDep
 ) -> object:
-    return await SubscriptionService(ctx, uow, user).get(subscription_id)
+    return await _public(ctx, await SubscriptionService(ctx, uow, user).get(subscription_id))
 
 
 @router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionPublic)
@@ -80,25 +108,28 @@ async def update(
     uow: UowDep,
     meta: MetaDep,
 ) -> object:
-    return await SubscriptionService(ctx, uow, user).update(subscription_id, body, meta)
+    row = await SubscriptionService(ctx, uow, user).update(subscription_id, body, meta)
+    return await _public(ctx, row)
 
 
 @router.post("/subscriptions/{subscription_id}/pause", response_model=SubscriptionPublic)
 async def pause(
     subscription_id: SubscriptionId, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> object:
-    return await SubscriptionService(ctx, uow, user).set_status(
+    row = await SubscriptionService(ctx, uow, user).set_status(
         subscription_id, SubscriptionStatus.PAUSED, meta
     )
+    return await _public(ctx, row)
 
 
 @router.post("/subscriptions/{subscription_id}/resume", response_model=SubscriptionPublic)
 async def resume(
     subscription_id: SubscriptionId, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> object:
-    return await SubscriptionService(ctx, uow, user).set_status(
+    row = await SubscriptionService(ctx, uow, user).set_status(
         subscription_id, SubscriptionStatus.ACTIVE, meta
     )
+    return await _public(ctx, row)
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -19,6 +19,7 @@ Mode = Literal["paper", "live"]
 
 class StrategyPublic(PublicModel):
     name: str
+    title: str = Field(description="human label of the strategy")
     description: str
     timeframes: list[str]
     warmup: int = Field(description="bars the strategy reads with its default parameters")
@@ -77,6 +78,16 @@ class SubscriptionUpdate(RequestModel):
     _norm = field_validator("symbols")(_symbols)
 
 
+class WarmupPublic(PublicModel):
+    """Closed candles the strategy has on the subscription's timeframe (its least-served
+    symbol), against what it reads before it can signal."""
+
+    bars: int
+    needed: int
+    ready: bool
+    status: str = Field(description="'ready' or 'warming up (k of n bars)'")
+
+
 class SubscriptionPublic(PublicModel):
     id: int
     name: str
@@ -92,6 +103,11 @@ class SubscriptionPublic(PublicModel):
     status: SubscriptionStatus
     created_at: datetime
     updated_at: datetime
+    warmup: WarmupPublic | None = Field(
+        None,
+        description="history the strategy has; null when its parameters no longer load or "
+        "the tick store does not answer",
+    )
 
 
 class SignalPublic(PublicModel):

@@ -42,3 +42,15 @@ class AuditEntryPublic(PublicModel):
     target_id: str | None
     ip_address: str | None
     details: dict[str, object]
+
+
+class SessionPublic(PublicModel):
+    """A login session (its refresh tokens rotate within it)."""
+
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    ip_address: str | None
+    user_agent: str | None
+    current: bool = Field(False, description="the session of this request")

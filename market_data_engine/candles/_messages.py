@@ -36,6 +36,10 @@ _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 _TIMEFRAMES = np.array(TIMEFRAMES, dtype=object)
 _KEYS = ("symbol", "timeframe", "start", "end", "open", "high", "low", "close", "volume", "trades")
+# Volumes are sums of tick quantities in binary floating point (0.01 + 0.08064 can read
+# 0.09064000000000001); no venue quotes quantities finer than this, so rounding to it
+# removes only that noise.
+VOLUME_DECIMALS = 10
 
 
 def candle_messages(
@@ -63,7 +67,7 @@ def candle_messages(
     columns = (
         np.asarray(names, dtype=object)[sid].tolist(), _TIMEFRAMES[tf].tolist(),
         _datetimes(start), _datetimes(end), open_.tolist(), high.tolist(), low.tolist(),
-        close.tolist(), volume.tolist(), trades.tolist(),
+        close.tolist(), np.round(volume, VOLUME_DECIMALS).tolist(), trades.tolist(),
     )  # fmt: skip
     if not _PLAIN:
         rows = zip(*columns, strict=True)

@@ -28,6 +28,7 @@ from market_data_engine.candles.buckets import (
     to_ns,
 )
 from market_data_engine.candles.cache import CandleCache
+from market_data_engine.candles.history import MinuteBars, rows_of
 from market_data_engine.ticks import TickBatch
 from shared.contracts import CandleMsg, Timeframe
 
@@ -36,13 +37,18 @@ SHELLS_PER_CALL = 500
 
 
 class ClosedCandles(list[CandleMsg]):
-    """The candles one call closed, in order; ``channels[i]`` is the bus channel of ``self[i]``."""
+    """The candles one call closed, in order; ``channels[i]`` is the bus channel of ``self[i]``.
 
-    __slots__ = ("channels",)
+    ``closed_at`` is when the service closed them, by its clock (the engine leaves it None):
+    strategies judge a candle's age from it.
+    """
+
+    __slots__ = ("channels", "closed_at")
 
     def __init__(self, candles: Iterable[CandleMsg] = (), channels: Sequence[str] = ()) -> None:
         super().__init__(candles)
         self.channels = channels
+        self.closed_at: datetime | None = None
 
     def events(self) -> list[tuple[str, CandleMsg]]:
         """(channel, candle) pairs, ready for ``EventBus.publish_many``."""
@@ -120,6 +126,21 @@ class CandleEngine:
         self.settle()
         self._timer = max(self._timer, to_ns(now))
         return self._close()
+
+    def seed(self, bars: MinuteBars, now: datetime) -> None:
+        """Start the open 5m/15m/1h/1d candles of ``bars.symbol`` from its closed 1m history.
+
+        After a start in the middle of a session, the higher candles under way then hold
+        the minutes before the start as well as the ticks that follow. Only buckets still
+        open at ``now`` are taken; call it before the symbol's first tick.
+        """
+        if not len(bars):
+            return
+        sid = int(self._symbols.ids_of(np.array([bars.symbol], dtype=object))[0])
+        if sid < 0:
+            return
+        rolled = _candles.merge([_candles.rollup(rows_of(bars, sid))])
+        self._open_higher = _candles.absorb(self._open_higher, rolled.take(rolled.end > to_ns(now)))
 
     def _absorb(self, batch: TickBatch) -> None:
         symbols = self._symbols

@@ -36,13 +36,15 @@ class RandomWalkModel:
         rng: np.random.Generator,
         session_s: Sequence[float],
         u_shape: Sequence[bool],
+        start_prices: Sequence[float] | None = None,
     ) -> None:
         n = len(instruments)
         self._rng = rng
         self.symbols = np.array([i.symbol for i in instruments], dtype=object)
         self._tick = np.array([float(i.tick_size) for i in instruments])
         self._lot = np.array([float(i.lot_size) for i in instruments])
-        self._log_price: np.ndarray = np.log(np.array([float(i.ref_price) for i in instruments]))
+        first = start_prices if start_prices is not None else [i.ref_price for i in instruments]
+        self._log_price: np.ndarray = np.log(np.array([float(p) for p in first]))
         per_symbol_rate = rate / n
         vol = np.array([i.daily_vol for i in instruments])
         self._sigma: np.ndarray = vol / np.sqrt(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -38,7 +38,9 @@ _REALTIME_MAX_CHUNK = 1_000_000
 class SimulatedFeed(Feed):
     """Random-walk ticks for ``symbols`` (default: the NIFTY 50) at ``rate`` ticks per second.
 
-    ``rate`` is the overall rate while every symbol is open, shared equally among symbols;
+    Prices start at ``start_prices`` (where stored history ends) or at each instrument's
+    ``ref_price``. ``rate`` is the overall rate while every symbol is open, shared equally
+    among symbols;
     a closed symbol's share is not redistributed, so after NSE hours a mixed NSE and crypto
     feed slows down as a real one would. ``max_ticks`` and (fast mode) ``end`` end the feed.
     """
@@ -58,6 +60,7 @@ class SimulatedFeed(Feed):
         batch_size: int = 10_000,
         batch_interval_s: float = 0.1,
         around_the_clock: bool = False,
+        start_prices: Mapping[str, float] | None = None,
         name: str = "simulated",
     ) -> None:
         syms = list(symbols) if symbols is not None else _nifty50(catalog)
@@ -86,6 +89,9 @@ class SimulatedFeed(Feed):
                 for cal in calendars
             ],
             u_shape=[isinstance(cal, NSECalendar) for cal in calendars],  # NSE's intraday shape
+            start_prices=[
+                (start_prices or {}).get(i.symbol, float(i.ref_price)) for i in instruments
+            ],
         )
         self._rate_per_symbol_ns = self.rate / len(syms) / 1e9
         self._carry = 0.0

@@ -43,9 +43,12 @@ def create_event_bus(settings: Settings) -> EventBus:
     """The bus of ``settings.profile``; a Redis bus owns (and closes) its client."""
     from shared.config import Profile
 
+    forget = settings.stream_consumer_expiry_seconds
     if settings.profile is Profile.EMBEDDED:
-        return InProcessEventBus()
+        return InProcessEventBus(forget_consumers_after_s=forget)
     from shared.bus.redis import RedisEventBus  # Redis is only imported where it is used
     from shared.redis_client import create_redis_from_settings
 
-    return RedisEventBus(create_redis_from_settings(settings), owns_client=True)
+    return RedisEventBus(
+        create_redis_from_settings(settings), owns_client=True, forget_consumers_after_s=forget
+    )

@@ -15,6 +15,8 @@ from typing import Protocol, runtime_checkable
 from shared.contracts import Message
 
 DEFAULT_SUBSCRIPTION_MAXSIZE = 10_000
+FORGET_CONSUMERS_AFTER_S = 3_600.0
+"""A stream consumer given no entry this long, holding none pending, leaves its group."""
 
 
 class BusUnavailable(ConnectionError):
@@ -223,7 +225,18 @@ class EventBus(Protocol):
         min_idle_ms: int,
         count: int = 100,
     ) -> list[StreamEntry]:
-        """Take over entries pending at least ``min_idle_ms`` (their reader is presumed dead)."""
+        """Take over entries pending at least ``min_idle_ms`` (their reader is presumed dead).
+
+        Then consumers that have been given no entry for the adapter's
+        ``forget_consumers_after_s`` (an hour by default, and at least ``min_idle_ms``)
+        and hold none pending are removed from the group, so the names of stopped
+        processes do not stay in it forever; one that was only quiet comes back with the
+        next entry it reads.
+        """
+        ...
+
+    async def consumers(self, stream: str, group: str) -> dict[str, int]:
+        """The group's consumers and how many entries each holds pending."""
         ...
 
     async def pending_count(self, stream: str, group: str) -> int:

@@ -15,7 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from shared.bus.base import DEFAULT_SUBSCRIPTION_MAXSIZE, NoGroup, StreamEntry, Subscription
+from shared.bus.base import (
+    DEFAULT_SUBSCRIPTION_MAXSIZE,
+    FORGET_CONSUMERS_AFTER_S,
+    NoGroup,
+    StreamEntry,
+    Subscription,
+)
 from shared.contracts import Message
 
 __all__ = ["InProcessEventBus", "glob_to_regex"]
@@ -66,6 +72,7 @@ class _Pending:
 class _Group:
     next_pos: int  # absolute position of the next entry never delivered to this group
     pending: dict[tuple[int, int], _Pending] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)  # consumer -> its last read or claim
 
 
 @dataclass(slots=True)
@@ -113,7 +120,8 @@ def _parse(entry_id: str) -> tuple[int, int]:
 class InProcessEventBus:
     """``EventBus`` for one process and one event loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, forget_consumers_after_s: float = FORGET_CONSUMERS_AFTER_S) -> None:
+        self.forget_consumers_after_s = forget_consumers_after_s
         self._channel_subs: dict[str, list[Subscription]] = {}
         self._pattern_subs: list[tuple[Callable[[str], object], Subscription]] = []
         self._routes: dict[str, list[Subscription]] = {}  # channel -> receivers, cached
@@ -255,6 +263,8 @@ class InProcessEventBus:
         start = max(grp.next_pos - st.trimmed, 0)
         batch = st.entries[start : start + count]
         now = time.monotonic()
+        if batch:  # as in Redis, a consumer exists (and is seen) once it is given entries
+            grp.seen[consumer] = now
         for entry_id, message in batch:
             grp.pending[entry_id] = _Pending(consumer, message, now)
         grp.next_pos = st.trimmed + start + len(batch)
@@ -276,7 +286,8 @@ class InProcessEventBus:
         min_idle_ms: int,
         count: int = 100,
     ) -> list[StreamEntry]:
-        """Re-assign to ``consumer`` entries idle for ``min_idle_ms`` or more, oldest first."""
+        """Re-assign to ``consumer`` entries idle for ``min_idle_ms`` or more, oldest first;
+        then forget consumers idle that long that hold nothing pending."""
         _, grp = self._group(stream, group)
         now = time.monotonic()
         oldest_delivery = now - min_idle_ms / 1000
@@ -288,7 +299,22 @@ class InProcessEventBus:
             if p.delivered_at <= oldest_delivery:
                 p.consumer, p.delivered_at, p.deliveries = consumer, now, p.deliveries + 1
                 claimed.append(StreamEntry(_fmt(entry_id), p.message))
+        if claimed:
+            grp.seen[consumer] = now
+        forget_before = now - max(self.forget_consumers_after_s, min_idle_ms / 1000)
+        holding = {p.consumer for p in grp.pending.values()}
+        for name, seen in list(grp.seen.items()):
+            if name != consumer and name not in holding and seen <= forget_before:
+                del grp.seen[name]
         return claimed
+
+    async def consumers(self, stream: str, group: str) -> dict[str, int]:
+        """The group's consumers and how many entries each holds pending."""
+        _, grp = self._group(stream, group)
+        out = dict.fromkeys(grp.seen, 0)
+        for p in grp.pending.values():
+            out[p.consumer] = out.get(p.consumer, 0) + 1
+        return out
 
     async def pending_count(self, stream: str, group: str) -> int:
         """Entries delivered to ``group`` and not yet acked."""

@@ -21,6 +21,7 @@ from redis.exceptions import ResponseError
 from shared.bus._redis_pubsub import TRANSIENT, Backoff, PubSubHub, as_str, why
 from shared.bus.base import (
     DEFAULT_SUBSCRIPTION_MAXSIZE,
+    FORGET_CONSUMERS_AFTER_S,
     BusUnavailable,
     NoGroup,
     StreamEntry,
@@ -43,6 +44,25 @@ for i = 1, #ARGV, 2 do
 end
 return #ARGV / 2
 """
+# KEYS[1] stream; ARGV group, min idle ms, the calling consumer. XINFO CONSUMERS and the
+# deletes run as one script, so a consumer cannot take an entry between check and delete
+# (XGROUP DELCONSUMER drops the pending entries of the consumer it deletes).
+_FORGET_IDLE_CONSUMERS = """
+local removed = {}
+local min_idle = tonumber(ARGV[2])
+for _, info in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local fields = {}
+  for i = 1, #info, 2 do
+    fields[info[i]] = info[i + 1]
+  end
+  local name = fields['name']
+  if name ~= ARGV[3] and fields['pending'] == 0 and fields['idle'] >= min_idle then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+    removed[#removed + 1] = name
+  end
+end
+return removed
+"""
 
 
 class RedisEventBus:
@@ -57,7 +77,9 @@ class RedisEventBus:
         backoff_base: float = 0.05,
         backoff_cap: float = 2.0,
         confirm_timeout: float = 5.0,
+        forget_consumers_after_s: float = FORGET_CONSUMERS_AFTER_S,
     ) -> None:
+        self.forget_consumers_after_s = forget_consumers_after_s
         self._public_client = client
         # Commands go through an untyped handle: redis-py's own types and the older
         # types-redis stubs disagree on most signatures (and on RedisCluster's commands).
@@ -73,6 +95,7 @@ class RedisEventBus:
         # Cluster pub/sub publishes one message at a time (see publish_many).
         cluster = isinstance(client, RedisCluster)
         self._publish_script = None if cluster else self._client.register_script(_PUBLISH_MANY)
+        self._forget_script = self._client.register_script(_FORGET_IDLE_CONSUMERS)
         self.publish_failures = 0
         self.undecodable_entries = 0
 
@@ -235,7 +258,9 @@ class RedisEventBus:
         min_idle_ms: int,
         count: int = 100,
     ) -> list[StreamEntry]:
-        """XAUTOCLAIM over the whole pending list, up to ``count`` entries."""
+        """XAUTOCLAIM over the whole pending list, up to ``count`` entries; then drop the
+        consumers idle ``forget_consumers_after_s`` with nothing pending (one script: checked
+        and deleted atomically, so no entry a consumer takes meanwhile is lost with it)."""
         claimed: list[tuple[bytes, dict[bytes, bytes]]] = []
         cursor: bytes | str = "0-0"
         try:
@@ -261,7 +286,32 @@ class RedisEventBus:
             await asyncio.sleep(self._read_backoff.failed(exc))
             return []
         self._read_backoff.succeeded()
-        return await self._entries(stream, group, claimed)
+        entries = await self._entries(stream, group, claimed)
+        forget_ms = max(min_idle_ms, round(self.forget_consumers_after_s * 1000))
+        await self._forget_idle_consumers(stream, group, consumer, forget_ms)
+        return entries
+
+    async def _forget_idle_consumers(
+        self, stream: str, group: str, consumer: str, min_idle_ms: int
+    ) -> None:
+        try:
+            removed = await self._forget_script(keys=[stream], args=[group, min_idle_ms, consumer])
+        except (*TRANSIENT, ResponseError) as exc:  # tidying up only: the next claim tries again
+            log.debug("removing idle consumers of %s/%s skipped: %s", stream, group, why(exc))
+            return
+        if removed:
+            names = [as_str(name) for name in removed]
+            log.info("removed stopped consumers from %s/%s: %s", stream, group, ", ".join(names))
+
+    async def consumers(self, stream: str, group: str) -> dict[str, int]:
+        """XINFO CONSUMERS: name -> pending entries."""
+        try:
+            rows = await self._client.xinfo_consumers(stream, group)
+        except ResponseError as exc:
+            if str(exc).startswith("NOGROUP"):
+                raise NoGroup(stream, group) from None
+            raise
+        return {as_str(row["name"]): int(row["pending"]) for row in rows}
 
     async def pending_count(self, stream: str, group: str) -> int:
         """XPENDING summary count."""

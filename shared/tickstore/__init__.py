@@ -57,6 +57,11 @@ def tickstore_from_settings(settings: Any, **overrides: Any) -> TickStore:
             "username": settings.influx_username,
             "password": secret.get_secret_value() if secret is not None else None,
             "token": token.get_secret_value() if token is not None else None,
+            "latest_ttl": settings.latest_tick_ttl_seconds,
         }
         return create_tickstore("influx", **{**params, **overrides})
-    return create_tickstore("local", **{"path": settings.data_dir / "ticks", **overrides})
+    params = {
+        "path": settings.data_dir / "ticks",
+        "max_candles_per_series": settings.local_candles_per_series,
+    }
+    return create_tickstore("local", **{**params, **overrides})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -52,6 +53,10 @@ class InfluxTickStore:
     InfluxDB is away (about 32 bytes each); failed writes back off exponentially
     from ``min_retry_delay`` to ``max_retry_delay``. Auth: ``token`` (2.x/3.x) or
     ``username``/``password``.
+
+    ``latest_tick`` answers from the ticks this store wrote itself; a symbol it does not
+    write (the API process writes none) is read from InfluxDB again once what it holds is
+    older than ``latest_ttl`` seconds, so quotes and marks move with the market.
     """
 
     def __init__(
@@ -71,6 +76,7 @@ class InfluxTickStore:
         min_retry_delay: float = 0.1,
         max_retry_delay: float = 5.0,
         create_database: bool = True,
+        latest_ttl: float = 1.0,
     ) -> None:
         self.http = InfluxHttp(
             url,
@@ -91,7 +97,10 @@ class InfluxTickStore:
         self._ticks = TickBuffer(max_buffered_ticks)
         self._candles = CandleBuffer(max_buffered_candles)
         self._spreader = TimestampSpreader()
+        self.latest_ttl = latest_ttl
         self._latest: dict[str, tuple[int, float, float]] = {}
+        self._latest_seen: dict[str, float] = {}  # symbol -> when its latest tick was known fresh
+        self._latest_reads: dict[str, asyncio.Task[tuple[int, float, float] | None]] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -211,16 +220,44 @@ class InfluxTickStore:
         return [_candle(symbol, timeframe, row) for row in rows]
 
     async def latest_tick(self, symbol: str) -> TickMsg | None:
-        """The newest tick seen by this store (or, after a restart, read from InfluxDB)."""
+        """The newest tick of ``symbol``: written by this store, or read from InfluxDB.
+
+        What was read is reused for ``latest_ttl`` seconds, then read again (one query per
+        symbol however many callers wait). While InfluxDB is away the last known tick is
+        answered (its ``ts`` tells its age); with none known, ``TickStoreUnavailable``.
+        """
         known = self._latest.get(symbol)
+        seen = self._latest_seen.get(symbol)
+        if known is None or seen is None or time.monotonic() - seen > self.latest_ttl:
+            reading = self._latest_reads.get(symbol)
+            if reading is None:
+                reading = asyncio.get_running_loop().create_task(self._read_latest(symbol))
+                self._latest_reads[symbol] = reading
+                reading.add_done_callback(lambda _: self._latest_reads.pop(symbol, None))
+            try:
+                known = await asyncio.shield(reading)
+            except TickStoreUnavailable:
+                known = self._latest.get(symbol)
+                if known is None:
+                    raise
         if known is None:
-            found = await self.query_ticks(symbol, limit=1)
-            if len(found) == 0:
-                return None
-            known = (int(found.ts_ns[0]), float(found.price[0]), float(found.qty[0]))
-            self._latest.setdefault(symbol, known)
+            return None
         ts, price, qty = known
         return TickMsg(symbol=symbol, ts=from_ns(ts), price=price, qty=qty)
+
+    async def _read_latest(self, symbol: str) -> tuple[int, float, float] | None:
+        """Read the newest stored tick of ``symbol``; keep whichever of it and ours is newer."""
+        try:
+            found = await self.query_ticks(symbol, limit=1)
+        finally:
+            # Also after a failure: an absent InfluxDB is asked again after the TTL, not per call.
+            self._latest_seen[symbol] = time.monotonic()
+        if len(found):
+            stored = (int(found.ts_ns[0]), float(found.price[0]), float(found.qty[0]))
+            old = self._latest.get(symbol)
+            if old is None or stored[0] >= old[0]:
+                self._latest[symbol] = stored
+        return self._latest.get(symbol)
 
     def stats(self) -> dict[str, Any]:
         """Buffer and write counters (ticks unless the name says candles)."""
@@ -348,11 +385,12 @@ class InfluxTickStore:
         self._database_ready = True
 
     def _remember_latest(self, cols: TickColumns) -> None:
-        latest = self._latest
+        latest, seen, now = self._latest, self._latest_seen, time.monotonic()
         for sym, row in latest_per_symbol(cols).items():
             old = latest.get(sym)
             if old is None or row[0] >= old[0]:
                 latest[sym] = row
+            seen[sym] = now  # a tick this process just wrote is as fresh as it gets
 
 
 def _candle(symbol: str, timeframe: Timeframe, row: list[Any]) -> CandleMsg:

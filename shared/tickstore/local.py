@@ -53,6 +53,8 @@ class LocalTickStore:
         self.max_candles_per_series = max_candles_per_series
         self._ticks: dict[str, Series] = {}
         self._candles: dict[tuple[str, Timeframe], Series] = {}
+        self._unfiled: list[list[CandleMsg]] = []  # accepted candles not in their series yet
+        self._filing = False
         self._latest: dict[str, tuple[int, float, float]] = {}
         self._counts = {"written": 0, "written_candles": 0, "dropped_invalid": 0}
         self._dirty = False
@@ -98,9 +100,28 @@ class LocalTickStore:
         self._dirty = True
 
     async def write_candles(self, candles: Sequence[CandleMsg]) -> None:
-        """Store candles; one with the same (symbol, timeframe, start) replaces the old one."""
+        """Store candles; one with the same (symbol, timeframe, start) replaces the old one.
+
+        They are filed into their series as soon as the caller yields to the event loop (or
+        at the next read, whichever comes first): a burst's writer, which stores its candles
+        before it publishes them, does not hold its events back for the filing.
+        """
         if not candles:
             return
+        self._unfiled.append(list(candles))
+        self._counts["written_candles"] += len(candles)
+        self._dirty = True
+        if not self._filing:
+            self._filing = True
+            asyncio.get_running_loop().call_soon(self._file_candles)
+
+    def _file_candles(self) -> None:
+        self._filing = False
+        batches, self._unfiled = self._unfiled, []
+        for candles in batches:
+            self._file(candles)
+
+    def _file(self, candles: Sequence[CandleMsg]) -> None:
         # Columns of the whole batch at once, then one contiguous slice per series: a burst
         # of thousands of candles (one per symbol and timeframe) costs a few vectorised
         # passes plus one append per series.
@@ -119,8 +140,6 @@ class LocalTickStore:
                 series = self._candles[key] = Series(self.max_candles_per_series, unique_keys=True)
             a, b = bounds[g], bounds[g + 1]
             series.append(tuple(col[a:b] for col in cols))
-        self._counts["written_candles"] += len(candles)
-        self._dirty = True
 
     async def flush(self) -> None:
         """Write the Parquet files when a directory is configured and anything changed."""
@@ -157,6 +176,7 @@ class LocalTickStore:
         end: datetime | None = None,
         limit: int = DEFAULT_QUERY_LIMIT,
     ) -> list[CandleMsg]:
+        self._file_candles()
         series = self._candles.get((symbol, Timeframe(timeframe)))
         lo, hi = time_bounds(start, end)
         window = series.window(lo, hi, limit) if series is not None else None
@@ -173,6 +193,7 @@ class LocalTickStore:
 
     def stats(self) -> dict[str, Any]:
         """Counters; ``shed`` counts ticks trimmed by the per-symbol bound."""
+        self._file_candles()
         return {
             "backend": "local",
             "connected": True,
@@ -190,6 +211,7 @@ class LocalTickStore:
 
     # -- persistence -----------------------------------------------------------
     def _snapshot(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        self._file_candles()
         tick_frames = []
         for sym, series in self._ticks.items():
             cols = series.compact()

@@ -28,6 +28,7 @@ class ADXBreakoutParams(RiskParams):
 @register
 class ADXBreakout(Strategy[ADXBreakoutParams]):
     name = "adx_breakout"
+    title = "ADX breakout"
     description = (
         "Buys the first close above the highest high of the lookback (sells the first close "
         "below the lowest low) when ADX > 25 and the dominant DI agrees; confidence must exceed "

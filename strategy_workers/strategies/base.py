@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.contracts import CandleMsg, SignalAction, Timeframe
 from strategy_workers.indicators import FloatArray, IntArray
+from strategy_workers.titles import field_title
 
 ALL_TIMEFRAMES: frozenset[Timeframe] = frozenset(Timeframe)
 
@@ -135,9 +136,9 @@ class Signal:
 
 
 class StrategyParams(BaseModel):
-    """Base of every parameter model: immutable, unknown fields refused."""
+    """Base of every parameter model: immutable, unknown fields refused, human field titles."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, field_title_generator=field_title)
 
 
 P = TypeVar("P", bound=StrategyParams)
@@ -147,11 +148,13 @@ class Strategy(ABC, Generic[P]):
     """A trading rule bound to validated parameters.
 
     Subclasses set ``name``, ``description``, ``params_model`` and optionally
-    ``timeframes``, implement ``warmup`` and ``evaluate``, and register with
+    ``title`` (the catalog's label; else made from the name) and ``timeframes``,
+    implement ``warmup`` and ``evaluate``, and register with
     :func:`strategy_workers.strategies.registry.register`.
     """
 
     name: ClassVar[str]
+    title: ClassVar[str] = ""
     description: ClassVar[str]
     params_model: ClassVar[type[StrategyParams]]
     timeframes: ClassVar[frozenset[Timeframe]] = ALL_TIMEFRAMES

@@ -26,6 +26,7 @@ class BollingerBreakoutParams(RiskParams):
 @register
 class BollingerBreakout(Strategy[BollingerBreakoutParams]):
     name = "bollinger_breakout"
+    title = "Bollinger breakout"
     description = (
         "Buys when the close crosses above the upper Bollinger band, sells when it crosses "
         "below the lower band; stop at the middle band (or the ATR stop if wider)."

@@ -21,6 +21,7 @@ class BollingerSqueezeParams(RiskParams):
 @register
 class BollingerSqueeze(Strategy[BollingerSqueezeParams]):
     name = "bollinger_squeeze"
+    title = "Bollinger squeeze"
     description = (
         "Waits until the Bollinger bands have been inside the Keltner channel for a number of "
         "bars, then trades the bar they expand out of it, in the direction of the close "

@@ -36,6 +36,7 @@ class MACrossoverParams(RiskParams):
 @register
 class MACrossover(Strategy[MACrossoverParams]):
     name = "ma_crossover"
+    title = "Moving-average crossover"
     description = (
         "Buys when the fast moving average crosses above the slow one on the last bar, "
         "sells when it crosses below. SMA or EMA."

@@ -39,6 +39,7 @@ class MACDRSIParams(RiskParams):
 @register
 class MACDRSI(Strategy[MACDRSIParams]):
     name = "macd_rsi"
+    title = "MACD with RSI filter"
     description = (
         "Buys when the MACD line crosses above its signal line while RSI is below overbought; "
         "sells on the opposite cross while RSI is above oversold."

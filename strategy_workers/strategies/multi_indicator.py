@@ -59,6 +59,7 @@ class _Inputs(NamedTuple):
 @register
 class MultiIndicatorVote(Strategy[MultiIndicatorParams]):
     name = "multi_indicator"
+    title = "Multi-indicator score"
     description = (
         "Weighted vote of RSI (25%), MACD (25%), Bollinger (20%), ADX (15%), stochastic (10%) "
         "and ATR (5%); acts on the bar the confidence first reaches 60%. Stop 2% or 1.5 ATR "

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from shared.contracts import Timeframe
 from shared.errors import NotFound, Unprocessable
 from strategy_workers.strategies.base import Strategy, StrategyParams
+from strategy_workers.titles import human_title
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class StrategyInfo:
     """What the catalog shows for one strategy."""
 
     name: str
+    title: str
     description: str
     timeframes: tuple[str, ...]
     warmup: int
@@ -110,6 +112,7 @@ class StrategyRegistry:
         defaults = cls.params_model()
         return StrategyInfo(
             name=cls.name,
+            title=cls.title or human_title(cls.name),
             description=cls.description,
             timeframes=tuple(tf.value for tf in sorted(cls.timeframes, key=_tf_order)),
             warmup=cls(defaults).warmup,

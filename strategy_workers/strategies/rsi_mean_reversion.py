@@ -27,6 +27,7 @@ class RSIMeanReversionParams(RiskParams):
 @register
 class RSIMeanReversion(Strategy[RSIMeanReversionParams]):
     name = "rsi_mean_reversion"
+    title = "RSI mean reversion"
     description = (
         "Buys on the bar RSI falls below the oversold level and sells on the bar it rises "
         "above the overbought level; optionally exits when RSI crosses back through 50."

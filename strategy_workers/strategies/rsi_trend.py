@@ -35,6 +35,7 @@ class RSITrendParams(RiskParams):
 @register
 class RSITrend(Strategy[RSITrendParams]):
     name = "rsi_trend"
+    title = "RSI trend"
     description = (
         "Buys when RSI rises through the bull level while the close is above its trend EMA; "
         "sells when RSI falls through the bear level while the close is below it."

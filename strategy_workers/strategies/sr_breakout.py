@@ -32,6 +32,7 @@ class SRBreakoutParams(RiskParams):
 @register
 class SRBreakout(Strategy[SRBreakoutParams]):
     name = "sr_breakout"
+    title = "Support/resistance breakout"
     description = (
         "Finds resistance (clustered swing highs) and support (clustered swing lows) touched at "
         "least min_touches times in the lookback; buys the bar that closes above resistance, "

@@ -51,6 +51,7 @@ SHARED_PARAMS: dict[str, str] = {"symbol": "RELIANCE"}
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", f"{R}/broker-accounts/{{account_id}}"): {"label": "renamed"},
     ("PUT", f"{R}/admin/users/{{user_id}}/role"): {"role": "trader"},
+    ("PUT", f"{R}/users/me/preferences"): {"watchlist": ["INFY"], "theme": "dark"},
 }
 
 

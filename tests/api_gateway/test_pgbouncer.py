@@ -77,3 +77,29 @@ async def test_psycopg_driver_through_pgbouncer_has_no_prepared_statement_errors
             *[api.client.get(f"{R}/users/me", headers=traders[i % 3].headers) for i in range(60)]
         )
         assert {r.status_code for r in results} == {200}
+
+
+async def test_paused_pgbouncer_answers_503_within_the_api_db_timeout_whatever_the_driver_limits(
+    request, tmp_path, pgbouncer_server
+):
+    # The drivers' own limits (connect 10 s, statements 15 s, pool 30 s) add up to far more.
+    settings = settings_for("pgbouncer", request, tmp_path, api_db_timeout_seconds=2.0)
+    async for api in build_api(settings):
+        trader = await api.trader()
+        pgbouncer_server.pause()
+        try:
+            started = time.monotonic()
+            results = await asyncio.gather(
+                api.client.get(f"{R}/users/me", headers=trader.headers),
+                api.client.post(
+                    f"{R}/broker-accounts", headers=trader.headers, json={"label": "p"}
+                ),
+            )
+            elapsed = time.monotonic() - started
+        finally:
+            pgbouncer_server.resume()
+        assert [r.status_code for r in results] == [503, 503], [r.text for r in results]
+        assert all(r.headers["retry-after"] == "5" for r in results)
+        assert elapsed < 3.5
+        again = await api.client.get(f"{R}/users/me", headers=trader.headers)
+        assert again.status_code == 200

@@ -455,3 +455,22 @@ def test_prior_max_by_symbol_is_the_running_max_of_earlier_ticks(span_ns: int) -
         seen[s] = max(seen.get(s, t), t)
 
     assert prior_max_by_symbol(sid, ts).tolist() == expected
+
+
+def test_candle_volumes_carry_no_binary_float_noise() -> None:
+    eng = engine()
+    t = datetime(2024, 6, 10, 23, 30, 5, tzinfo=UTC)
+    closed = eng.ingest(
+        batch(
+            ("BTCUSDT", t, 100.0, 0.1),
+            ("BTCUSDT", t + timedelta(seconds=5), 100.0, 0.2),  # 0.1 + 0.2 = 0.30000000000000004
+            ("BTCUSDT", t + timedelta(minutes=1), 100.0, 0.7),
+        )
+    )
+    assert eng.open_candle("BTCUSDT", Timeframe.H1).volume == 1.0  # type: ignore[union-attr]
+
+    closed += eng.on_timer(datetime(2024, 6, 11, 1, tzinfo=UTC))
+
+    assert [c.volume for c in of(closed, Timeframe.M1)] == [0.3, 0.7]
+    assert {c.volume for c in closed if c.timeframe is not Timeframe.M1} == {1.0}
+    assert all(len(repr(c.volume)) <= 12 for c in closed)

@@ -203,3 +203,12 @@ def test_limit_order_without_a_last_price_is_denied():
 
 def test_market_order_has_no_price_to_band():
     assert PriceBandCheck().check(make_order(), make_view(prices={})).approved
+
+
+def test_a_closed_market_denial_names_the_next_open_in_the_exchange_local_time():
+    saturday = TRADING_DAY + timedelta(days=4)
+
+    decision = MarketHoursCheck().check(make_order(), make_view(now=ist(11, day=saturday)))
+
+    monday = saturday + timedelta(days=2)
+    assert decision.message == (f"NSE is closed (weekend); it opens {monday:%a %d %b} 09:15 IST")

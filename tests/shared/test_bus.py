@@ -21,6 +21,7 @@ from shared.contracts import (
     CandleMsg,
     ControlEvent,
     FillEvent,
+    MarketStatusMsg,
     Message,
     OrderCommand,
     OrderEvent,
@@ -140,6 +141,16 @@ def sample_messages() -> list[Message]:
             ts=T0,
         ),
         ControlEvent(action="halt", user_id=None, reason="operator", ts=T0),
+        MarketStatusMsg(
+            exchange="NSE",
+            timezone="Asia/Kolkata",
+            is_open=False,
+            reason="weekend",
+            trading_day=T0.date(),
+            next_open=T0 + timedelta(days=2),
+            message="NSE is closed (weekend); it opens Mon 07 Dec 09:15 IST",
+            ts=T0,
+        ),
         AccountEvent(
             user_id=7,
             broker_account_id=3,
@@ -525,6 +536,52 @@ async def test_claim_stale_respects_count(bus, names):
     await asyncio.sleep(0.06)
     first = await bus.claim_stale(stream, "g", "b", min_idle_ms=50, count=3)
     assert [e.message for e in first] == [intent(n) for n in range(3)]
+
+
+async def test_claiming_removes_consumers_that_stopped_and_hold_nothing(bus, names):
+    bus.forget_consumers_after_s = 0.1  # an hour by default
+    stream = names("s")
+    await bus.ensure_group(stream, "g")
+    entry_id = await bus.append(stream, intent(1))
+    await bus.read_group(stream, "g", "dead", block_ms=0)  # took an entry, then died
+    await asyncio.sleep(0.15)
+    await bus.append(stream, intent(2))
+    [taken] = await bus.read_group(stream, "g", "alive", block_ms=0)
+    await bus.ack(stream, "g", [taken.id])
+
+    claimed = await bus.claim_stale(stream, "g", "claimer", min_idle_ms=100)
+
+    assert [e.id for e in claimed] == [entry_id]
+    assert await bus.consumers(stream, "g") == {"alive": 0, "claimer": 1}
+
+
+async def test_a_stopped_consumer_stays_until_every_entry_it_held_is_claimed(bus, names):
+    bus.forget_consumers_after_s = 0.1
+    stream = names("s")
+    await bus.ensure_group(stream, "g")
+    for n in range(2):
+        await bus.append(stream, intent(n))
+    await bus.read_group(stream, "g", "dead", block_ms=0)
+    await asyncio.sleep(0.15)
+
+    await bus.claim_stale(stream, "g", "claimer", min_idle_ms=100, count=1)
+    halfway = await bus.consumers(stream, "g")
+    await bus.claim_stale(stream, "g", "claimer", min_idle_ms=100, count=1)
+
+    assert halfway == {"dead": 1, "claimer": 1}  # its entry is not lost with its name
+    assert await bus.consumers(stream, "g") == {"claimer": 2}
+
+
+async def test_a_consumer_given_entries_lately_stays_even_when_everything_is_claimed(bus, names):
+    stream = names("s")
+    await bus.ensure_group(stream, "g")
+    [entry] = [await bus.append(stream, intent(1))]
+    await bus.read_group(stream, "g", "quiet", block_ms=0)
+    await bus.ack(stream, "g", [entry])
+
+    await bus.claim_stale(stream, "g", "new-owner", min_idle_ms=0)  # a take-over claims all
+
+    assert await bus.consumers(stream, "g") == {"quiet": 0}
 
 
 async def test_every_message_kind_crosses_a_stream_unchanged(bus, names):

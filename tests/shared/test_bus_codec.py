@@ -17,7 +17,7 @@ from shared.bus.codec import (
     decode,
     encode,
 )
-from shared.contracts import FillEvent, Side, TickMsg
+from shared.contracts import FillEvent, PositionEvent, Side, TickMsg
 from tests.shared.test_bus import sample_messages
 
 
@@ -105,3 +105,33 @@ def test_plain_messages_round_trip_any_float_and_aware_datetime(price, ts):
 
     assert decode(encode(message)) == message
     assert orjson.loads(encode(message)) == orjson.loads(message.model_dump_json())
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        (Decimal("0E-8"), "0"),
+        (Decimal("-0E-8"), "0"),
+        (Decimal("-0.00"), "0"),
+        (Decimal("0") * Decimal("-1"), "0"),
+        (Decimal("999904.9606200000000000"), "999904.96062"),
+        (Decimal("-12.50000000"), "-12.5"),
+    ],
+)
+def test_position_and_account_amounts_read_plainly_with_no_negative_zero(stored, shown):
+    position = PositionEvent(
+        user_id=1,
+        broker_account_id=1,
+        symbol="INFY",
+        quantity=stored,
+        average_price=stored,
+        realised_pnl=stored,
+        unrealised_pnl=stored,
+        ts=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+
+    payload = orjson.loads(encode(position))
+
+    assert {
+        payload[k] for k in ("quantity", "average_price", "realised_pnl", "unrealised_pnl")
+    } == {shown}

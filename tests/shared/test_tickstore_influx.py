@@ -189,3 +189,50 @@ async def test_points_influx_refuses_are_counted_and_not_resent(
     stats = store.stats()
     assert (stats["rejected"], stats["written"], stats["buffered"]) == (4, 0, 0)
     await store.close()
+
+
+async def test_a_store_that_only_reads_sees_new_ticks_once_its_copy_is_older_than_the_ttl(
+    influx_server: InfluxServer,
+) -> None:
+    writer = new_store(influx_server)  # the market data engine
+    reader = InfluxTickStore(influx_server.url, writer.database, latest_ttl=0.2)  # the API
+    await writer.write_ticks(*ticks(["AAA"], 3))
+    await writer.flush()
+    first = await reader.latest_tick("AAA")
+    sym, ts, price, qty = ticks(["AAA"], 1, start_ns=T0_NS + 60_000 * MS, seed=11)
+    await writer.write_ticks(sym, ts, price + 1000, qty)
+    await writer.flush()
+
+    within_ttl = await reader.latest_tick("AAA")
+    await asyncio.sleep(0.3)
+    after_ttl = await reader.latest_tick("AAA")
+
+    assert first is not None and within_ttl == first
+    assert after_ttl is not None and after_ttl.price == price[0] + 1000
+    assert after_ttl.ts > first.ts
+    await writer.close()
+    await reader.close()
+
+
+async def test_concurrent_readers_of_a_stale_price_share_one_query(
+    influx_server: InfluxServer,
+) -> None:
+    writer = new_store(influx_server)
+    await writer.write_ticks(*ticks(["AAA"], 3))
+    await writer.flush()
+    reader = InfluxTickStore(influx_server.url, writer.database, latest_ttl=60)
+    queries = 0
+    query = reader.query_ticks
+
+    async def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal queries
+        queries += 1
+        return await query(*args, **kwargs)
+
+    reader.query_ticks = counted  # type: ignore[method-assign]
+
+    got = await asyncio.gather(*(reader.latest_tick("AAA") for _ in range(50)))
+
+    assert queries == 1 and len({t.price for t in got if t is not None}) == 1
+    await writer.close()
+    await reader.close()

@@ -384,7 +384,8 @@ async def test_second_trader_gets_404_on_every_subscription_route(api):
         )
         assert r.status_code == 404, f"{method} {template} as another trader: {r.status_code}"
         checked += 1
-    assert checked == 5  # get, patch, delete, pause, resume
+    # get, patch, delete, pause, resume; its metrics, equity curve and trades
+    assert checked == 8
     assert "subscription_id" in PARAM_FACTORIES
 
 

@@ -15,6 +15,7 @@ from shared.config import Settings
 from shared.contracts import TASK_EVALUATE_CANDLES, CandleMsg, Timeframe
 from shared.tasks import broker_url, dispatch_candles, shard_of
 from strategy_workers.celery_app import create_celery_app
+from strategy_workers.main import worker_argv
 from strategy_workers.options import WorkerOptions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,3 +123,27 @@ def test_app_acknowledges_late_and_redelivers_lost_tasks():
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
     assert conf.broker_transport_options["visibility_timeout"] == 7
     assert TASK_EVALUATE_CANDLES in app.tasks
+
+
+def test_tasks_carry_when_their_candles_closed():
+    sender = Recorder()
+    closed_at = datetime(2026, 11, 20, 3, 46, 2, tzinfo=UTC)
+
+    dispatch_candles(sender, [candle("TCS"), candle("INFY")], shards=2, closed_at=closed_at)
+
+    stamps = {
+        datetime.fromisoformat(options["kwargs"]["closed_at"]) for _, _, options in sender.sent
+    }
+    assert stamps == {closed_at}
+
+
+def test_worker_processes_get_node_names_of_their_own():
+    argv = worker_argv(Settings(_env_file=None), WorkerOptions(_env_file=None))
+
+    [name] = [a.removeprefix("--hostname=") for a in argv if a.startswith("--hostname=")]
+    assert name == f"strategy-worker-{os.getpid()}@%h"
+    code = "from strategy_workers.main import worker_name; print(worker_name())"
+    other = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert other.stdout.strip() != name

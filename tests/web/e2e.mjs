@@ -156,7 +156,8 @@ async function subscribe(page) {
     form.locator("button[type=submit]").click(),
   ]);
   const body = request.postDataJSON();
-  const row = page.locator("tr[data-subscription]", { hasText: "ma_crossover" });
+  // The list shows the catalog's title of the strategy ("Moving-average crossover").
+  const row = page.locator("tr[data-subscription]", { hasText: "Moving-average crossover" });
   await row.waitFor();
   step(
     "SUBSCRIBED",
@@ -198,7 +199,8 @@ async function checkLiveFrames(page) {
     qty: 10,
   });
   const cell = page.locator('#watchlist tr[data-symbol="RELIANCE"] td').nth(1);
-  await page.waitForFunction((el) => el.textContent !== "-", await cell.elementHandle());
+  // The simulated feed prices the symbol over REST too: wait for the played tick itself.
+  await page.waitForFunction((el) => el.textContent === "2,501.35", await cell.elementHandle());
   step("LIVE_TICK", (await cell.textContent()).trim());
   frame("orders", {
     v: 1,

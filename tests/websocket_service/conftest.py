@@ -28,6 +28,7 @@ class LiveServer:
     bus: InProcessEventBus
     hub: Hub
     client: httpx.AsyncClient
+    ws: WsContext
 
     async def trader(self) -> Trader:
         return await make_trader(self.client)
@@ -44,7 +45,7 @@ async def live(request, tmp_path) -> AsyncIterator[LiveServer]:
     hub = Hub(bus, max_queue=50, send_timeout=1.0)
     await hub.start()
     app = create_app(ctx, app_routers=[ws_router])
-    app.state.ws = WsContext(
+    ws_ctx = app.state.ws = WsContext(
         sessions=ctx.sessions, jwt=ctx.jwt, clock=ctx.clock, hub=hub, auth_timeout=1.0
     )
     config = uvicorn.Config(
@@ -57,7 +58,7 @@ async def live(request, tmp_path) -> AsyncIterator[LiveServer]:
     port = server.servers[0].sockets[0].getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base) as client:
-        yield LiveServer(base, f"ws://127.0.0.1:{port}/ws", bus, hub, client)
+        yield LiveServer(base, f"ws://127.0.0.1:{port}/ws", bus, hub, client, ws_ctx)
     server.should_exit = True
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.wait_for(task, 5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -141,3 +141,75 @@ async def test_a_binary_frame_instead_of_auth_closes_with_1003(live):
         with pytest.raises(websockets.ConnectionClosed) as info:
             await _recv(ws, timeout=3)
     assert info.value.rcvd is not None and info.value.rcvd.code == 1003
+
+
+async def _short_lived_trader(live, seconds: int = 2):
+    """A trader whose access tokens expire ``seconds`` after they are issued."""
+    live.ws.jwt.access_ttl = timedelta(seconds=seconds)
+    return await live.trader()
+
+
+async def test_a_socket_is_closed_when_its_access_token_expires(live):
+    trader = await _short_lived_trader(live)
+    ws = await _connect(live, trader, ["orders"])
+
+    with pytest.raises(websockets.ConnectionClosed) as info:
+        await _recv(ws, timeout=5)
+
+    assert info.value.rcvd is not None and info.value.rcvd.code == 4002
+    assert "expired" in info.value.rcvd.reason
+    for _ in range(100):  # the server forgets the socket once its close completes
+        if live.hub.connections() == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert live.hub.connections() == 0
+
+
+async def test_a_socket_re_authenticated_with_a_fresh_token_outlives_the_first(live):
+    trader = await _short_lived_trader(live, seconds=3)
+    ws = await _connect(live, trader, ["orders"])
+    live.ws.jwt.access_ttl = timedelta(minutes=15)
+    fresh = await live.client.post("/api/v1/auth/refresh", json={"refresh_token": trader.refresh})
+    assert fresh.status_code == 200, fresh.text
+
+    await ws.send(json.dumps({"op": "auth", "token": fresh.json()["access_token"]}))
+    ack = await _recv(ws)
+    await asyncio.sleep(3.5)  # past the first token's expiry
+    await live.bus.publish(user_channel(trader.id), _order(trader.id))
+    frame = await _recv(ws)
+
+    assert ack["op"] == "ack" and ack["request"] == "auth" and ack["expires_at"]
+    assert frame["channel"] == "orders" and frame["data"]["user_id"] == trader.id
+    await ws.close()
+
+
+async def test_re_authentication_with_a_bad_token_is_refused_and_changes_nothing(live):
+    trader = await live.trader()
+    ws = await _connect(live, trader, ["orders"])
+
+    await ws.send(json.dumps({"op": "auth", "token": "forged.token.value"}))
+    reply = await _recv(ws)
+    await live.bus.publish(user_channel(trader.id), _order(trader.id))
+
+    assert reply["op"] == "error" and "re-authentication failed" in reply["message"]
+    assert (await _recv(ws))["channel"] == "orders"
+    await ws.close()
+
+
+async def test_one_user_holds_at_most_the_cap_of_sockets_and_others_are_unaffected(live):
+    live.ws.max_connections_per_user = 3
+    greedy, other = await live.trader(), await live.trader()
+    held = [await _connect(live, greedy, ["orders"]) for _ in range(3)]
+
+    async with websockets.connect(live.ws_url) as extra:
+        await extra.send(json.dumps({"op": "auth", "token": greedy.access}))
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await _recv(extra, timeout=3)
+    others = await _connect(live, other, ["orders"])
+
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1013
+    assert "at most 3" in info.value.rcvd.reason
+    await held[0].close()
+    again = await _connect(live, greedy, ["orders"])  # a closed socket frees its place
+    for ws in [*held[1:], others, again]:
+        await ws.close()

@@ -1,11 +1,12 @@
 /** The providers of the signed-in views' shared context (context.ts). */
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import type { ReactNode } from "react";
 import { ClientsContext, SelectionContext, type Clients } from "./context";
 import { useAccounts } from "./server/queries";
+import { DEFAULT_PREFERENCES, usePreferences, useUpdatePreferences } from "./server/preferences";
+import { useApplyTheme } from "./theme";
 
 const ACCOUNT_KEY = "algotrade.account";
-const SYMBOL_KEY = "algotrade.symbol";
 
 export function DashboardProvider({
   clients,
@@ -25,8 +26,18 @@ function SelectionProvider({ children }: { children: ReactNode }) {
   const [accountId, setAccountId] = useState<number | null>(
     () => Number(sessionStorage.getItem(ACCOUNT_KEY)) || null,
   );
-  const [symbol, setSymbol] = useState(() => localStorage.getItem(SYMBOL_KEY) || "RELIANCE");
   const accounts = useAccounts().data;
+  // The symbol and the theme are the user's preferences, kept on the server.
+  const preferences = usePreferences().data ?? DEFAULT_PREFERENCES;
+  const update = useUpdatePreferences();
+  const symbol = preferences.symbol ?? preferences.watchlist[0] ?? "RELIANCE";
+  const setSymbol = useCallback(
+    (next: string) => {
+      if (next !== symbol) update({ symbol: next });
+    },
+    [symbol, update],
+  );
+  useApplyTheme(preferences.theme);
 
   // The account is remembered per tab; one that is gone gives way to the first active one.
   useEffect(() => {
@@ -37,9 +48,6 @@ function SelectionProvider({ children }: { children: ReactNode }) {
     if (accountId === null) sessionStorage.removeItem(ACCOUNT_KEY);
     else sessionStorage.setItem(ACCOUNT_KEY, String(accountId));
   }, [accountId]);
-  useEffect(() => {
-    localStorage.setItem(SYMBOL_KEY, symbol);
-  }, [symbol]);
 
   return (
     <SelectionContext.Provider value={{ accountId, setAccountId, symbol, setSymbol }}>

@@ -1,5 +1,5 @@
 /** React hooks over the live feed (live.ts): channels a component listens to while mounted. */
-import { useEffect, useRef, useSyncExternalStore } from "react";
+import { useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { useClients } from "./context";
 import type { LiveStatus } from "./live";
 
@@ -28,4 +28,19 @@ export function useLiveStatus(): LiveStatus {
     (changed) => live.onStatus(() => changed()),
     () => live.status,
   );
+}
+
+/** The last traded price of each symbol from `ticks:SYMBOL` while mounted (display only). */
+export function useMarks(symbols: readonly string[]): Record<string, number> {
+  const [marks, setMarks] = useState<Record<string, number>>({});
+  useChannels(
+    symbols.map((symbol) => `ticks:${symbol}`),
+    (data) => {
+      const tick = data as { symbol?: string; price?: number };
+      if (typeof tick.symbol !== "string" || typeof tick.price !== "number") return;
+      const { symbol, price } = tick;
+      setMarks((held) => (held[symbol] === price ? held : { ...held, [symbol]: price }));
+    },
+  );
+  return marks;
 }

@@ -110,6 +110,8 @@ export interface JsonSchema {
 
 export interface Strategy {
   name: string;
+  /** The human label (older APIs have none: the name is humanised). */
+  title?: string;
   description: string;
   timeframes: string[];
   warmup?: number;
@@ -181,12 +183,70 @@ export interface Order {
   status: string;
   reason_code?: string | null;
   reason?: string | null;
+  /** manual (the ticket or the API), strategy (a subscription's signal) or system (liquidation). */
+  origin?: "manual" | "strategy" | "system" | string;
+  subscription_id?: number | null;
+  algo_tag?: string | null;
+  /** The signal's protective stop and target, when the order came from one. */
+  stop_price?: Money | null;
+  target_price?: Money | null;
   created_at?: string;
   updated_at?: string;
   ts?: string;
 }
 
+export interface Fill {
+  id: number;
+  order_id: number;
+  broker_account_id: number;
+  symbol: string;
+  side: string;
+  quantity: Money;
+  price: Money;
+  charges: Money;
+  charges_detail?: Record<string, string>;
+  ts: string;
+}
+
+export interface Halt {
+  id: number;
+  /** Null for the global halt (everyone). */
+  user_id: number | null;
+  reason: string;
+  /** Who halted: the user themself, an administrator, or null (the system). */
+  created_by: number | null;
+  created_at: string;
+}
+
+/** GET /trading/status: the halts that stop the signed-in user's trading now. */
+export interface TradingStatus {
+  halted: boolean;
+  halts: Halt[];
+}
+
+/** GET /admin/trading/status. */
+export interface AdminTradingStatus {
+  global_halt: Halt | null;
+  user_halts: Halt[];
+}
+
+export type Theme = "system" | "light" | "dark";
+
+/** GET/PUT /users/me/preferences: kept server-side, per user. */
+export interface Preferences {
+  watchlist: string[];
+  symbol: string | null;
+  theme: Theme;
+  updated_at?: string | null;
+}
+
+export interface TotpSetup {
+  secret: string;
+  otpauth_uri: string;
+}
+
 export interface Position {
+  id?: number;
   broker_account_id?: number;
   symbol: string;
   product?: string;

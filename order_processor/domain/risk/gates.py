@@ -6,6 +6,7 @@ from datetime import time, timedelta
 
 from shared.calendar import MIS_SQUARE_OFF
 from shared.contracts import Product
+from shared.market_status import closed_message
 
 from ..orders import Order
 from .base import RISK_REDUCING, AccountView, BaseCheck, Decision
@@ -43,9 +44,7 @@ class MarketHoursCheck(BaseCheck):
     def check(self, order: Order, view: AccountView) -> Decision:
         calendar = view.calendar
         if not calendar.is_open(view.now):
-            return self.deny(
-                "market_closed", f"{calendar.name} is closed at {view.now.isoformat()}"
-            )
+            return self.deny("market_closed", closed_message(calendar, view.now))
         if (
             calendar.name == "NSE"
             and order.product is Product.MIS

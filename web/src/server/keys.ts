@@ -8,7 +8,12 @@ export const keys = {
   /** Every quotes entry (ticks update them all); one entry per watched symbol list. */
   quotes: ["quotes"] as const,
   quotesOf: (symbols: string[]) => ["quotes", symbols.join(",")] as const,
+  preferences: ["preferences"] as const,
+  myTradingStatus: ["trading-status"] as const,
   orders: ["orders"] as const,
+  fills: ["fills"] as const,
+  fillsOf: (accountId: number | null, symbol: string, offset: number) =>
+    ["fills", accountId, symbol, offset] as const,
   positions: ["positions"] as const,
   positionsOf: (accountId: number) => ["positions", accountId] as const,
   summary: (accountId: number) => ["account-summary", accountId] as const,
@@ -19,4 +24,6 @@ export const keys = {
   adminUsersOf: (filters: object, offset: number) => ["admin", "users", filters, offset] as const,
   audit: (action: string, offset: number) => ["admin", "audit", action, offset] as const,
   tradingStatus: ["admin", "trading-status"] as const,
+  adminUser: (id: number) => ["admin", "user", id] as const,
+  auditOf: (filters: object, offset: number) => ["admin", "audit", filters, offset] as const,
 };

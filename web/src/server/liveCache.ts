@@ -26,6 +26,7 @@ export function useLiveCache(): void {
 
   useEffect(() => {
     let positionsTimer: number | undefined;
+    let fillsTimer: number | undefined;
     const stops = [
       live.on("orders", (data) => {
         // Order events carry the whole order and its version.
@@ -33,6 +34,14 @@ export function useLiveCache(): void {
         const update = { ...event, id: event.order_id ?? event.id };
         replay.orders.note(update);
         queryClient.setQueryData<Order[]>(keys.orders, (held) => mergeOrder(held ?? [], update));
+        // A fill is a new line in the tradebook: read it again (a burst once).
+        if (Number(event.filled_quantity ?? 0) > 0) {
+          window.clearTimeout(fillsTimer);
+          fillsTimer = window.setTimeout(
+            () => void queryClient.invalidateQueries({ queryKey: keys.fills }),
+            POSITIONS_DEBOUNCE_MS,
+          );
+        }
       }),
       live.on("account", (data) => {
         const frame = data as AccountSummary;
@@ -40,7 +49,9 @@ export function useLiveCache(): void {
         if (id === null || id === undefined) return;
         replay.summary.note(frame);
         queryClient.setQueryData<AccountSummary>(keys.summary(id), (held) =>
-          held ? { ...held, ...frame } : held,
+          held && !olderThan(frame, held)
+            ? { ...held, ...frame, as_of: frame.ts ?? held.as_of }
+            : held,
         );
       }),
       // A position event names no product, and positions are kept per (symbol, product):
@@ -68,9 +79,18 @@ export function useLiveCache(): void {
     ];
     return () => {
       window.clearTimeout(positionsTimer);
+      window.clearTimeout(fillsTimer);
       stops.forEach((stop) => stop());
     };
   }, [live, replay, queryClient]);
+}
+
+/** An account frame taken before the figures held (frames and reads may cross). */
+function olderThan(frame: AccountSummary, held: AccountSummary): boolean {
+  const at = (value: unknown) => (typeof value === "string" ? Date.parse(value) : NaN);
+  const frameAt = at(frame.ts ?? frame.as_of);
+  const heldAt = at(held.as_of ?? held.ts);
+  return Number.isFinite(frameAt) && Number.isFinite(heldAt) && frameAt < heldAt;
 }
 
 /** A tick is the symbol's newest price in every cached quote list (quotes are a nicety). */

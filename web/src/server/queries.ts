@@ -7,8 +7,10 @@ import type { Api } from "../api";
 import { useClients } from "../context";
 import type {
   AccountSummary,
+  AdminTradingStatus,
   AuditEntry,
   BrokerAccount,
+  Fill,
   Instrument,
   Order,
   Page,
@@ -18,6 +20,7 @@ import type {
   Strategy,
   StrategyCatalog,
   Subscription,
+  TradingStatus,
   User,
 } from "../types";
 import { keys } from "./keys";
@@ -213,10 +216,66 @@ export function useAudit(action: string, offset: number) {
   });
 }
 
+/** The global and per-user halts (admins). */
 export function useTradingStatus() {
   const { api } = useClients();
   return useQuery({
     queryKey: keys.tradingStatus,
-    queryFn: () => api.get<Record<string, unknown>>("/admin/trading/status"),
+    queryFn: () => api.get<AdminTradingStatus>("/admin/trading/status"),
+  });
+}
+
+/** Halts change rarely and reach no live channel: read on load, after a reconnect and now and then. */
+const HALT_POLL_MS = 30_000;
+
+/** The halts that stop the signed-in user's trading (their own, an admin's, the global one). */
+export function useMyTradingStatus() {
+  const { api } = useClients();
+  return useQuery({
+    queryKey: keys.myTradingStatus,
+    queryFn: () => api.get<TradingStatus>("/trading/status"),
+    refetchInterval: HALT_POLL_MS,
+  });
+}
+
+export const FILLS_PAGE = 50;
+
+/** The tradebook: fills, newest first, of one account (or all) and optionally one symbol. */
+export function useFills(accountId: number | null, symbol: string, offset: number) {
+  const { api } = useClients();
+  return useQuery({
+    queryKey: keys.fillsOf(accountId, symbol, offset),
+    queryFn: () =>
+      api.get<Page<Fill>>("/fills", {
+        broker_account_id: accountId,
+        symbol,
+        limit: FILLS_PAGE,
+        offset,
+      }),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useAdminUser(id: number) {
+  const { api } = useClients();
+  return useQuery({
+    queryKey: keys.adminUser(id),
+    queryFn: () => api.get<User>(`/admin/users/${id}`),
+  });
+}
+
+export interface AuditFilters {
+  action?: string;
+  actor_id?: number;
+  target_type?: string;
+  target_id?: string;
+}
+
+export function useAuditOf(filters: AuditFilters, offset: number, limit = ADMIN_PAGE) {
+  const { api } = useClients();
+  return useQuery({
+    queryKey: keys.auditOf(filters, offset),
+    queryFn: () => api.get<Page<AuditEntry>>("/admin/audit", { ...filters, limit, offset }),
+    placeholderData: keepPreviousData,
   });
 }

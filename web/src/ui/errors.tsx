@@ -12,13 +12,25 @@ export function routeMissing(error: unknown): boolean {
   return error instanceof ApiError && error.routeMissing;
 }
 
+/**
+ * The headline above the details list. The API's message of a 422 repeats its details
+ * ("invalid subscription: symbols.0: unknown instrument 'X'"); then only its lead-in is the
+ * headline, so each problem is shown once.
+ */
+export function headline(message: string, details: FieldError[]): string {
+  if (!details.length) return message;
+  const lead = message.indexOf(": ");
+  const repeats = details.some((d) => message.includes(d.message));
+  return repeats && lead > 0 ? message.slice(0, lead) : message;
+}
+
 /** The API's message, and for a 422 its details as `field: message`. Nothing without an error. */
 export function ErrorBox({ error }: { error: unknown }) {
   if (error === null || error === undefined) return null;
   const { message, details } = describe(error);
   return (
     <div className="error" role="alert">
-      <p>{message}</p>
+      <p>{headline(message, details)}</p>
       {details.length ? (
         <ul>
           {details.map((detail, i) => (

@@ -12,7 +12,16 @@ import { Field, Select } from "../ui/fields";
 
 /** An account trades only instruments quoted in its currency (no conversion yet). */
 const PAPER_CURRENCIES = ["INR", "USDT", "USD"];
-const COLUMNS = ["Label", "Broker", "Starting capital", "Credentials", "State", "Created", ""];
+/** [title, class]: p2 gives way first on a narrow card, then p3, then p4. */
+const COLUMNS: [string, string][] = [
+  ["Label", ""],
+  ["Broker", "p3"],
+  ["Starting capital", "num"],
+  ["Credentials", "p2"],
+  ["State", "p3"],
+  ["Created", "p4"],
+  ["", ""],
+];
 
 export function AccountsPage() {
   const { api } = useClients();
@@ -35,8 +44,10 @@ export function AccountsPage() {
           <table className="grid" id="account-list">
             <thead>
               <tr>
-                {COLUMNS.map((title) => (
-                  <th key={title}>{title}</th>
+                {COLUMNS.map(([title, cls], i) => (
+                  <th key={i} className={cls || undefined}>
+                    {title}
+                  </th>
                 ))}
               </tr>
             </thead>
@@ -54,34 +65,36 @@ export function AccountsPage() {
                     data-account={String(a.id)}
                     className={a.id === accountId ? "selected" : undefined}
                   >
-                    <td>{a.label}</td>
-                    <td>{a.broker}</td>
+                    <td className="wrap">{a.label}</td>
+                    <td className="p3">{a.broker}</td>
                     <td className="num">{`${money(a.starting_capital)} ${a.currency}`}</td>
-                    <td>{a.credentials_hint ?? "-"}</td>
-                    <td>{a.is_active ? "active" : "inactive"}</td>
-                    <td className="small">{time(a.created_at)}</td>
-                    <td>
-                      <button
-                        type="button"
-                        className="small secondary"
-                        onClick={() => setAccountId(a.id)}
-                      >
-                        Use
-                      </button>{" "}
-                      <button
-                        type="button"
-                        className="small danger"
-                        onClick={async () => {
-                          const ok = await confirm(
-                            `Delete "${a.label}"?`,
-                            "The account and its link to the broker are removed.",
-                            "Delete",
-                          );
-                          if (ok) remove.mutate(a);
-                        }}
-                      >
-                        Delete
-                      </button>
+                    <td className="p2">{a.credentials_hint ?? "-"}</td>
+                    <td className="p3">{a.is_active ? "active" : "inactive"}</td>
+                    <td className="small p4">{time(a.created_at)}</td>
+                    <td className="end">
+                      <div className="row-actions">
+                        <button
+                          type="button"
+                          className="small secondary"
+                          onClick={() => setAccountId(a.id)}
+                        >
+                          Use
+                        </button>{" "}
+                        <button
+                          type="button"
+                          className="small danger"
+                          onClick={async () => {
+                            const ok = await confirm(
+                              `Delete "${a.label}"?`,
+                              "The account and its link to the broker are removed.",
+                              "Delete",
+                            );
+                            if (ok) remove.mutate(a);
+                          }}
+                        >
+                          Delete
+                        </button>
+                      </div>
                     </td>
                   </tr>
                 ))

@@ -2,6 +2,8 @@
 import { useEffect, useRef, useState } from "react";
 import { useClients, useSelection } from "../context";
 import { price } from "../format";
+import { DEFAULT_PREFERENCES, usePreferences } from "../server/preferences";
+import { useEffectiveTheme } from "../theme";
 import { CandleChart, TIMEFRAMES } from "./candleChart";
 
 const TIMEFRAME_KEY = "algotrade.timeframe";
@@ -9,6 +11,7 @@ const TIMEFRAME_KEY = "algotrade.timeframe";
 export function ChartPanel() {
   const { api, live } = useClients();
   const { symbol } = useSelection();
+  const theme = useEffectiveTheme((usePreferences().data ?? DEFAULT_PREFERENCES).theme);
   const [timeframe, setTimeframe] = useState(() => sessionStorage.getItem(TIMEFRAME_KEY) ?? "1m");
   const [last, setLast] = useState<{ price: number | null; direction: string }>({
     price: null,
@@ -36,6 +39,9 @@ export function ChartPanel() {
   useEffect(() => {
     chart.current?.show(symbol, timeframe);
   }, [symbol, timeframe, api, live]);
+  useEffect(() => {
+    chart.current?.setTheme(theme);
+  }, [theme, api, live]);
 
   return (
     <section className="card chart">

@@ -6,12 +6,15 @@ import { useLiveStatus } from "../liveHooks";
 import { PageBoundary } from "../ui/PageBoundary";
 import { useAccounts } from "../server/queries";
 import { AccountsPage } from "./AccountsPage";
-import { AdminPage } from "./AdminPage";
-import { HaltControls } from "./HaltControls";
+import { HaltBanner, HaltControls } from "./HaltControls";
 import { TradePage } from "./TradePage";
 
-// The schema forms (react-jsonschema-form and ajv) load with the page that uses them.
+// The schema forms (react-jsonschema-form and ajv) load with the page that uses them; the
+// pages a trader opens now and then load when first opened.
 const StrategiesPage = lazy(() => import("./StrategiesPage"));
+const TradebookPage = lazy(() => import("./TradebookPage"));
+const ProfilePage = lazy(() => import("./ProfilePage"));
+const AdminPage = lazy(() => import("./AdminPage"));
 
 interface Tab {
   id: string;
@@ -21,8 +24,10 @@ interface Tab {
 
 const TABS: Tab[] = [
   { id: "trade", label: "Trade", page: () => <TradePage /> },
+  { id: "tradebook", label: "Tradebook", page: () => <TradebookPage /> },
   { id: "strategies", label: "Strategies", page: () => <StrategiesPage /> },
   { id: "accounts", label: "Broker accounts", page: () => <AccountsPage /> },
+  { id: "profile", label: "Profile", page: () => <ProfilePage /> },
 ];
 const ADMIN_TAB: Tab = { id: "admin", label: "Admin", page: () => <AdminPage /> };
 
@@ -46,14 +51,15 @@ export function Shell({ signOut }: { signOut: () => void }) {
         <LiveBadge />
         <span className="spacer" />
         <HaltControls />
-        <span className="who" title={user.email}>
+        <a className="who" href="#/profile" title={`${user.email}: profile and security`}>
           {user.full_name || user.email}
           {user.role === "admin" ? <em> admin</em> : null}
-        </span>
+        </a>
         <button type="button" className="secondary" id="sign-out" onClick={signOut}>
           Sign out
         </button>
       </header>
+      <HaltBanner />
       <nav className="tabs" role="tablist">
         {tabs.map((tab) => (
           <a

@@ -8,12 +8,14 @@ import {
   signalKey,
   useAccounts,
   useCatalog,
+  useMyTradingStatus,
   useSignals,
   useSubscriptions,
 } from "../server/queries";
 import type { Strategy, Subscription } from "../types";
 import { ErrorBox, NotAvailable, describe, routeMissing } from "../ui/errors";
 import { useConfirm } from "../ui/feedback";
+import { strategyTitle } from "./strategyTitle";
 import { ALL_TIMEFRAMES, SubscriptionForm } from "./SubscriptionForm";
 
 export default function StrategiesPage() {
@@ -36,9 +38,7 @@ export default function StrategiesPage() {
           ) : (
             strategies?.map((s) => (
               <article key={s.name} className="strategy" data-strategy={s.name}>
-                <h3>
-                  <code>{s.name}</code>
-                </h3>
+                <h3>{strategyTitle(s)}</h3>
                 <p>{s.description}</p>
                 <p className="small muted">
                   {`Timeframes: ${(s.timeframes ?? ALL_TIMEFRAMES).join(", ")}`}
@@ -71,6 +71,9 @@ export default function StrategiesPage() {
 function Subscriptions() {
   const { api } = useClients();
   const subscriptions = useSubscriptions();
+  const catalog = useCatalog().data?.strategies ?? [];
+  // While trading is halted no subscription trades, whatever its own state.
+  const halt = useMyTradingStatus().data;
   const accounts = useAccounts().data;
   const queryClient = useQueryClient();
   const confirm = useConfirm();
@@ -82,7 +85,16 @@ function Subscriptions() {
     onSettled: () => queryClient.invalidateQueries({ queryKey: keys.subscriptions }),
   });
   const missing = routeMissing(subscriptions.error);
-  const columns = ["Strategy", "Symbols", "TF", "Account", "Mode", "Capital", "State", ""];
+  const columns: [string, string][] = [
+    ["Strategy", ""],
+    ["Symbols", ""],
+    ["TF", "p2"],
+    ["Account", "p3"],
+    ["Mode", "p4"],
+    ["Capital", "num p3"],
+    ["State", ""],
+    ["", ""],
+  ];
 
   return (
     <div className="card">
@@ -99,8 +111,10 @@ function Subscriptions() {
         <table className="grid">
           <thead>
             <tr>
-              {columns.map((title, i) => (
-                <th key={i}>{title}</th>
+              {columns.map(([title, cls], i) => (
+                <th key={i} className={cls || undefined}>
+                  {title}
+                </th>
               ))}
             </tr>
           </thead>
@@ -114,44 +128,55 @@ function Subscriptions() {
             ) : (
               subscriptions.data?.map((sub) => {
                 const paused = isPaused(sub);
+                const halted = !paused && halt?.halted === true;
                 const account = accounts?.find((a) => a.id === sub.broker_account_id);
+                const known = catalog.find((c) => c.name === sub.strategy);
                 return (
                   <tr key={sub.id} data-subscription={String(sub.id)}>
+                    <td title={sub.strategy}>{known ? strategyTitle(known) : sub.strategy}</td>
+                    <td className="wrap">{sub.symbols.join(", ")}</td>
+                    <td className="p2">{sub.timeframe}</td>
+                    <td className="p3">{account?.label ?? `#${sub.broker_account_id}`}</td>
+                    <td className="p4">{sub.mode}</td>
+                    <td className="num p3">{money(sub.capital_allocation)}</td>
                     <td>
-                      <code>{sub.strategy}</code>
-                    </td>
-                    <td>{sub.symbols.join(", ")}</td>
-                    <td>{sub.timeframe}</td>
-                    <td>{account?.label ?? `#${sub.broker_account_id}`}</td>
-                    <td>{sub.mode}</td>
-                    <td className="num">{money(sub.capital_allocation)}</td>
-                    <td>
-                      <span className={`status ${paused ? "status-paused" : "status-open"}`}>
-                        {sub.status ?? (paused ? "paused" : "active")}
+                      <span
+                        className={`status ${
+                          halted ? "status-halted" : paused ? "status-paused" : "status-open"
+                        }`}
+                        title={
+                          halted
+                            ? `Trading is halted: ${halt.halts.map((h) => h.reason).join("; ")}`
+                            : undefined
+                        }
+                      >
+                        {halted ? "halted" : (sub.status ?? (paused ? "paused" : "active"))}
                       </span>
                     </td>
-                    <td className="nowrap">
-                      <button
-                        type="button"
-                        className="small secondary"
-                        onClick={() => act.mutate({ sub, verb: paused ? "resume" : "pause" })}
-                      >
-                        {paused ? "Resume" : "Pause"}
-                      </button>{" "}
-                      <button
-                        type="button"
-                        className="small danger"
-                        onClick={async () => {
-                          const ok = await confirm(
-                            `Delete subscription ${sub.id}?`,
-                            `${sub.strategy} on ${sub.symbols.join(", ")} stops and is removed.`,
-                            "Delete",
-                          );
-                          if (ok) act.mutate({ sub, verb: "delete" });
-                        }}
-                      >
-                        Delete
-                      </button>
+                    <td className="end">
+                      <div className="row-actions">
+                        <button
+                          type="button"
+                          className="small secondary"
+                          onClick={() => act.mutate({ sub, verb: paused ? "resume" : "pause" })}
+                        >
+                          {paused ? "Resume" : "Pause"}
+                        </button>{" "}
+                        <button
+                          type="button"
+                          className="small danger"
+                          onClick={async () => {
+                            const ok = await confirm(
+                              `Delete subscription ${sub.id}?`,
+                              `${known ? strategyTitle(known) : sub.strategy} on ${sub.symbols.join(", ")} stops and is removed.`,
+                              "Delete",
+                            );
+                            if (ok) act.mutate({ sub, verb: "delete" });
+                          }}
+                        >
+                          Delete
+                        </button>
+                      </div>
                     </td>
                   </tr>
                 );
@@ -166,16 +191,17 @@ function Subscriptions() {
 
 function Signals() {
   const signals = useSignals();
-  const columns = [
-    "Time",
-    "Strategy",
-    "Symbol",
-    "TF",
-    "Action",
-    "Conf.",
-    "Price",
-    "Stop / target",
-    "Reason",
+  const catalog = useCatalog().data?.strategies ?? [];
+  const columns: [string, string][] = [
+    ["Time", "p3"],
+    ["Strategy", "p2"],
+    ["Symbol", ""],
+    ["TF", "p4"],
+    ["Action", ""],
+    ["Conf.", "num p3"],
+    ["Price", "num"],
+    ["Stop / target", "num"],
+    ["Reason", "p3"],
   ];
   const list = signals.data ?? [];
   return (
@@ -188,8 +214,10 @@ function Signals() {
         <table className="grid" id="signals">
           <thead>
             <tr>
-              {columns.map((title) => (
-                <th key={title}>{title}</th>
+              {columns.map(([title, cls]) => (
+                <th key={title} className={cls || undefined}>
+                  {title}
+                </th>
               ))}
             </tr>
           </thead>
@@ -197,19 +225,25 @@ function Signals() {
             {list.length ? (
               list.map((sig) => (
                 <tr key={signalKey(sig)}>
-                  <td className="small">{time(sig.candle_end ?? sig.ts)}</td>
-                  <td>
-                    <code>{sig.strategy}</code>
+                  <td className="small nowrap p3">{time(sig.candle_end ?? sig.ts)}</td>
+                  <td className="p2" title={sig.strategy}>
+                    {strategyTitle(
+                      catalog.find((c) => c.name === sig.strategy) ?? { name: sig.strategy },
+                    )}
                   </td>
                   <td className="sym">{sig.symbol}</td>
-                  <td>{sig.timeframe}</td>
+                  <td className="p4">{sig.timeframe}</td>
                   <td className={sig.action === "BUY" ? "up" : sig.action === "SELL" ? "down" : ""}>
                     {sig.action}
                   </td>
-                  <td className="num">{percent(sig.confidence)}</td>
+                  <td className="num p3">{percent(sig.confidence)}</td>
                   <td className="num">{price(sig.price)}</td>
-                  <td className="num small">{`${price(sig.stop)} / ${price(sig.target)}`}</td>
-                  <td className="small">{sig.reason ?? ""}</td>
+                  <td className="num small nowrap">
+                    <span className="down">{`SL ${price(sig.stop)}`}</span>
+                    <br />
+                    <span className="up">{`TP ${price(sig.target)}`}</span>
+                  </td>
+                  <td className="small p3">{sig.reason ?? ""}</td>
                 </tr>
               ))
             ) : (

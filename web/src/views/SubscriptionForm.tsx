@@ -13,8 +13,11 @@ import type { JsonSchema, Strategy, Subscription } from "../types";
 import { ErrorBox, invalid } from "../ui/errors";
 import { useToast } from "../ui/feedback";
 import { Field, Select } from "../ui/fields";
+import { strategyTitle } from "./strategyTitle";
 
 export const ALL_TIMEFRAMES = ["1m", "5m", "15m", "1h", "1d"];
+/** Brokers that trade on paper only (the API refuses mode "live" for their accounts). */
+const PAPER_BROKERS = new Set(["paper"]);
 
 /** Used when the catalog does not carry the sizing methods' schemas (see docs/strategies.md). */
 const SIZING_FALLBACK: Record<string, JsonSchema> = {
@@ -77,7 +80,11 @@ export function SubscriptionForm({
   );
   const [pickedAccount, setAccount] = useState<string | null>(null);
   const account = pickedAccount ?? String(accountId ?? accounts[0]?.id ?? "");
-  const [mode, setMode] = useState("paper");
+  const [pickedMode, setMode] = useState("paper");
+  // Live trading needs a live broker account; a paper account trades in paper mode only.
+  const broker = accounts.find((a) => String(a.id) === account)?.broker ?? "paper";
+  const modes = PAPER_BROKERS.has(broker) ? ["paper"] : ["paper", "live"];
+  const mode = modes.includes(pickedMode) ? pickedMode : "paper";
   const [capital, setCapital] = useState("10000");
   const [sizing, setSizing] = useState(
     methods.includes("fixed_fractional") ? "fixed_fractional" : (methods[0] ?? ""),
@@ -102,7 +109,7 @@ export function SubscriptionForm({
       }
     },
     onSuccess: () => {
-      toast(`Subscribed ${strategy.name}`);
+      toast(`Subscribed to ${strategyTitle(strategy)}`);
       void queryClient.invalidateQueries({ queryKey: keys.subscriptions });
       close();
     },
@@ -134,9 +141,7 @@ export function SubscriptionForm({
         });
       }}
     >
-      <h3>
-        Subscribe <code>{strategy.name}</code>
-      </h3>
+      <h3>{`Subscribe: ${strategyTitle(strategy)}`}</h3>
       <div className="row2">
         <Field label="Symbols" hint="comma-separated">
           <input
@@ -168,11 +173,15 @@ export function SubscriptionForm({
             {...invalid(error, "broker_account_id")}
           />
         </Field>
-        <Field label="Mode">
+        <Field
+          label="Mode"
+          hint={modes.includes("live") ? undefined : "Live needs a live broker account"}
+        >
           <Select
             name="mode"
-            options={["paper", "live"]}
+            options={modes}
             value={mode}
+            disabled={modes.length < 2}
             onChange={(event) => setMode(event.target.value)}
             {...invalid(error, "mode")}
           />

@@ -14,6 +14,7 @@ import { Field, Select } from "../ui/fields";
 const ORDER_TYPES = ["MARKET", "LIMIT", "SL", "SL-M"];
 const NEEDS_LIMIT = new Set(["LIMIT", "SL"]);
 const NEEDS_TRIGGER = new Set(["SL", "SL-M"]);
+const SETTLE_MS = 1200;
 
 export function Ticket() {
   const { api } = useClients();
@@ -75,6 +76,12 @@ export function Ticket() {
       queryClient.setQueryData<Order[]>(keys.orders, (held) =>
         held ? mergeOrder(held, order) : held,
       );
+      // Positions and the account follow from live events; read them again once the fill of
+      // a market order has had time to land, in case the feed is down.
+      window.setTimeout(() => {
+        void queryClient.invalidateQueries({ queryKey: keys.positions });
+        void queryClient.invalidateQueries({ queryKey: ["account-summary"] });
+      }, SETTLE_MS);
       const id = order.id ?? order.order_id;
       const reason = order.reason ? ` (${order.reason})` : "";
       toast(

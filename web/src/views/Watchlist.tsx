@@ -5,27 +5,29 @@ import { useClients, useSelection } from "../context";
 import { price, time } from "../format";
 import { useChannels } from "../liveHooks";
 import { applyTick } from "../server/liveCache";
+import {
+  DEFAULT_PREFERENCES,
+  MAX_WATCHLIST,
+  usePreferences,
+  useUpdatePreferences,
+} from "../server/preferences";
 import { instrumentQuery, useInstrumentSearch, useQuotes } from "../server/queries";
 import type { Quote, TickFrame } from "../types";
 import { ErrorBox, routeMissing } from "../ui/errors";
 
-const STORAGE_KEY = "algotrade.watchlist";
-const DEFAULT_SYMBOLS = ["RELIANCE", "TCS", "INFY", "HDFCBANK", "BTCUSDT"];
-const MAX_SYMBOLS = 50;
 const SEARCH_DELAY_MS = 200;
 
 export function Watchlist() {
   const { api } = useClients();
   const { symbol: selected, setSymbol } = useSelection();
   const queryClient = useQueryClient();
-  const [symbols, setSymbols] = useState(readStored);
+  // The list is a preference of the user, kept on the server (not in this browser).
+  const symbols = (usePreferences().data ?? DEFAULT_PREFERENCES).watchlist;
+  const update = useUpdatePreferences();
   const [text, setText] = useState("");
   const search = useInstrumentSearch(useDebounced(text.trim(), SEARCH_DELAY_MS));
   const quotes = useQuotes(symbols);
 
-  useEffect(() => {
-    localStorage.setItem(STORAGE_KEY, JSON.stringify(symbols));
-  }, [symbols]);
   useChannels(
     symbols.map((s) => `ticks:${s}`),
     (data) => applyTick(queryClient, data as TickFrame),
@@ -41,11 +43,12 @@ export function Watchlist() {
       return symbol;
     },
     onSuccess: (symbol) => {
-      setSymbols((all) =>
-        all.includes(symbol) || all.length >= MAX_SYMBOLS ? all : [...all, symbol],
-      );
+      const watchlist =
+        symbols.includes(symbol) || symbols.length >= MAX_WATCHLIST
+          ? symbols
+          : [...symbols, symbol];
+      update({ watchlist, symbol });
       setText("");
-      setSymbol(symbol);
     },
   });
 
@@ -94,7 +97,7 @@ export function Watchlist() {
               quote={quotes.data?.find((q) => q.symbol === symbol)}
               selected={symbol === selected}
               select={() => setSymbol(symbol)}
-              remove={() => setSymbols((all) => all.filter((s) => s !== symbol))}
+              remove={() => update({ watchlist: symbols.filter((s) => s !== symbol) })}
             />
           ))}
         </tbody>
@@ -159,15 +162,4 @@ function useDebounced<T>(value: T, delay: number): T {
     return () => window.clearTimeout(timer);
   }, [value, delay]);
   return settled;
-}
-
-function readStored(): string[] {
-  try {
-    const parsed = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? "null") as unknown;
-    if (Array.isArray(parsed) && parsed.every((s) => typeof s === "string"))
-      return parsed.slice(0, MAX_SYMBOLS);
-  } catch {
-    // a damaged entry: start over with the defaults
-  }
-  return DEFAULT_SYMBOLS;
 }

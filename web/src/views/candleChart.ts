@@ -98,6 +98,19 @@ export class CandleChart {
     this.unresync = live.onResync(() => void this.load());
   }
 
+  /** Text, grid and border colours for a light or a dark page. */
+  setTheme(theme: "light" | "dark"): void {
+    const dark = theme === "dark";
+    const line = dark ? "#334155" : "#d5dbe3";
+    const grid = dark ? "#1e293b" : "#eef2f6";
+    this.chart.applyOptions({
+      layout: { textColor: dark ? "#cbd5e1" : "#334155" },
+      grid: { vertLines: { color: grid }, horzLines: { color: grid } },
+      rightPriceScale: { borderColor: line },
+      timeScale: { borderColor: line },
+    });
+  }
+
   /** Show a symbol and timeframe (history, then live); nothing happens when they are shown. */
   show(symbol: string, timeframe: string): void {
     if (symbol === this.symbol && timeframe === this.timeframe && this.generation) return;

@@ -12,7 +12,7 @@ from algotrade.context import CliContext
 from algotrade.migrate import current_revision, heads
 from shared.bus import InProcessEventBus, NoGroup
 from shared.config import Settings
-from shared.contracts import GROUP_ORDER_PROCESSOR, STREAM_ORDER_INTENTS
+from shared.contracts import GROUP_ORDER_PROCESSOR, ORDER_STREAMS
 
 
 class Check(BaseModel):
@@ -60,7 +60,15 @@ async def probe_bus(cli: CliContext, limit_s: float) -> list[Check]:
         async with asyncio.timeout(limit_s):
             if not await cli.bus.ping():
                 raise ConnectionError("ping failed")
-            pending = await cli.bus.pending_count(STREAM_ORDER_INTENTS, GROUP_ORDER_PROCESSOR)
+            pending, grouped = 0, 0
+            for stream in ORDER_STREAMS:  # one per account partition
+                try:
+                    pending += await cli.bus.pending_count(stream, GROUP_ORDER_PROCESSOR)
+                except NoGroup:
+                    continue
+                grouped += 1
+            if not grouped:
+                raise NoGroup(ORDER_STREAMS[0], GROUP_ORDER_PROCESSOR)
     except NoGroup:
         return [
             Check(name="event bus", ok=True, detail=where),

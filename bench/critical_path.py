@@ -256,7 +256,7 @@ async def _orders_per_s(url: str, n: int) -> tuple[float, float]:
     from order_processor.engine import OrderEngine
     from shared.clock import SystemClock
     from shared.config import Settings
-    from shared.contracts import STREAM_ORDER_INTENTS, OrderIntent, OrderType, TickMsg
+    from shared.contracts import OrderIntent, OrderType, TickMsg, intent_stream
     from shared.db import create_engine, create_sessionmaker, transaction
     from shared.models import BrokerAccount, User, UserRiskLimits
 
@@ -326,8 +326,8 @@ async def _orders_per_s(url: str, n: int) -> tuple[float, float]:
     feed = asyncio.ensure_future(ticker())
     t0 = time.perf_counter()
     for intent in intents:
-        await bus.append(STREAM_ORDER_INTENTS, intent)
-    while engine.consumer.handled < n:  # noqa: ASYNC110 - polling a counter is the point
+        await bus.append(intent_stream(intent.broker_account_id), intent)
+    while engine.handled < n:  # noqa: ASYNC110 - polling a counter is the point
         await asyncio.sleep(0.002)
     while await filled() < n:  # noqa: ASYNC110 - polling the database is the point
         await asyncio.sleep(0.005)

@@ -43,7 +43,7 @@ from order_processor.repositories import (
 )
 from order_processor.service import IdempotencyKeyReused, NothingToClose, OrderService
 from shared.bus import EventBus
-from shared.contracts import STREAM_ORDER_INTENTS, OrderCommand, OrderIntent, Product
+from shared.contracts import OrderCommand, OrderIntent, Product, intent_stream
 from shared.models import Fill, Order, RiskDecisionRecord, TradingHalt
 from shared.repository import Page
 from shared.tickstore import TickStore
@@ -88,7 +88,11 @@ async def submit(bus: EventBus | None, messages: Sequence[OrderIntent | OrderCom
         return
     for message in messages:
         try:
-            await bus.append(STREAM_ORDER_INTENTS, message, maxlen=DEFAULT_OPTIONS.stream_maxlen)
+            await bus.append(
+                intent_stream(message.broker_account_id),
+                message,
+                maxlen=DEFAULT_OPTIONS.stream_maxlen,
+            )
         except Exception as exc:
             log.warning("%r left for the sweeper: %r", message, exc)
 

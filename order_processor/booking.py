@@ -43,11 +43,18 @@ from order_processor.domain.paper import (
 )
 from order_processor.domain.positions import Position as DomainPosition
 from order_processor.domain.states import can_transition
-from order_processor.events import Outbox, account_event, fill_event, position_event
+from order_processor.events import (
+    Fence,
+    Outbox,
+    account_event,
+    fill_event,
+    no_fence,
+    position_event,
+)
 from order_processor.records import apply_to_row, same_terms, to_domain
 from order_processor.repositories.accounts import AccountRepository
 from shared.bus import EventBus
-from shared.contracts import OrderStatus, PositionEvent, Product, user_channel
+from shared.contracts import OrderStatus, PositionEvent, Product, order_partition, user_channel
 from shared.db import transaction
 from shared.errors import NotFound
 from shared.models import Fill, LedgerEntry, Position
@@ -71,7 +78,9 @@ class Booker:
         concurrency: int = 8,
         reader: AccountReader | None = None,
         relay: Relay | None = None,
+        fence: Fence | None = None,
     ) -> None:
+        self.fence = fence if fence is not None else no_fence
         self.relay = relay if relay is not None else Relay(sessions, bus)
         self.reader = reader  # when set, each booking also publishes the marked account
         self.sessions = sessions
@@ -120,6 +129,7 @@ class Booker:
             except NotFound:
                 stale = [e.order for e in events]
             else:
+                await self.fence(session, {order_partition(account_id)})
                 rows = await self._rows(session, user_id, [e.order for e in events])
                 positions = await self._positions(session, user_id, account_id, events)
                 booked: list[_Booked] = []

@@ -50,6 +50,11 @@ class ProcessorOptions:
     square_off_every_s: float = 5.0
     mark_every_s: float = 1.0
     """Timer that re-sends the account event of accounts whose open positions' marks moved."""
+    lease_ttl_s: float = 5.0
+    """A partition whose owner has not renewed its lease for this long goes to another
+    processor (how long a dead processor's accounts wait)."""
+    lease_renew_every_s: float = 1.0
+    """Timer of the leases: renew, hand back, take over."""
     stream_maxlen: int | None = 1_000_000
     """Approximate length the intent stream is trimmed to on append."""
 

@@ -17,12 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from order_processor.config import DEFAULT_OPTIONS, ProcessorOptions
 from shared.bus import EventBus, StreamEntry
-from shared.contracts import (
-    GROUP_ORDER_PROCESSOR,
-    STREAM_ORDER_INTENTS,
-    OrderCommand,
-    OrderIntent,
-)
+from shared.contracts import GROUP_ORDER_PROCESSOR, OrderCommand, OrderIntent
 from shared.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -49,13 +44,17 @@ class IntentConsumer:
         handler: IntentHandler,
         options: ProcessorOptions = DEFAULT_OPTIONS,
         *,
-        stream: str = STREAM_ORDER_INTENTS,
+        stream: str,
         group: str = GROUP_ORDER_PROCESSOR,
         batch_handler: BatchHandler | None = None,
+        take_over: bool = False,
     ) -> None:
         self.bus = bus
         self.handler = handler
         self.batch_handler = batch_handler
+        self.take_over = take_over
+        """Claim every pending entry at once when starting (the partition changed hands: its
+        last owner is fenced off, so what it held need not wait to look idle)."""
         self.options = options
         self.stream = stream
         self.group = group
@@ -67,10 +66,12 @@ class IntentConsumer:
         """Read, handle and acknowledge until cancelled; claim stale entries now and then."""
         await self.bus.ensure_group(self.stream, self.group)
         next_claim = 0.0
+        idle_ms = 0 if self.take_over else self.options.claim_idle_ms
         while True:
             if time.monotonic() >= next_claim:
                 next_claim = time.monotonic() + self.options.claim_every_s
-                await self.handle(await self._claim())
+                await self.handle(await self._claim(idle_ms))
+                idle_ms = self.options.claim_idle_ms
             entries = await self.bus.read_group(
                 self.stream,
                 self.group,
@@ -80,12 +81,12 @@ class IntentConsumer:
             )
             await self.handle(entries)
 
-    async def _claim(self) -> list[StreamEntry]:
+    async def _claim(self, idle_ms: int) -> list[StreamEntry]:
         claimed = await self.bus.claim_stale(
             self.stream,
             self.group,
             self.options.consumer,
-            self.options.claim_idle_ms,
+            idle_ms,
             count=self.options.read_count,
         )
         if claimed:

@@ -1,15 +1,20 @@
-"""The running order processor: intent stream, tick feed, timers and recovery, wired together.
+"""The running order processor: intent streams, tick feed, timers and recovery, wired together.
 
-One engine per deployment serves every account (its paper book lives in
-memory). In the embedded profile it runs inside the one process on the
-in-process bus; in the distributed profile ``main.run`` runs it as a process.
+Any number of engines share the broker accounts: each owns some of the account
+partitions (``order_processor.ownership``), consumes their intent streams, keeps
+their paper orders in its book, and runs the sweeper, the marks and the square-off
+for them alone. An engine that takes a partition over rebuilds its book from the
+database, settles what its last owner left in doubt, and claims the entries its last
+owner had not acknowledged. In the embedded profile the one engine owns every
+partition; in the distributed profile ``main.run`` runs one per process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -25,6 +30,7 @@ from order_processor.consumer import IntentConsumer
 from order_processor.domain.paper import FillModel, MisSquareOff
 from order_processor.domain.positions import Position as DomainPosition
 from order_processor.events import Outbox, account_event
+from order_processor.ownership import Ownership
 from order_processor.prices import LastPrices
 from order_processor.processor import OrderProcessor
 from order_processor.records import to_domain
@@ -42,6 +48,8 @@ from shared.contracts import (
     OrderStatus,
     Product,
     TickMsg,
+    order_partition,
+    partition_stream,
     tick_channel,
     user_channel,
 )
@@ -96,15 +104,36 @@ class OrderEngine:
             broker if broker is not None else PaperBroker(self.catalog, clock, fill_model)
         )
         self.relay = Relay(sessions, bus)
+        self.ownership = Ownership(
+            sessions,
+            clock,
+            f"{options.consumer}-{uuid.uuid4().hex[:6]}",
+            ttl_s=options.lease_ttl_s,
+            renew_every_s=options.lease_renew_every_s,
+        )
+        fence = self.ownership.fence
         self.booker = Booker(
-            sessions, bus, self.catalog, self.broker, reader=self.reader, relay=self.relay
+            sessions,
+            bus,
+            self.catalog,
+            self.broker,
+            reader=self.reader,
+            relay=self.relay,
+            fence=fence,
         )
         self.processor = OrderProcessor(
-            sessions, bus, clock, self.reader, self.broker, self.booker, options, relay=self.relay
+            sessions,
+            bus,
+            clock,
+            self.reader,
+            self.broker,
+            self.booker,
+            options,
+            relay=self.relay,
+            fence=fence,
         )
-        self.consumer = IntentConsumer(
-            bus, self.handle_intent, options, batch_handler=self.processor.accept_many
-        )
+        self._consumers: dict[int, tuple[IntentConsumer, asyncio.Task[None]]] = {}
+        self._handled_before = 0  # by the consumers of partitions given up
         self.square_off = MisSquareOff(NSECalendar())
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Subscription] = []
@@ -126,15 +155,16 @@ class OrderEngine:
     # -- lifecycle -----------------------------------------------------------
 
     async def start(self) -> None:
-        """Subscribe, rebuild state from the database, then start consuming and the timers."""
+        """Subscribe, take this engine's partitions (rebuilding their state from the
+        database and consuming their streams), then start the timers."""
         self.broker.listen(self.booker.apply)
         ticks = await self.bus.subscribe([], [TICK_PATTERN], maxsize=TICK_QUEUE)
         control = await self.bus.subscribe([CHANNEL_CONTROL])
         self._subscriptions += [ticks, control]
-        await self.recover()
+        await self.rebalance()
         opts = self.options
         self._spawn(self.relay.run(), "outbox")
-        self._spawn(self.consumer.run(), "intents")
+        self._spawn(self._every(opts.lease_renew_every_s, self.rebalance), "partitions")
         self._spawn(self._tick_loop(ticks), "ticks")
         self._spawn(self._control_loop(control), "control")
         self._spawn(self._reload_loop(), "reload")
@@ -145,9 +175,15 @@ class OrderEngine:
         log.info("order processor started (consumer %s)", opts.consumer)
 
     async def stop(self) -> None:
-        """Stop the loops and subscriptions; work in progress is picked up again after a restart."""
-        await cancel_until_done(self._tasks)
+        """Stop the loops and subscriptions and hand the partitions back; work in progress is
+        picked up by their next owner."""
+        await cancel_until_done(self._tasks + [task for _, task in self._consumers.values()])
         self._tasks.clear()
+        self._consumers.clear()
+        try:
+            await self.ownership.release()
+        except Exception as exc:  # the leases run out on their own
+            log.warning("could not hand the partitions back: %r", exc)
         for sub in self._subscriptions:
             await sub.close()
         self._subscriptions.clear()
@@ -166,6 +202,52 @@ class OrderEngine:
             except Exception:
                 log.exception("periodic job %s failed", getattr(job, "__name__", job))
 
+    # -- partitions ------------------------------------------------------------
+
+    @property
+    def handled(self) -> int:
+        """Stream entries handled by this engine's consumers."""
+        return self._handled_before + sum(c.handled for c, _ in self._consumers.values())
+
+    async def rebalance(self) -> None:
+        """Renew the leases; give up partitions that went to another engine, serve the ones
+        taken (and any held but not served yet: taking one failed last time)."""
+        turn = await self.ownership.balance()
+        for partition in turn.lost:
+            await self._give_up(partition)
+        for partition in sorted(self.ownership.owned - self._consumers.keys()):
+            try:
+                await self._serve(partition)
+            except Exception:
+                log.exception("taking partition %d over failed; retried", partition)
+
+    async def _serve(self, partition: int) -> None:
+        """Take a partition over: its paper orders into the book, what its last owner left
+        in doubt settled, then its stream consumed (entries left pending claimed at once)."""
+        await self.reload_book([partition])
+        await self.recover([partition])
+        consumer = IntentConsumer(
+            self.bus,
+            self.handle_intent,
+            self.options,
+            stream=partition_stream(partition),
+            batch_handler=self.processor.accept_many,
+            take_over=True,
+        )
+        task = asyncio.ensure_future(consumer.run())
+        task.set_name(f"order-processor-intents-{partition}")
+        self._consumers[partition] = (consumer, task)
+
+    async def _give_up(self, partition: int) -> None:
+        """Stop serving a partition: its consumer stops, its orders leave the book."""
+        served = self._consumers.pop(partition, None)
+        if served is not None:
+            consumer, task = served
+            await cancel_until_done([task])
+            self._handled_before += consumer.handled
+        owned = self.ownership.owned
+        self.broker.forget(lambda order: order_partition(order.broker_account_id) in owned)
+
     # -- intents -------------------------------------------------------------
 
     async def handle_intent(self, message: OrderIntent | OrderCommand) -> None:
@@ -178,31 +260,33 @@ class OrderEngine:
 
     # -- recovery and the sweeper --------------------------------------------
 
-    async def recover(self) -> None:
-        """After a (re)start: rebuild the paper book, settle doubtful orders, decide pending ones.
-
-        This assumes one order processor per deployment: orders found SUBMITTED
-        now were left by a stopped predecessor, not by a live peer.
-        """
-        await self.reload_book()
+    async def recover(self, partitions: Collection[int] | None = None) -> None:
+        """After taking partitions over (all this engine owns by default): settle doubtful
+        orders, decide pending ones, carry out stored requests."""
+        scope = self.ownership.owned if partitions is None else frozenset(partitions)
         for status in (S.SUBMITTED, S.UNKNOWN):
-            for user_id, order_id in await self._orders_in(status):
+            for user_id, order_id in await self._orders_in(status, partitions=scope):
                 await self.processor.reconcile(user_id, order_id)
-        await self.processor.process_many(await self._orders_in(S.PENDING))
+        await self.processor.process_many(await self._orders_in(S.PENDING, partitions=scope))
         for status in (S.PENDING_CANCEL, S.PENDING_UPDATE):
-            for user_id, order_id in await self._orders_in(status):
+            for user_id, order_id in await self._orders_in(status, partitions=scope):
                 await self.processor.carry_out(user_id, order_id)
 
-    async def reload_book(self) -> None:
-        """Put every stored working order the broker does not hold into its book."""
+    async def reload_book(self, partitions: Collection[int] | None = None) -> None:
+        """Put every stored working order of the partitions (all this engine owns by default)
+        that the broker does not hold into its book."""
+        scope = self.ownership.owned if partitions is None else frozenset(partitions)
+        if not scope:
+            return
         async with self.sessions() as session:
-            rows = await SystemQueries(session).working_orders(self.broker.name)
+            rows = await SystemQueries(session).working_orders(self.broker.name, partitions=scope)
             orders = [to_domain(r) for r in rows]
         await self.broker.load(orders)
 
     async def sweep(self) -> None:
         """Decide PENDING orders and carry out cancels and changes nobody took up (their
-        stream entry was lost); reconcile stuck SUBMITTED and UNKNOWN orders."""
+        stream entry was lost); reconcile stuck SUBMITTED and UNKNOWN orders; all of this
+        engine's partitions."""
         now = self.clock.now()
         opts = self.options
         left_since = now - timedelta(seconds=opts.pending_after_s)
@@ -220,11 +304,17 @@ class OrderEngine:
             await self.processor.reconcile(user_id, order_id)
 
     async def _orders_in(
-        self, status: OrderStatus, before: datetime | None = None
+        self,
+        status: OrderStatus,
+        before: datetime | None = None,
+        partitions: Collection[int] | None = None,
     ) -> list[tuple[int, int]]:
+        scope = self.ownership.owned if partitions is None else partitions
+        if not scope:
+            return []
         async with self.sessions() as session:
             return await SystemQueries(session).orders_in(
-                status, before=before, limit=self.options.sweep_batch
+                status, before=before, limit=self.options.sweep_batch, partitions=scope
             )
 
     # -- ticks, time and control ---------------------------------------------
@@ -272,8 +362,12 @@ class OrderEngine:
         Bookings send it after each fill; this keeps equity, free margin and
         unrealised P&L live between fills, at most once per timer tick per account.
         """
+        if not self.ownership.owned:
+            return
         async with self.sessions() as session:
-            held = await SystemQueries(session).open_position_symbols()
+            held = await SystemQueries(session).open_position_symbols(
+                partitions=self.ownership.owned
+            )
         moved: dict[tuple[int, int], None] = {}
         marks_now: dict[tuple[int, str], Decimal] = {}
         for user_id, account_id, symbol in held:
@@ -305,8 +399,12 @@ class OrderEngine:
         now = self.clock.now()
         if not self.square_off.is_due(now):
             return
+        if not self.ownership.owned:
+            return
         async with self.sessions() as session:
-            accounts = await SystemQueries(session).accounts_with_open_mis()
+            accounts = await SystemQueries(session).accounts_with_open_mis(
+                partitions=self.ownership.owned
+            )
             intents: list[OrderIntent] = []
             for user_id, account_id in accounts:
                 rows = await PositionRepository(session, user_id).open_for_account(account_id)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.accounting import AccountSummary, MarkedPosition
 from shared.contracts import (
@@ -103,6 +106,15 @@ def account_event(user_id: int, summary: AccountSummary) -> AccountEvent:
         open_positions=summary.open_positions,
         ts=summary.as_of,
     )
+
+
+Fence = Callable[[AsyncSession, Iterable[int]], Awaitable[None]]
+"""Raises unless this process still owns the partitions (``Ownership.fence``), inside the
+write transaction that is about to change their accounts."""
+
+
+async def no_fence(session: AsyncSession, partitions: Iterable[int]) -> None:
+    """No ownership to check (a processor on its own, outside an engine)."""
 
 
 @dataclass

@@ -33,14 +33,14 @@ from order_processor.domain.paper import (
     PaperEvent,
 )
 from order_processor.domain.states import PENDING_CHANGE_STATES
-from order_processor.events import Outbox
+from order_processor.events import Fence, Outbox, no_fence
 from order_processor.records import apply_to_row, to_domain
 from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.orders import OrderRepository
 from order_processor.service import amended_order, check_change
 from shared.bus import EventBus
 from shared.clock import Clock
-from shared.contracts import OrderIntent, OrderStatus
+from shared.contracts import OrderIntent, OrderStatus, order_partition
 from shared.db import transaction
 from shared.errors import DomainError
 from shared.models import BrokerAccount
@@ -71,8 +71,10 @@ class OrderProcessor:
         options: ProcessorOptions = DEFAULT_OPTIONS,
         *,
         relay: Relay | None = None,
+        fence: Fence | None = None,
     ) -> None:
         self.sessions = sessions
+        self.fence = fence if fence is not None else no_fence
         self.bus = bus
         self.relay = relay if relay is not None else Relay(sessions, bus)
         self.clock = clock
@@ -132,6 +134,7 @@ class OrderProcessor:
         try:
             async with transaction(self.sessions) as session:
                 accounts, stored, rows = await lock_and_find(session, intents, pending)
+                await self.fence(session, {order_partition(a) for a in accounts})
                 now = self.clock.now()
                 states = await read_states(session, self.reader, list(accounts.values()), now)
                 todo = self.decider.accept(intents, accounts, stored, states, batch)
@@ -232,6 +235,7 @@ class OrderProcessor:
         outbox = Outbox()
         async with transaction(self.sessions) as session:
             await AccountRepository(session, order.user_id).lock(order.broker_account_id)
+            await self.fence(session, {order_partition(order.broker_account_id)})
             assert order.order_id is not None
             row = await OrderRepository(session, order.user_id).get(order.order_id, for_update=True)
             if row.status != S.SUBMITTED:
@@ -269,6 +273,7 @@ class OrderProcessor:
             if head is None or S(head.status) not in PENDING_CHANGE_STATES:
                 return
             account = await AccountRepository(session, user_id).lock(head.broker_account_id)
+            await self.fence(session, {order_partition(account.id)})
             row = await OrderRepository(session, user_id).get(order_id, for_update=True)
             if row.status == S.PENDING_CANCEL:
                 await self._cancel_here(row, outbox)

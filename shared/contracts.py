@@ -7,7 +7,7 @@ these classes; no service imports another service's code.
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, Self
@@ -86,7 +86,10 @@ class OrderStatus(StrEnum):
 
 def plain_decimal(value: Decimal) -> str:
     """Exact, in plain notation, without trailing zeros: ``Decimal("1E+5")`` -> ``"100000"``,
-    ``Decimal("149.50000000")`` -> ``"149.5"``, whatever the database returned."""
+    ``Decimal("149.50000000")`` -> ``"149.5"``, ``Decimal("-0E-8")`` -> ``"0"``, whatever
+    the database or the arithmetic returned."""
+    if value.is_zero():
+        return "0"  # no "-0" (a zero times a negative number is a negative zero)
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
@@ -123,6 +126,34 @@ class CandleMsg(Message):
     close: float
     volume: float
     trades: int
+
+
+MarketReason = Literal["open", "always_open", "before_open", "after_close", "weekend", "holiday"]
+"""Why a market is open or closed right now."""
+
+
+class MarketStatusMsg(Message):
+    """Whether an exchange is trading, from its calendar: published when a session opens or
+    closes, answered by ``GET /market/status``. Times are UTC; ``message`` states the next
+    open in the exchange's own time ("NSE is closed (weekend); it opens Mon 07 Dec 09:15 IST")."""
+
+    kind: Literal["market_status"] = "market_status"
+    exchange: str
+    timezone: str
+    is_open: bool
+    reason: MarketReason
+    holiday: str | None = None
+    """The holiday's name when one closes the exchange today (its local date)."""
+    trading_day: date
+    """The exchange's local date at ``ts``."""
+    session_open: datetime | None = None
+    """Today's session (``None`` on a day without one)."""
+    session_close: datetime | None = None
+    next_open: datetime | None = None
+    """The next session open after ``ts``; ``None`` for a market that never closes."""
+    next_close: datetime | None = None
+    message: str
+    ts: datetime
 
 
 class Event(Message):
@@ -325,8 +356,30 @@ class ControlEvent(Event):
 
 
 # Streams (Redis Streams in the distributed profile): delivery that must not lose messages.
-STREAM_ORDER_INTENTS = "stream:order_intents"
+ORDER_PARTITIONS = 16
+"""Broker accounts are split into this many partitions (``account id % ORDER_PARTITIONS``);
+each has its own intent stream and is owned by one order processor at a time. Every
+producer and consumer must agree on it: change it only with the streams drained."""
 GROUP_ORDER_PROCESSOR = "order_processor"
+
+
+def order_partition(broker_account_id: int) -> int:
+    """The partition of a broker account: who decides its orders, which stream they take."""
+    return broker_account_id % ORDER_PARTITIONS
+
+
+def partition_stream(partition: int) -> str:
+    """The intent stream of one partition. The braces are a Redis Cluster hash tag: all of a
+    partition's keys live in one slot, whatever else is appended to them."""
+    return f"stream:order_intents:{{p{partition}}}"
+
+
+def intent_stream(broker_account_id: int) -> str:
+    """The stream that carries the intents and commands of ``broker_account_id``, in order."""
+    return partition_stream(order_partition(broker_account_id))
+
+
+ORDER_STREAMS = tuple(partition_stream(p) for p in range(ORDER_PARTITIONS))
 
 # Channels (pub/sub): fan-out that may drop (public market data, user notifications
 # whose truth is in the database).
@@ -334,6 +387,7 @@ CHANNEL_TICKS = "md:ticks:{symbol}"
 CHANNEL_CANDLES = "md:candles:{symbol}:{timeframe}"
 CHANNEL_USER = "user:{user_id}"  # orders, fills, positions, signals, pnl of one user
 CHANNEL_CONTROL = "control"
+CHANNEL_MARKET_STATUS = "md:status"  # MarketStatusMsg when an exchange opens or closes
 
 # Celery task names.
 TASK_EVALUATE_CANDLES = "strategy_workers.evaluate_candles"

@@ -6,10 +6,12 @@ them): the active subscriptions of those markets come from the per-process
 the candle cache), and the pure :class:`Evaluator` computes each unique
 (symbol, timeframe, strategy, parameters) once. Signals are stored in one
 transaction with insert-if-absent on ``signal_id``; only after the commit are
-intents appended to ``STREAM_ORDER_INTENTS`` and signals published on each
+intents appended to their account's intent stream (``intent_stream``) and signals published on each
 user's channel. Running the same burst again stores nothing new and appends
 only the intents that have no order yet (``UNIQUE(user_id, client_order_id)``
-in the order processor makes even those harmless).
+in the order processor makes even those harmless). A burst that says when its
+candles closed is judged by their age first: candles older than
+``max_candle_age_bars`` are recorded as skipped and not evaluated.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,11 +31,11 @@ from shared.bus import EventBus
 from shared.candle_cache import CandleCache
 from shared.clock import Clock, SystemClock
 from shared.contracts import (
-    STREAM_ORDER_INTENTS,
     CandleMsg,
     OrderIntent,
     SignalMsg,
     SubscriptionStatus,
+    intent_stream,
     user_channel,
 )
 from shared.db import transaction
@@ -40,6 +43,7 @@ from shared.instruments import InstrumentCatalog, load_catalog
 from shared.models import StrategySubscription
 from shared.outbox import Outbox, Relay
 from strategy_workers.evaluation import EvaluationResult, Evaluator, Skipped
+from strategy_workers.freshness import skipped_as_stale, split_by_age
 from strategy_workers.store import SignalStore
 from strategy_workers.subscriptions import SubscriptionCache
 from strategy_workers.windows import WindowRequest, WindowStore
@@ -63,6 +67,8 @@ class BatchOutcome:
     intents: list[OrderIntent] = field(default_factory=list)
     """Intents appended to the stream."""
     skipped: list[Skipped] = field(default_factory=list)
+    stale: int = 0
+    """Candles not evaluated because they were too old when the burst arrived."""
 
 
 class EvaluationService:
@@ -80,6 +86,7 @@ class EvaluationService:
         clock: Clock | None = None,
         catalog: InstrumentCatalog | None = None,
         relay: Relay | None = None,
+        max_candle_age_bars: float = 1.0,
     ) -> None:
         self.sessions = sessions
         self.bus = bus
@@ -89,10 +96,25 @@ class EvaluationService:
         self.windows = windows or WindowStore(candle_cache)
         self.evaluator = evaluator or Evaluator(lot_size_for=_lot_sizes(catalog))
         self.clock = clock or SystemClock()
+        self.max_candle_age_bars = max_candle_age_bars
+        self.stale_candles = 0
+        """Candles skipped as too old since this service started."""
 
-    async def handle(self, candles: Sequence[CandleMsg]) -> BatchOutcome:
-        """Evaluate a burst and deliver its signals and intents; safe to run again."""
+    async def handle(
+        self, candles: Sequence[CandleMsg], closed_at: datetime | None = None
+    ) -> BatchOutcome:
+        """Evaluate a burst and deliver its signals and intents; safe to run again.
+
+        ``closed_at`` is when the candles closed: those too old by now are skipped.
+        """
+        stale: list[CandleMsg] = []
+        if closed_at is not None:
+            candles, stale = split_by_age(
+                candles, closed_at, self.clock.now(), self.max_candle_age_bars
+            )
         result, outcome = await self.evaluate(candles)
+        if stale and closed_at is not None:
+            await self._skip_stale(stale, closed_at, outcome)
         if not result.signals:
             return outcome
         signals = await self._record(result, outcome)
@@ -112,6 +134,24 @@ class EvaluationService:
         outcome.evaluations = result.evaluations
         outcome.skipped = result.skipped
         return result, outcome
+
+    async def _skip_stale(
+        self, stale: list[CandleMsg], closed_at: datetime, outcome: BatchOutcome
+    ) -> None:
+        """Record the subscriptions that would have acted on ``stale`` candles as skipped."""
+        age = (self.clock.now() - closed_at).total_seconds()
+        subs = await self.subscriptions.for_markets({(c.symbol, c.timeframe) for c in stale})
+        outcome.candles += len(stale)
+        outcome.stale = len(stale)
+        outcome.skipped += skipped_as_stale(stale, subs, age, self.max_candle_age_bars)
+        self.stale_candles += len(stale)
+        log.warning(
+            "skipped %d candles closed %.0f s ago (older than %g bar): %s",
+            len(stale),
+            age,
+            self.max_candle_age_bars,
+            ", ".join(sorted({f"{c.symbol} {c.timeframe} {c.end:%H:%M}" for c in stale})[:10]),
+        )
 
     async def _record(self, result: EvaluationResult, outcome: BatchOutcome) -> Outbox:
         """One transaction: store new signals (and their events), find intents still to send."""
@@ -145,7 +185,9 @@ class EvaluationService:
         what was not placed), then the signals' events through the relay."""
         for start in range(0, len(outcome.intents), APPEND_CONCURRENCY):
             chunk = outcome.intents[start : start + APPEND_CONCURRENCY]
-            await asyncio.gather(*(self.bus.append(STREAM_ORDER_INTENTS, i) for i in chunk))
+            await asyncio.gather(
+                *(self.bus.append(intent_stream(i.broker_account_id), i) for i in chunk)
+            )
         await self.relay.send(signals)
 
 

@@ -76,6 +76,12 @@ class BrokerAdapter(Protocol):
         """Orders the adapter believes are working (to check against the database)."""
         ...
 
+    def forget(self, keep: Callable[[Order], bool]) -> int:
+        """Stop serving the orders ``keep`` says no to, without touching them at the broker
+        (their accounts passed to another processor); returns how many (paper: they leave
+        the book, which the new owner rebuilds from the database)."""
+        ...
+
     async def on_tick(self, symbol: str, ts: datetime, price: Decimal, qty: Decimal) -> None:
         """A market tick (simulated brokers fill on it; live adapters ignore it)."""
 
@@ -111,6 +117,9 @@ class BrokerWrapper:
 
     def working_keys(self) -> list[tuple[OrderKey, Order]]:
         return self.inner.working_keys()
+
+    def forget(self, keep: Callable[[Order], bool]) -> int:
+        return self.inner.forget(keep)
 
     async def on_tick(self, symbol: str, ts: datetime, price: Decimal, qty: Decimal) -> None:
         await self.inner.on_tick(symbol, ts, price, qty)

@@ -11,7 +11,7 @@ processor sees the stored order differ.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -67,6 +67,9 @@ class PaperBroker:
 
     async def load(self, orders: Iterable[Order]) -> None:
         self.matcher.load(o for o in orders if self.matcher.get(o.key) is None)
+
+    def forget(self, keep: Callable[[Order], bool]) -> int:
+        return self.matcher.forget(keep)
 
     def working_keys(self) -> list[tuple[OrderKey, Order]]:
         return [(o.key, o) for o in self.matcher.working()]

@@ -4,6 +4,8 @@ from shared.models.audit import AuditEntry
 from shared.models.base import Base
 from shared.models.brokers import BrokerAccount
 from shared.models.outbox import OutboxBatch
+from shared.models.partitions import OrderPartition, OrderProcessorMember
+from shared.models.preferences import UserPreferences
 from shared.models.strategies import SignalRecord, StrategySubscription
 from shared.models.trading import (
     Fill,
@@ -23,6 +25,8 @@ __all__ = [
     "Fill",
     "LedgerEntry",
     "Order",
+    "OrderPartition",
+    "OrderProcessorMember",
     "OutboxBatch",
     "Position",
     "RefreshToken",
@@ -33,5 +37,6 @@ __all__ = [
     "TokenFamily",
     "TradingHalt",
     "User",
+    "UserPreferences",
     "UserRiskLimits",
 ]

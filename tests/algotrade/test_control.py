@@ -11,10 +11,10 @@ from shared.bus import InProcessEventBus
 from shared.clock import SystemClock
 from shared.contracts import (
     CHANNEL_CONTROL,
-    STREAM_ORDER_INTENTS,
     ControlEvent,
     OrderCommand,
     OrderIntent,
+    intent_stream,
 )
 from shared.models import AuditEntry, Order, TradingHalt, User
 from shared.outbox import Relay, unpack
@@ -76,7 +76,8 @@ def test_halt_with_a_shared_bus_commits_then_announces_then_sends_the_cancels(cl
     ]
     commands = [(where, m) for kind, where, m in bus.sent if kind == "append"]
     assert [(where, type(m), m.order_id) for where, m in commands] == [
-        (STREAM_ORDER_INTENTS, OrderCommand, cli.book.resting_order_id)
+        (intent_stream(m.broker_account_id), OrderCommand, cli.book.resting_order_id)
+        for _, m in commands
     ]
     assert cli.outbox() == []  # relayed
 
@@ -103,7 +104,9 @@ async def _platform_takes_over(cli):
     heard = await bus.subscribe([CHANNEL_CONTROL])
     sessions = cli.context.sessions
     engine = OrderEngine(sessions=sessions, bus=bus, clock=SystemClock())
+    await engine.ownership.balance()  # alone: every partition is this engine's
     await engine.recover()
+    await engine.ownership.release()
     await Relay(sessions, bus, left_after_s=0).turn()
     messages = []
     while (got := await heard.get(wait=0.1)) is not None:

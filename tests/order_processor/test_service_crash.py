@@ -27,11 +27,12 @@ from order_processor.domain.orders import Order, OrderKey
 from order_processor.domain.paper import OrderAccepted
 from shared.contracts import (
     GROUP_ORDER_PROCESSOR,
-    STREAM_ORDER_INTENTS,
+    ORDER_STREAMS,
     OrderIntent,
     OrderStatus,
     OrderType,
     Side,
+    intent_stream,
 )
 
 pytestmark = pytest.mark.service
@@ -132,7 +133,8 @@ run(
     broker=JournalBroker(sys.argv[1]),
     options=ProcessorOptions(
         claim_idle_ms=1000, claim_every_s=0.5, sweep_every_s=0.5, stuck_after_s=1,
-        read_count=32, read_block_ms=100,
+        read_count=2, concurrency=1, read_block_ms=100,
+        lease_ttl_s=2, lease_renew_every_s=0.5,
     ),
 )
 """
@@ -281,9 +283,10 @@ async def test_killed_processor_loses_and_duplicates_nothing(postgres_server, re
     journal = tmp_path / "broker.journal"
     processor, starts = _processor(env, journal)
     try:
-        await bus.ensure_group(STREAM_ORDER_INTENTS, GROUP_ORDER_PROCESSOR)
+        for stream in ORDER_STREAMS:
+            await bus.ensure_group(stream, GROUP_ORDER_PROCESSOR)
         for intent in intents:
-            await bus.append(STREAM_ORDER_INTENTS, intent)
+            await bus.append(intent_stream(intent.broker_account_id), intent)
 
         processor.start()
         starts["n"] += 1
@@ -303,7 +306,9 @@ async def test_killed_processor_loses_and_duplicates_nothing(postgres_server, re
 
         async def drained() -> bool:
             orders = await _orders(settings)
-            pending = await bus.pending_count(STREAM_ORDER_INTENTS, GROUP_ORDER_PROCESSOR)
+            pending = sum(
+                [await bus.pending_count(st, GROUP_ORDER_PROCESSOR) for st in ORDER_STREAMS]
+            )
             settled = all(s == "OPEN" for _, s, _ in orders)
             return len(orders) == INTENTS and settled and pending == 0
 

@@ -44,13 +44,14 @@ async def env(settings):
 
 
 @pytest.fixture
-async def slow_env(settings):
+async def slow_env(request, tmp_path):
     """An engine whose paper broker fills 4 units a tick (each tick reports 100)."""
 
     def partial(paper):
         return PaperBroker(default_catalog(), paper.clock, FillModel(participation=Decimal("0.04")))
 
     options = ProcessorOptions(read_block_ms=20)
+    settings = settings_for("sqlite", request, tmp_path)  # its own: the only engine there
     async with processor_env(settings, wrap=partial, options=options) as built:
         yield built
 

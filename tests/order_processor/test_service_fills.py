@@ -13,10 +13,7 @@ from order_processor.config import ProcessorOptions
 from order_processor.repositories import FillRepository, LedgerRepository, PositionRepository
 from order_processor.service import OrderService
 from shared.clock import EventClock
-from shared.contracts import (
-    GROUP_ORDER_PROCESSOR,
-    STREAM_ORDER_INTENTS,
-)
+from shared.contracts import GROUP_ORDER_PROCESSOR, intent_stream
 from shared.db import transaction
 from shared.models import BrokerAccount, Fill
 from shared.models import Order as OrderRow
@@ -38,6 +35,13 @@ NO_LIMITS = {
 @pytest.fixture(scope="module")
 def settings(request, tmp_path_factory):
     return settings_for("sqlite", request, tmp_path_factory.mktemp("engine"))
+
+
+@pytest.fixture
+def own_settings(request, tmp_path):
+    """A database of the test's own: the engine it starts is the only one, owning every
+    account partition (the module's engine would share them with it)."""
+    return settings_for("sqlite", request, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -167,9 +171,9 @@ async def test_exit_intent_without_a_position_is_denied(env):
     assert (order.status, order.reason_code) == ("DENIED", "nothing_to_exit")
 
 
-async def test_pending_order_that_missed_the_stream_is_swept(settings):
+async def test_pending_order_that_missed_the_stream_is_swept(own_settings):
     options = ProcessorOptions(read_block_ms=20, pending_after_s=0)
-    async with processor_env(settings, options=options) as env:
+    async with processor_env(own_settings, options=options) as env:
         user, account = await env.account()
         await env.tick("SOLUSDT", 150)
         intent = env.intent(user, account)
@@ -188,7 +192,7 @@ async def test_intents_on_the_stream_are_processed_and_acknowledged(env):
     intents = [env.intent(user, account, quantity=Decimal(1)) for _ in range(5)]
 
     for intent in intents:
-        await env.bus.append(STREAM_ORDER_INTENTS, intent)
+        await env.bus.append(intent_stream(account), intent)
 
     async def all_decided():
         orders = [await env.order_by_key(user, i.client_order_id) for i in intents]
@@ -196,12 +200,12 @@ async def test_intents_on_the_stream_are_processed_and_acknowledged(env):
 
     await _wait_for(all_decided)
     await _wait_for(
-        lambda: _pending_is(env, 0),
+        lambda: _pending_is(env, account, 0),
     )
 
 
-async def _pending_is(env, n):
-    return await env.bus.pending_count(STREAM_ORDER_INTENTS, GROUP_ORDER_PROCESSOR) == n
+async def _pending_is(env, account, n):
+    return await env.bus.pending_count(intent_stream(account), GROUP_ORDER_PROCESSOR) == n
 
 
 # -- unknown outcomes --------------------------------------------------------------------
@@ -227,8 +231,8 @@ class TimesOutOnce(BrokerWrapper):
         return await self.inner.place(order)
 
 
-async def test_timed_out_order_is_unknown_then_reconciled_by_status_not_resent(settings):
-    async with processor_env(settings, wrap=TimesOutOnce, options=MANUAL_SWEEPS) as env:
+async def test_timed_out_order_is_unknown_then_reconciled_by_status_not_resent(own_settings):
+    async with processor_env(own_settings, wrap=TimesOutOnce, options=MANUAL_SWEEPS) as env:
         user, account = await env.account()
         await env.tick("SOLUSDT", 150)
         order = await env.place(user, account, order_type="LIMIT", limit_price=Decimal("149"))
@@ -244,9 +248,9 @@ async def test_timed_out_order_is_unknown_then_reconciled_by_status_not_resent(s
         assert (await env.order(user, order.id)).status == "FILLED"
 
 
-async def test_unknown_order_the_broker_never_received_is_rejected(settings):
+async def test_unknown_order_the_broker_never_received_is_rejected(own_settings):
     wrap = lambda inner: TimesOutOnce(inner, send_first=False)  # noqa: E731
-    async with processor_env(settings, wrap=wrap, options=MANUAL_SWEEPS) as env:
+    async with processor_env(own_settings, wrap=wrap, options=MANUAL_SWEEPS) as env:
         user, account = await env.account()
         await env.tick("SOLUSDT", 150)
         order = await env.place(user, account)
@@ -261,13 +265,13 @@ async def test_unknown_order_the_broker_never_received_is_rejected(settings):
 # -- restarts ----------------------------------------------------------------------------
 
 
-async def test_resting_orders_survive_a_restart(settings):
-    async with processor_env(settings) as first:
+async def test_resting_orders_survive_a_restart(own_settings):
+    async with processor_env(own_settings) as first:
         user, account = await first.account()
         await first.tick("SOLUSDT", 150)
         order = await first.place(user, account, order_type="LIMIT", limit_price=Decimal("149"))
 
-    async with processor_env(settings) as second:
+    async with processor_env(own_settings) as second:
         await second.tick("SOLUSDT", 148.5)
 
         after = await second.order(user, order.id)
@@ -277,9 +281,9 @@ async def test_resting_orders_survive_a_restart(settings):
 # -- the MIS square-off ------------------------------------------------------------------
 
 
-async def test_intraday_positions_are_squared_off_at_1520(settings):
+async def test_intraday_positions_are_squared_off_at_1520(own_settings):
     clock = EventClock(ist(10))
-    async with processor_env(settings, clock=clock) as env:
+    async with processor_env(own_settings, clock=clock) as env:
         user, account = await env.account(currency="INR")
         await env.tick("RELIANCE", 1500)
         await env.place(user, account, symbol="RELIANCE", quantity=Decimal(3), product="MIS")
@@ -322,11 +326,11 @@ async def test_ticks_published_on_the_bus_fill_resting_orders(env):
     await _wait_for(filled)
 
 
-async def test_fill_while_a_change_is_pending_is_booked_on_the_terms_at_the_broker(settings):
+async def test_fill_while_a_change_is_pending_is_booked_on_the_terms_at_the_broker(own_settings):
     # A change asked for is not the order's terms until the processor applies it: the
     # broker still works the old terms, and what fills meanwhile is real.
     options = ProcessorOptions(read_block_ms=20, resync_every_s=3600, sweep_every_s=3600)
-    async with processor_env(settings, options=options) as env:
+    async with processor_env(own_settings, options=options) as env:
         user, account = await env.account()
         await env.tick("SOLUSDT", 150)
         order = await env.place(
@@ -348,11 +352,11 @@ async def test_fill_while_a_change_is_pending_is_booked_on_the_terms_at_the_brok
         assert after.version == command.version + 1
 
 
-async def test_change_to_less_than_filled_meanwhile_is_refused_and_the_order_rests(settings):
+async def test_change_to_less_than_filled_meanwhile_is_refused_and_the_order_rests(own_settings):
     from order_processor.domain.paper import FillModel
 
     options = ProcessorOptions(read_block_ms=20, resync_every_s=3600, sweep_every_s=3600)
-    async with processor_env(settings, options=options) as env:
+    async with processor_env(own_settings, options=options) as env:
         user, account = await env.account()
         await env.tick("SOLUSDT", 150)
         order = await env.place(

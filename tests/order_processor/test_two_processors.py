@@ -2,8 +2,9 @@
 its orders' states in order.
 
 Two order processors run as their own processes (``order_processor.main``, the real
-paper broker) on one PostgreSQL database and one Redis: both are consumers of the
-``order_processor`` group on ``stream:order_intents``. The gateway (REST and /ws,
+paper broker) on one PostgreSQL database and one Redis; they share the account
+partitions (each owns half, through its leases) and consume their partitions' intent
+streams. The gateway (REST and /ws,
 its hub on the Redis bus) runs in this process under a real uvicorn server. Four
 traders each keep a WebSocket subscribed to their ``orders`` channel from before
 the first order. 200 LIMIT buys far below any price go in concurrently through
@@ -14,7 +15,8 @@ every client must have seen each of its orders from PENDING on, versions strictl
 rising, up to the final version, and nothing of anyone else's.
 
 Which process wrote an event is read from its ``event_id`` (the outbox gives each
-process its own prefix): both processors must have decided orders.
+process its own prefix): both processors must have decided orders, each only those of
+the accounts in its partitions.
 """
 
 from __future__ import annotations
@@ -183,7 +185,7 @@ async def test_two_processors_every_client_sees_its_orders_states_in_order(
     from shared import outbox as outbox_module
     from shared.bus.redis import RedisEventBus
     from shared.config import Settings
-    from shared.contracts import GROUP_ORDER_PROCESSOR, STREAM_ORDER_INTENTS, OrderEvent
+    from shared.contracts import GROUP_ORDER_PROCESSOR, ORDER_STREAMS, OrderEvent
     from shared.db import transaction
     from shared.models import UserRiskLimits
     from shared.redis_client import create_redis
@@ -242,6 +244,7 @@ async def test_two_processors_every_client_sees_its_orders_states_in_order(
         for processor in processors:  # both consume before the first order
             processor.start()
         pids = [processor.pid for processor in processors]
+        await _partitions_shared(ctx.sessions, DEADLINE_S)
 
         await hub.start()
         extra = [r for r in (orders_router.router, trading_router.router) if r not in ROUTERS]
@@ -383,8 +386,11 @@ async def test_two_processors_every_client_sees_its_orders_states_in_order(
             # Nothing else arrives afterwards (a late duplicate, an older version).
             await asyncio.sleep(0.5)
             async with _redis_client(redis) as r:
-                consumers = await r.xinfo_consumers(STREAM_ORDER_INTENTS, GROUP_ORDER_PROCESSOR)
-                pending = await r.xpending(STREAM_ORDER_INTENTS, GROUP_ORDER_PROCESSOR)
+                consumers, pending = [], 0
+                for stream in ORDER_STREAMS:
+                    if await r.exists(stream):
+                        consumers += await r.xinfo_consumers(stream, GROUP_ORDER_PROCESSOR)
+                        pending += (await r.xpending(stream, GROUP_ORDER_PROCESSOR))["pending"]
             lost = {c.user_id: c.closed for c in clients if c.closed is not None}
         elapsed = time.monotonic() - started
     finally:
@@ -451,7 +457,7 @@ async def test_two_processors_every_client_sees_its_orders_states_in_order(
     # what each consumer was delivered: the events' writers below tell who did what).
     host = socket.gethostname()
     assert {_text(c["name"]) for c in consumers} == {f"{host}-{pid}" for pid in pids}, consumers
-    assert pending["pending"] == 0, pending
+    assert pending == 0, pending
     placed_by = _placed_by(raw_events)  # order id -> the process that decided it
     decided_by = Counter(placed_by.values())
     assert set(placed_by) == set(owner), "an order's decision was not seen on the bus"
@@ -474,6 +480,23 @@ async def test_two_processors_every_client_sees_its_orders_states_in_order(
         report += "".join(f"\n    {line}" for line in found[:10])
     print(report)
     assert not any(problems.values()), report
+
+
+async def _partitions_shared(sessions, deadline_s: float) -> None:
+    """Wait until the two processors hold every partition between them, half each."""
+    from sqlalchemy import select
+
+    from shared.models import OrderPartition
+
+    limit = time.monotonic() + deadline_s
+    while True:
+        async with sessions() as session:
+            owners = list((await session.scalars(select(OrderPartition.owner))).all())
+        if None not in owners and len(set(owners)) == 2:
+            assert sorted(Counter(owners).values()) == [8, 8], owners
+            return
+        assert time.monotonic() < limit, f"partitions not shared: {owners}"
+        await asyncio.sleep(0.2)
 
 
 def _text(value: bytes | str) -> str:

@@ -333,6 +333,8 @@ async def processor_env(
     )
     if start:
         await engine.start()
+    else:  # no loops, but the account partitions are this engine's to write
+        await engine.ownership.balance()
     try:
         yield ProcessorEnv(engine, sessions, bus, clock)
     finally:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from algotrade.migrate import upgrade
 from shared.bus.codec import decode
 from shared.config import Settings
-from shared.contracts import STREAM_ORDER_INTENTS, CandleMsg, OrderIntent, Timeframe
+from shared.contracts import ORDER_STREAMS, CandleMsg, OrderIntent, Timeframe
 from shared.db import create_engine, create_sessionmaker
 from shared.models import BrokerAccount, SignalRecord, StrategySubscription, User
 from shared.redis_client import create_redis
@@ -168,10 +168,11 @@ def worker(settings: Settings, redis_server: RedisServer) -> ProcessServer:
 
 def stream_order_ids(client: redis.Redis) -> list[str]:
     out = []
-    for _, fields in client.xrange(STREAM_ORDER_INTENTS):
-        message = decode(next(iter(fields.values())))
-        assert isinstance(message, OrderIntent)
-        out.append(message.client_order_id)
+    for stream in ORDER_STREAMS:
+        for _, fields in client.xrange(stream):
+            message = decode(next(iter(fields.values())))
+            assert isinstance(message, OrderIntent)
+            out.append(message.client_order_id)
     return out
 
 
@@ -235,3 +236,37 @@ def test_killed_worker_loses_no_evaluation_and_duplicates_no_intent(world, redis
     # Only the killed task ran twice; the order processor's UNIQUE(user_id, client_order_id)
     # makes its repeated intents no-ops.
     assert len(orders) - len(set(orders)) <= per_task
+
+
+def test_a_task_arriving_more_than_a_bar_after_its_candles_closed_trades_nothing(
+    world, redis_server
+):
+    settings, client = world["settings"], world["redis"]
+    sender = create_celery_app(settings, WorkerOptions(_env_file=None))
+    late = [world["candles"][s][BARS - 2] for s in SYMBOLS]
+    fresh = [world["candles"][s][BARS - 1] for s in SYMBOLS]
+    proc = worker(settings, redis_server)
+    proc.start()
+    try:
+        # Closed 6 minutes ago: older than one 5-minute bar by the time a worker takes it.
+        dispatch_candles(sender, late, closed_at=datetime.now(UTC) - timedelta(minutes=6))
+        dispatch_candles(sender, fresh)
+        drained = wait_for(
+            lambda: client.llen("strategy_workers") == 0 and client.hlen("unacked") == 0,
+            timeout=45,
+            every=0.25,
+        )
+        log = proc.log_tail(200)
+    finally:
+        proc.cleanup()
+        sender.close()
+
+    assert drained, log
+    stored = stored_signal_ids(settings)
+    windows = HistoryWindows(*(CandleWindow.from_candles(c) for c in world["candles"].values()))
+    evaluator = Evaluator(windows)
+    late_ids = {s.signal_id for s in evaluator.evaluate(late, world["specs"]).signals}
+    fresh_ids = {s.signal_id for s in evaluator.evaluate(fresh, world["specs"]).signals}
+    assert late_ids and fresh_ids  # both bars would trade
+    assert not late_ids & set(stored)
+    assert fresh_ids <= set(stored)

@@ -25,7 +25,7 @@ from shared.clock import SystemClock
 from shared.config import Settings
 from shared.contracts import (
     CHANNEL_CONTROL,
-    STREAM_ORDER_INTENTS,
+    ORDER_STREAMS,
     CandleMsg,
     ControlEvent,
     OrderIntent,
@@ -200,11 +200,12 @@ class World:
     async def intents(self) -> list[OrderIntent]:
         """Everything on the intents stream so far (read by a fresh consumer group)."""
         group = f"g{next(_seq)}"
-        await self.bus.ensure_group(STREAM_ORDER_INTENTS, group, "0")
-        entries = await self.bus.read_group(
-            STREAM_ORDER_INTENTS, group, "c", count=100_000, block_ms=0
-        )
-        return [e.message for e in entries if isinstance(e.message, OrderIntent)]
+        found: list[OrderIntent] = []
+        for stream in ORDER_STREAMS:
+            await self.bus.ensure_group(stream, group, "0")
+            entries = await self.bus.read_group(stream, group, "c", count=100_000, block_ms=0)
+            found += [e.message for e in entries if isinstance(e.message, OrderIntent)]
+        return found
 
     async def stored(self) -> list[SignalRecord]:
         async with self.sessions() as s:
@@ -606,3 +607,45 @@ def _order_for(intent: OrderIntent) -> Order:
 async def _count(world: World) -> int:
     async with world.sessions() as s:
         return int(await s.scalar(select(func.count()).select_from(SignalRecord)) or 0)
+
+
+# -- late work -----------------------------------------------------------------------------
+
+
+async def test_candle_older_than_one_bar_is_recorded_as_skipped_and_not_executed(world):
+    owner = await world.trader()
+    sub_id = await world.subscribe(owner)  # 5m: one bar is 300 s
+    candle = await world.market()
+    closed_at = SystemClock().now() - timedelta(minutes=6)  # a task delivered again late
+
+    outcome = await world.service.handle([candle], closed_at)
+
+    assert outcome.stale == 1 and outcome.signals == [] and outcome.intents == []
+    [skipped] = outcome.skipped
+    assert (skipped.subscription_id, skipped.symbol) == (sub_id, "INFY")
+    assert skipped.reason.startswith("stale candle: closed 360 s before evaluation")
+    assert await world.stored() == []
+    assert world.service.stale_candles == 1
+
+
+async def test_candle_younger_than_one_bar_is_executed(world):
+    owner = await world.trader()
+    await world.subscribe(owner)
+    candle = await world.market()
+
+    outcome = await world.service.handle([candle], SystemClock().now() - timedelta(minutes=4))
+
+    assert outcome.stale == 0 and len(outcome.intents) == 1
+    assert len(await world.stored()) == 1
+
+
+async def test_the_age_limit_is_a_setting_in_bars_of_the_candles_timeframe(lite):
+    owner = await lite.trader()
+    await lite.subscribe(owner)
+    candle = await lite.market()
+    lite.service.max_candle_age_bars = 3  # 15 minutes for 5m candles
+    closed_at = SystemClock().now() - timedelta(minutes=10)
+
+    outcome = await lite.service.handle([candle], closed_at)
+
+    assert outcome.stale == 0 and len(outcome.intents) == 1

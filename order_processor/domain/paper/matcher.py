@@ -100,6 +100,14 @@ class PaperMatcher:
             accepted_at = order.submitted_at or order.created_at
             self._rest(order, accepted_at, instrument, instrument.calendar())
 
+    def forget(self, keep: Callable[[Order], bool]) -> int:
+        """Take out of the book, without an event, every order ``keep`` says no to (orders
+        another owner now serves); returns how many."""
+        gone = [key for key, resting in self._orders.items() if not keep(resting.order)]
+        for key in gone:
+            self._remove(key)
+        return len(gone)
+
     def cancel(self, key: OrderKey, ts: datetime) -> list[PaperEvent]:
         """Cancel a working order; raises ``UnknownOrder`` if there is none with ``key``."""
         resting = self._orders.get(key)

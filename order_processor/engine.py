@@ -139,6 +139,7 @@ class OrderEngine:
         self._subscriptions: list[Subscription] = []
         # (account id, symbol) -> the mark its last account event was sent at.
         self._marks_sent: dict[tuple[int, str], Decimal] = {}
+        self._marking = asyncio.Lock()
         self._booking_failures_seen = 0
 
     @classmethod
@@ -361,7 +362,12 @@ class OrderEngine:
 
         Bookings send it after each fill; this keeps equity, free margin and
         unrealised P&L live between fills, at most once per timer tick per account.
+        Passes run one at a time, so two never send the same move twice.
         """
+        async with self._marking:
+            await self._mark_accounts()
+
+    async def _mark_accounts(self) -> None:
         if not self.ownership.owned:
             return
         async with self.sessions() as session:

@@ -122,9 +122,7 @@ class AccountReader:
         orders, when its orders were sent lately, and the scopes of the halts that stop it
         (None: the global halt)."""
         positions = self._net_positions(model)
-        symbols = {order.symbol, *positions}
-        symbols.update(w.symbol for w in working if w.symbol not in symbols)
-        marks = await self.prices.fetch(symbols)
+        marks = await self.prices.fetch({order.symbol, *positions, *(w.symbol for w in working)})
         equity = model.equity(marks)
         instrument = self.catalog.instrument(order.symbol)
         scopes = list(halts)

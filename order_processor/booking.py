@@ -148,7 +148,6 @@ class Booker:
                     for entry in booked:  # ledger entries, fill and position events
                         entry.finish(session, outbox)
                 if booked and self.reader is not None:
-                    await session.flush()
                     as_of = max(e.fill.ts for e in events if isinstance(e, OrderFilled))
                     summary = await self.reader.summary(session, account, as_of)
                     outbox.add(user_channel(user_id), account_event(user_id, summary))

@@ -73,7 +73,8 @@ class AccountState:
     recent: list[datetime]
     halts: list[int | None]
     limits: RiskLimits
-    views: list[WorkingOrderView] = field(default_factory=list)
+    views: list[WorkingOrderView] = field(init=False)
+    """What the risk view sees of ``open_orders``."""
 
     def __post_init__(self) -> None:
         self.views = [_view(o) for o in self.open_orders]

@@ -22,7 +22,7 @@ from order_processor.domain.account import Account
 from order_processor.domain.fills import Fill
 from order_processor.domain.positions import PositionBook
 from order_processor.repositories.batch import BatchQueries
-from order_processor.repositories.book import FillRepository, FillTerms
+from order_processor.repositories.book import FillTerms
 from shared.contracts import Product, Side
 from shared.models import BrokerAccount
 
@@ -87,12 +87,7 @@ class EquityBooks:
 
     async def refresh(self, session: AsyncSession, account: BrokerAccount) -> EquityTracker:
         """The account's tracker with every committed fill booked."""
-        tracker = self._tracker_for(account)
-        for fill in await FillRepository(session, account.user_id).after(
-            account.id, tracker.last_fill_id
-        ):
-            _book(tracker, fill)
-        return tracker
+        return (await self.refresh_many(session, [account]))[account.id]
 
     async def refresh_many(
         self, session: AsyncSession, accounts: Iterable[BrokerAccount]

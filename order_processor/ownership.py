@@ -124,6 +124,12 @@ class Ownership:
                 for r in (await session.scalars(select(OrderPartition))).all()
                 if r.partition < self.partitions
             }
+            missing = [p for p in range(self.partitions) if p not in rows]
+            for partition in missing:  # a deployment with more partitions than migrated
+                rows[partition] = OrderPartition(partition=partition, token=0)
+                session.add(rows[partition])
+            if missing:
+                await session.flush()
             for partition, token in list(self.held.items()):
                 row = rows.get(partition)
                 if row is None or row.owner != self.name or row.token != token:
@@ -199,13 +205,6 @@ class Ownership:
         )
         if found.rowcount == 0:  # type: ignore[attr-defined]
             session.add(OrderProcessorMember(name=self.name, seen_at=now))
-            await session.flush()
-        missing = set(range(self.partitions)) - set(
-            await session.scalars(select(OrderPartition.partition))
-        )
-        for partition in sorted(missing):  # a deployment with more partitions than migrated
-            session.add(OrderPartition(partition=partition, token=0))
-        if missing:
             await session.flush()
 
     async def release(self) -> list[int]:

@@ -139,7 +139,7 @@ class OrderProcessor:
                 states = await read_states(session, self.reader, list(accounts.values()), now)
                 todo = self.decider.accept(intents, accounts, stored, states, batch)
                 new = [r for r in todo if r.id is None]
-                todo += [r for r in rows.values() if r.status == S.PENDING and r not in todo]
+                todo += [r for r in rows.values() if r.status == S.PENDING]  # the sweeper's
                 if new:
                     session.add_all(new)
                     await session.flush()

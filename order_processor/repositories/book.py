@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from order_processor.domain.risk import Decision
 from shared.models import Fill, LedgerEntry, Order, Position, RiskDecisionRecord
@@ -62,21 +62,6 @@ class FillRepository(UserScopedRepository[Fill]):
         if symbol:
             where.append(Fill.symbol == symbol)
         return await self.list(limit, offset, *where)
-
-    async def after(self, account_id: int, last_id: int) -> Sequence[FillTerms]:
-        """The account's fills with an id above ``last_id``, in id order, with their product
-        (the columns an account model books, not whole rows)."""
-        stmt = (
-            select(*FILL_TERMS)
-            .join(Order, Order.id == Fill.order_id)
-            .where(
-                Fill.user_id == self.user_id,
-                Fill.broker_account_id == account_id,
-                Fill.id > last_id,
-            )
-            .order_by(Fill.id)
-        )
-        return (await self.session.execute(stmt)).all()
 
 
 class PositionRepository(UserScopedRepository[Position]):

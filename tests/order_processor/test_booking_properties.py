@@ -18,7 +18,8 @@ from order_processor.domain.account import Account
 from order_processor.domain.ledger import EntryKind
 from order_processor.domain.paper import OrderFilled
 from order_processor.records import request_hash, row_from_intent, to_domain
-from order_processor.repositories import FillRepository, LedgerRepository
+from order_processor.repositories import LedgerRepository
+from order_processor.repositories.batch import BatchQueries
 from shared.contracts import OrderStatus
 from shared.db import transaction
 from shared.models import BrokerAccount, Position
@@ -87,7 +88,7 @@ async def test_booked_fills_agree_with_the_account_model(env, case):
     async with env.sessions() as session:
         account_row = await session.get(BrokerAccount, account)
         summary = await env.engine.reader.summary(session, account_row, datetime.now(UTC))
-        fills = await FillRepository(session, user).after(account, 0)
+        fills = await BatchQueries(session).fills_after({(user, account): 0})
         ledger = await LedgerRepository(session, user).for_account(account)
         rows = (
             (await session.execute(select(Position).where(Position.broker_account_id == account)))

@@ -39,6 +39,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -248,7 +249,14 @@ NO_EXPOSURE_LIMITS = {
 }
 
 
-async def _orders_per_s(url: str, n: int) -> tuple[float, float]:
+async def _orders_per_s(
+    url: str, n: int, *, through: dict[str, Any] | None = None
+) -> tuple[float, float]:
+    """Orders/s through the order processor on ``url``, and the one-row floor there.
+
+    ``through``: settings that put a pooler between the processor and the database
+    (PgBouncer); migrations still run on ``url``, the database itself.
+    """
     from sqlalchemy import text
 
     from algotrade.migrate import upgrade
@@ -260,7 +268,11 @@ async def _orders_per_s(url: str, n: int) -> tuple[float, float]:
     from shared.db import create_engine, create_sessionmaker, transaction
     from shared.models import BrokerAccount, User, UserRiskLimits
 
-    settings = Settings(_env_file=None, database_url=url, db_pool_size=12, db_max_overflow=4)
+    pool: dict[str, Any] = {"db_pool_size": 12, "db_max_overflow": 4}
+    if through is None:
+        settings = Settings(_env_file=None, database_url=url, **pool)
+    else:
+        settings = Settings(_env_file=None, profile="distributed", **through, **pool)
     await asyncio.to_thread(upgrade, url)
     db = create_engine(settings)
     sessions = create_sessionmaker(db)
@@ -282,7 +294,7 @@ async def _orders_per_s(url: str, n: int) -> tuple[float, float]:
             accounts.append((user.id, account.id))
     # The reference: one-row transactions, the least a stored order costs.
     async with db.connect() as conn:
-        await conn.execute(text("CREATE TEMP TABLE bench_floor (id int, v text)"))
+        await conn.execute(text("CREATE TABLE bench_floor (id int, v text)"))
         await conn.commit()
         t0 = time.perf_counter()
         for i in range(n):
@@ -369,6 +381,44 @@ def measure_postgres(quick: bool) -> list[Metric]:
     ]
 
 
+def measure_pgbouncer(quick: bool) -> list[Metric]:
+    """The same orders through PgBouncer in transaction mode (no prepared statements),
+    beside the one-row floor through the same PgBouncer."""
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from tests.servers import MissingBinaryError, PgBouncerServer, PostgresServer
+
+    n = 400 if quick else 2_000
+    try:
+        server = PostgresServer()
+        bouncer = PgBouncerServer(server, pool_size=16)
+    except MissingBinaryError:
+        value, floor = math.nan, math.nan
+    else:
+        with server, bouncer:
+            server.create_database("bench")
+            through = {
+                "db_host": server.host,
+                "db_port": server.port,
+                "db_name": "bench",
+                "db_user": server.user,
+                "use_pgbouncer": True,
+                "pgbouncer_host": bouncer.host,
+                "pgbouncer_port": bouncer.port,
+            }
+            value, floor = asyncio.run(_orders_per_s(server.dsn("bench"), n, through=through))
+    return [
+        Metric(
+            "orders_per_s_pgbouncer",
+            value,
+            "orders/s",
+            reference="one-row INSERT+COMMIT transactions/s through the same PgBouncer",
+            reference_value=floor,
+        )
+    ]
+
+
 def measure_sqlite(quick: bool) -> list[Metric]:
     n = 200 if quick else 1_000
     with tempfile.TemporaryDirectory() as tmp:
@@ -386,4 +436,9 @@ def measure_sqlite(quick: bool) -> list[Metric]:
 
 
 def run(quick: bool) -> list[Metric]:
-    return [*measure_latency(quick), *measure_postgres(quick), *measure_sqlite(quick)]
+    return [
+        *measure_latency(quick),
+        *measure_postgres(quick),
+        *measure_pgbouncer(quick),
+        *measure_sqlite(quick),
+    ]

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import logging
 from enum import StrEnum
 from importlib.metadata import version
 from typing import Annotated
 
 import typer
 
-from algotrade import control, data, status, trading, users
+from algotrade import backtest, control, data, status, trading, users
 from algotrade._typer import Command, typer_app
 from algotrade.console import settings_of
 from shared.config import Profile, Settings, get_settings
+from shared.logs import configure_logging
 
 app = typer_app(no_args_is_help=True)
 
@@ -30,6 +30,7 @@ class Service(StrEnum):
     MARKET_DATA = "market-data"
     ORDER_PROCESSOR = "order-processor"
     STRATEGY_WORKER = "strategy-worker"
+    ANALYTICS_WORKER = "analytics-worker"
 
 
 def _print_version(value: bool) -> None:
@@ -57,10 +58,9 @@ def main(
     """
 
 
-def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _logging(settings: Settings, service: str | None = None) -> None:
+    """One line per event, JSON or text (ALGOTRADE_LOG_FORMAT), with correlation ids."""
+    configure_logging(settings.log_level, settings.log_format, service)
 
 
 @app.command(cls=Command, rich_help_panel="Run")
@@ -83,7 +83,8 @@ def serve(
         typer.Argument(
             metavar="SERVICE",
             show_choices=False,
-            help="api, websocket, market-data, order-processor or strategy-worker.",
+            help="api, websocket, market-data, order-processor, strategy-worker or "
+            "analytics-worker.",
         ),
     ],
 ) -> None:
@@ -97,7 +98,7 @@ def serve(
             f"profile {settings.profile.value}",
             err=True,
         )
-    _logging(settings)
+    _logging(settings, service.value)
     serve_service(service.value, settings)
 
 
@@ -162,6 +163,7 @@ app.add_typer(users.app, name="users", rich_help_panel="Users")
 app.add_typer(trading.app)
 app.add_typer(control.app)
 app.add_typer(data.app, name="data", rich_help_panel="Market data")
+app.add_typer(backtest.app)
 
 
 if __name__ == "__main__":

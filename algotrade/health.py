@@ -17,6 +17,7 @@ from algotrade.probes import (
     probe_http,
     probe_tickstore,
     service_url,
+    worker_urls,
 )
 from api_gateway.repositories.users import UserRepository
 from order_processor.api import TradingControl
@@ -154,6 +155,8 @@ async def report(cli: CliContext, api: str | None) -> PlatformStatus:
         if settings.profile is Profile.DISTRIBUTED:
             ws_health = service_url(settings, settings.ws_port)
             checks.append(await probe_http(client, "websocket", ws_health))
+            for name, url in worker_urls(settings):  # their /ready: alive, and can work
+                checks.append(await probe_http(client, name, url))
     return PlatformStatus(
         version=version("algotrade"),
         profile=settings.profile.value,

@@ -101,10 +101,29 @@ async def probe_tickstore(cli: CliContext, limit_s: float, symbol: str) -> Check
     return Check(name="tick store", ok=True, detail=f"{backend} {where}")
 
 
-def service_url(settings: Settings, port: int) -> str:
-    """The /health URL of a service listening on ``port`` of ALGOTRADE_API_HOST."""
-    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host  # noqa: S104
-    return f"http://{host}:{port}/health"
+def service_url(
+    settings: Settings, port: int, path: str = "/health", host: str | None = None
+) -> str:
+    """The URL of ``path`` of a service listening on ``port`` of ``host`` (default
+    ALGOTRADE_API_HOST; a wildcard address is asked on loopback)."""
+    host = settings.api_host if host is None else host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    return f"http://{host}:{port}{path}"
+
+
+def worker_urls(settings: Settings) -> list[tuple[str, str]]:
+    """(name, /ready URL) of each process with a health listener configured
+    (ALGOTRADE_*_PROBE_PORT, on ALGOTRADE_PROBE_HOST)."""
+    ports = [
+        ("market data", settings.market_data_probe_port),
+        ("order processor process", settings.order_processor_probe_port),
+        ("strategy worker", settings.strategy_worker_probe_port),
+    ]
+    return [
+        (name, service_url(settings, port, "/ready", settings.probe_host))
+        for name, port in ports
+        if port
+    ]
 
 
 async def probe_http(client: httpx.AsyncClient, name: str, url: str) -> Check:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from algotrade.migrate import upgrade
 from algotrade.runtime import build_runtime
+from analytics_service.api import fail_interrupted
 from api_gateway.app import create_app
 from api_gateway.context import GatewayContext
 from shared.clock import Clock
@@ -22,7 +23,12 @@ from websocket_service.hub import Hub
 log = logging.getLogger(__name__)
 
 # Started in this order (consumers before producers), stopped in reverse.
-EMBEDDED_SERVICES = ("order_processor", "strategy_workers", "market_data_engine")
+EMBEDDED_SERVICES = (
+    "analytics_service.alerts",
+    "order_processor",
+    "strategy_workers",
+    "market_data_engine",
+)
 
 
 def run_embedded(settings: Settings, *, host: str, port: int) -> None:
@@ -35,6 +41,7 @@ def run_embedded(settings: Settings, *, host: str, port: int) -> None:
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers write through the process's handler
         proxy_headers=False,
         ws_max_size=64 * 1024,
     )
@@ -57,6 +64,8 @@ def build_embedded_app(settings: Settings, *, clock: Clock | None = None) -> Fas
     running: list[Stoppable] = []
 
     async def start_services() -> None:
+        # Backtests run inside this process: any left running by the last one were cut short.
+        await fail_interrupted(ctx.sessions, ctx.clock.now())
         await hub.start()
         for package in EMBEDDED_SERVICES:
             module = importlib.import_module(f"{package}.embedded")
@@ -66,6 +75,8 @@ def build_embedded_app(settings: Settings, *, clock: Clock | None = None) -> Fas
         freeze_startup_heap()
 
     async def stop_services() -> None:
+        if ctx.backtest_launcher is not None:
+            await ctx.backtest_launcher.stop()
         for service in reversed(running):
             try:
                 await service.stop()

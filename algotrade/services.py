@@ -30,6 +30,7 @@ def serve_service(name: str, settings: Settings) -> None:
             host=settings.api_host,
             port=settings.api_port,
             log_level=settings.log_level.lower(),
+            log_config=None,  # uvicorn's loggers write through the process's handler
             proxy_headers=True,
         )
         return
@@ -43,10 +44,11 @@ def serve_service(name: str, settings: Settings) -> None:
             max_connections_per_user=settings.ws_max_connections_per_user,
         )
         uvicorn.run(
-            create_ws_app(ws_ctx),
+            create_ws_app(ws_ctx, ready_timeout_s=settings.ready_timeout_seconds),
             host=settings.api_host,
             port=settings.ws_port,
             log_level=settings.log_level.lower(),
+            log_config=None,
             proxy_headers=True,
             ws_max_size=64 * 1024,
         )
@@ -62,4 +64,5 @@ SERVICE_PACKAGES = {
     "market-data": "market_data_engine",
     "order-processor": "order_processor",
     "strategy-worker": "strategy_workers",
+    "analytics-worker": "analytics_service",
 }

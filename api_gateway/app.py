@@ -24,6 +24,7 @@ from api_gateway.routers import (
     admin,
     analytics,
     auth,
+    backtests,
     brokers,
     health,
     market,
@@ -33,6 +34,7 @@ from api_gateway.routers import (
     users,
 )
 from shared.config import Environment
+from shared.http_observability import ObservabilityMiddleware
 
 API_PREFIX = "/api/v1"
 WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
@@ -47,6 +49,7 @@ ROUTERS: list[APIRouter] = [
     orders.router,
     trading.router,
     analytics.router,
+    backtests.router,
     admin.router,
 ]
 
@@ -116,6 +119,8 @@ def create_app(
         )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: the request id and the timing cover every answer.
+    app.add_middleware(ObservabilityMiddleware, service="api")
     if WEB_DIST.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="web")
     return app

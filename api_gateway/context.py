@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from analytics_service.api import ReportCache
+from analytics_service.api import Launcher, ReportCache, launcher_from_settings
 from api_gateway.services.throttle import AddressThrottle
 from shared.bus import EventBus
 from shared.clock import Clock, SystemClock
@@ -38,9 +38,23 @@ class GatewayContext:
     """Publishes the events of committed requests (the transactional outbox)."""
     analytics_cache: ReportCache = field(default_factory=ReportCache)
     """Computed performance reports of this process (refreshed when fills arrive)."""
+    backtest_launcher: Launcher | None = None
+    """Runs submitted backtests; made from settings on first use (``backtests()``)."""
 
     def __post_init__(self) -> None:
         self.relay = Relay(self.sessions, self.bus)
+
+    def backtests(self) -> Launcher:
+        """The backtest launcher: in this process (embedded) or Celery tasks (distributed)."""
+        if self.backtest_launcher is None:
+            self.backtest_launcher = launcher_from_settings(
+                self.settings,
+                sessions=self.sessions,
+                tickstore=self.tickstore(),
+                clock=self.clock,
+                bus=self.bus,
+            )
+        return self.backtest_launcher
 
     def tickstore(self) -> TickStore:
         """The tick store, created from settings on first use."""

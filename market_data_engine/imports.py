@@ -118,26 +118,41 @@ async def import_minutes(
     instrument = catalog.get(symbol.upper())
     calendar = catalog.calendar(instrument.symbol)
     bars = read_minutes(path, instrument.symbol, calendar, now)
+    higher = await store_minutes(store, calendar, bars, until_ns=to_ns(now))
     first, last = int(bars.start[0]), int(bars.start[-1])
-    # Stored minutes of the sessions the file touches: a bucket rolled up from the file
+    return ImportReport(instrument.symbol, len(bars), higher, _dt(first), _dt(last))
+
+
+async def store_minutes(
+    store: TickStore, calendar: Calendar, bars: MinuteBars, *, until_ns: int
+) -> int:
+    """Store checked 1m ``bars`` and the 5m/15m/1h/1d buckets they complete, and flush.
+
+    Buckets ending after ``until_ns`` are left for a later write (their minutes are not
+    all known yet). Returns how many rolled-up candles were written.
+    """
+    if not len(bars):
+        return 0
+    symbol = bars.symbol
+    # Stored minutes of the sessions the bars touch: a bucket rolled up from the bars
     # keeps the minutes it already had from elsewhere.
     span_open, span_close = int(bars.s_open[0]), int(bars.s_close[-1])
     stored = await store.query_candles(
-        instrument.symbol,
+        symbol,
         Timeframe.M1,
         _dt(span_open),
         _dt(span_close),
         limit=(span_close - span_open) // MINUTE_NS + 1,  # every minute there can be
     )
-    others = bars_from_candles(instrument.symbol, stored, calendar)
+    others = bars_from_candles(symbol, stored, calendar)
     others = others.take(~np.isin(others.start, bars.start))
-    every = MinuteBars.concat(instrument.symbol, [others, bars])
+    every = MinuteBars.concat(symbol, [others, bars])
     every = every.take(np.argsort(every.start, kind="stable"))
-    higher = rolled_up(every, after_ns=first, until_ns=to_ns(now))
+    higher = rolled_up(every, after_ns=int(bars.start[0]), until_ns=until_ns)
     candles: list[CandleMsg] = minute_messages(bars) + higher
     await store.write_candles(candles)
     await store.flush()
-    return ImportReport(instrument.symbol, len(bars), len(higher), _dt(first), _dt(last))
+    return len(higher)
 
 
 def _read(path: Path) -> _Rows:

@@ -23,11 +23,34 @@ from shared.config import Settings
 from shared.db import create_engine, create_sessionmaker
 from shared.instruments import load_catalog
 from shared.market_status import exchanges_of
+from shared.probe_server import ProbeServer, tickstore_sampler
+from shared.readiness import bus_checks, redis_url_check, tickstore_checks
 from shared.runtime import Runtime, freeze_startup_heap
 from shared.tasks import broker_url, dispatch_candles
 from shared.tickstore import tickstore_from_settings
 
 log = logging.getLogger(__name__)
+
+
+async def start_probe(settings: Settings, runtime: Runtime) -> ProbeServer | None:
+    """/health, /ready and /metrics on ALGOTRADE_MARKET_DATA_PROBE_PORT (0: none)."""
+    if not settings.market_data_probe_port:
+        return None
+    checks = {
+        **tickstore_checks(runtime.tickstore),
+        **bus_checks(runtime.bus),
+        "celery broker": redis_url_check(broker_url(settings)),
+    }
+    probe = ProbeServer(
+        settings.probe_host,
+        settings.market_data_probe_port,
+        service="market-data",
+        checks=checks,
+        samplers=(tickstore_sampler(runtime.tickstore),),
+        timeout_s=settings.ready_timeout_seconds,
+    )
+    await probe.start()
+    return probe
 
 
 def run(settings: Settings) -> None:
@@ -62,6 +85,7 @@ async def _serve(settings: Settings) -> None:
     catalog = await asyncio.to_thread(load_catalog)
     status = MarketStatusPublisher(runtime.bus, runtime.clock, exchanges_of(catalog))
     await status.start()
+    probe = await start_probe(settings, runtime)
     freeze_startup_heap()  # GC tuning lives here, in the entry point, never in a service
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -69,6 +93,8 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info("market data engine running (feed %s)", settings.feed)
     await stop.wait()
+    if probe is not None:
+        await probe.stop()
     await status.stop()
     await service.stop()
     await runtime.tickstore.close()

@@ -14,6 +14,7 @@ from market_data_engine.delivery import CandleDelivery, CandleHandler
 from market_data_engine.feeds.base import Feed
 from market_data_engine.ticks import TickBatch
 from market_data_engine.validation import TickValidator
+from shared import metrics
 from shared.bus import EventBus
 from shared.candle_cache import CandleCache
 from shared.clock import Clock
@@ -123,6 +124,9 @@ class MarketDataService:
         valid = result.valid
         self.ticks_in += len(batch)
         self.ticks_rejected += len(batch) - len(valid)
+        metrics.TICKS.labels(self.feed.name).inc(len(batch))
+        if len(batch) > len(valid):
+            metrics.TICKS_REJECTED.labels(self.feed.name).inc(len(batch) - len(valid))
         if len(valid) == 0:
             return []
         await self.tickstore.write_ticks(valid.symbol, valid.ts_ns, valid.price, valid.qty)
@@ -169,12 +173,24 @@ class MarketDataService:
             return
         closed.closed_at = self.clock.now()
         self.candles_closed += len(closed)
+        _observe_lag(self.feed.name, closed)
         await self.tickstore.write_candles(closed)
         try:
             await self.bus.publish_many(closed.events())
         except Exception:  # an adapter that raises must not keep candles from the strategies
             log.exception("publishing %d candle events failed", len(closed))
         await self.delivery.hand_on(closed)
+
+
+def _observe_lag(feed: str, closed: ClosedCandles) -> None:
+    """Candles closed, and how long after its end the last candle of each timeframe closed."""
+    assert closed.closed_at is not None
+    last: dict[str, float] = {}
+    for candle in closed:
+        metrics.CANDLES_CLOSED.labels(feed, candle.timeframe.value).inc()
+        last[candle.timeframe.value] = (closed.closed_at - candle.end).total_seconds()
+    for timeframe, lag in last.items():
+        metrics.CANDLE_LAG.labels(feed, timeframe).set(lag)
 
 
 def _last_per_symbol(symbols: np.ndarray, keep: int) -> np.ndarray:

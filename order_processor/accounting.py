@@ -18,7 +18,7 @@ from order_processor.catalog import TradingCatalog
 from order_processor.domain.account import Account
 from order_processor.domain.money import ZERO
 from order_processor.domain.orders import Order
-from order_processor.domain.risk import AccountView, PositionView, WorkingOrderView
+from order_processor.domain.risk import AccountView, PositionView, WorkingOrderView, WorkingTotals
 from order_processor.equity import EquityBooks, EquityTracker
 from order_processor.prices import LastPrices
 from order_processor.repositories.control import HaltRepository
@@ -117,12 +117,14 @@ class AccountReader:
         working: Sequence[WorkingOrderView],
         recent: Sequence[datetime],
         halts: Iterable[int | None],
+        totals: WorkingTotals | None = None,
     ) -> AccountView:
         """The risk view from what was read of the account: its model, its other working
-        orders, when its orders were sent lately, and the scopes of the halts that stop it
-        (None: the global halt)."""
+        orders (and their ``totals`` when the caller keeps them), when its orders were sent
+        lately, and the scopes of the halts that stop it (None: the global halt)."""
         positions = self._net_positions(model)
-        marks = await self.prices.fetch({order.symbol, *positions, *(w.symbol for w in working)})
+        totals = totals if totals is not None else WorkingTotals(working)
+        marks = await self.prices.fetch({order.symbol, *positions, *totals.symbols()})
         equity = model.equity(marks)
         instrument = self.catalog.instrument(order.symbol)
         scopes = list(halts)
@@ -137,6 +139,7 @@ class AccountReader:
             calendar=instrument.calendar(),
             positions=positions,
             working_orders=working,
+            working_totals=totals,
             last_price=marks.get,
             recent_order_times=recent,
             user_halted=any(scope is not None for scope in scopes),

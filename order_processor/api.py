@@ -34,6 +34,7 @@ from order_processor.killswitch import KillSwitch, KillSwitchResult
 from order_processor.prices import LastPrices
 from order_processor.repositories import (
     AccountRepository,
+    CheckVerdict,
     FillRepository,
     HaltRepository,
     OrderFilters,
@@ -44,7 +45,7 @@ from order_processor.repositories import (
 from order_processor.service import IdempotencyKeyReused, NothingToClose, OrderService
 from shared.bus import EventBus
 from shared.contracts import OrderCommand, OrderIntent, Product, intent_stream
-from shared.models import Fill, Order, RiskDecisionRecord, TradingHalt
+from shared.models import Fill, Order, TradingHalt
 from shared.repository import Page
 from shared.tickstore import TickStore
 
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "AccountReader",
     "AccountSummary",
+    "CheckVerdict",
     "IdempotencyKeyReused",
     "KillSwitchResult",
     "MarkedPosition",
@@ -182,7 +184,7 @@ class OrderDesk:
     async def get(self, order_id: int) -> Order:
         return await OrderRepository(self.session, self.user_id).get(order_id)
 
-    async def order(self, order_id: int) -> tuple[Order, Sequence[RiskDecisionRecord]]:
+    async def order(self, order_id: int) -> tuple[Order, Sequence[CheckVerdict]]:
         row = await OrderRepository(self.session, self.user_id).get(order_id)
         decisions = await RiskDecisionRepository(self.session, self.user_id).for_order(row.id)
         return row, decisions

@@ -21,8 +21,9 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from order_processor.accounting import AccountReader
@@ -144,9 +145,7 @@ class Booker:
                     if moved and isinstance(event, OrderFilled):
                         booked.append(self._book_fill(session, row, event, outbox, positions))
                 if booked:
-                    await session.flush()  # the fills get their ids, in one statement
-                    for entry in booked:  # ledger entries, fill and position events
-                        entry.finish(session, outbox)
+                    await _store_fills(session, booked, outbox)
                 if booked and self.reader is not None:
                     as_of = max(e.fill.ts for e in events if isinstance(e, OrderFilled))
                     summary = await self.reader.summary(session, account, as_of)
@@ -257,26 +256,25 @@ class Booker:
         outbox: Outbox,
         positions: dict[tuple[str, str], Position],
     ) -> _Booked:
-        """Add the fill row and move its position; the ledger entries and the fill's event
-        follow once the fill has its id (``_Booked.finish``)."""
+        """The fill's row and its ledger entries (stored by ``_store_fills``), and its position
+        moved."""
         fill = event.fill
         position = self._position_row(session, row, fill, positions)
         # The account model's rule for a fill (charges, position after it, ledger entries).
         settled = settle(fill, _domain_position(position), self.catalog.fee_model(fill.symbol))
         charges = settled.charges
-        fill_row = Fill(
-            order_id=row.id,
-            user_id=row.user_id,
-            broker_account_id=row.broker_account_id,
-            symbol=fill.symbol,
-            side=fill.side.value,
-            quantity=fill.quantity,
-            price=fill.price,
-            charges=charges.total,
-            charges_detail={k: str(v) for k, v in charges.items().items() if v},
-            ts=fill.ts,
-        )
-        session.add(fill_row)
+        fill_row = {
+            "order_id": row.id,
+            "user_id": row.user_id,
+            "broker_account_id": row.broker_account_id,
+            "symbol": fill.symbol,
+            "side": fill.side.value,
+            "quantity": fill.quantity,
+            "price": fill.price,
+            "charges": charges.total,
+            "charges_detail": {k: str(v) for k, v in charges.items().items() if v},
+            "ts": fill.ts,
+        }
         position.quantity = settled.position.quantity
         position.average_price = settled.position.average_price
         position.realised_pnl = settled.position.realised_pnl
@@ -323,31 +321,42 @@ class Booker:
 
 @dataclass
 class _Booked:
-    """A fill added to the session, waiting for its id."""
+    """A fill to store: its ``fills`` row, its ledger entries, its position as it left it."""
 
     order: OrderRow
     fill: DomainFill
-    row: Fill
+    row: dict[str, Any]
     entries: Sequence[DomainLedgerEntry]
     position: PositionEvent
 
-    def finish(self, session: AsyncSession, outbox: Outbox) -> None:
-        for entry in self.entries:
-            session.add(
-                LedgerEntry(
-                    user_id=self.order.user_id,
-                    broker_account_id=self.order.broker_account_id,
-                    ts=entry.ts,
-                    kind=entry.kind.value,
-                    amount=entry.amount,
-                    order_id=self.order.id,
-                    fill_id=self.row.id,
-                    description=_describe(entry.item, self.fill),
-                )
-            )
-        channel = user_channel(self.order.user_id)
-        outbox.add(channel, fill_event(self.row))
-        outbox.add(channel, self.position)
+
+async def _store_fills(session: AsyncSession, booked: Sequence[_Booked], outbox: Outbox) -> None:
+    """Insert the fills (one statement, their ids returned in order), then their ledger
+    entries (one statement); the fill and position events follow each fill."""
+    await session.flush()  # the orders' and positions' changes first, as one unit of work
+    fills = cast(Table, Fill.__table__)
+    stmt = insert(fills).returning(fills.c.id, sort_by_parameter_order=True)
+    ids = (await session.scalars(stmt, [b.row for b in booked])).all()
+    ledger = [
+        {
+            "user_id": b.order.user_id,
+            "broker_account_id": b.order.broker_account_id,
+            "ts": entry.ts,
+            "kind": entry.kind.value,
+            "amount": entry.amount,
+            "order_id": b.order.id,
+            "fill_id": fill_id,
+            "description": _describe(entry.item, b.fill),
+        }
+        for b, fill_id in zip(booked, ids, strict=True)
+        for entry in b.entries
+    ]
+    if ledger:
+        await session.execute(insert(cast(Table, LedgerEntry.__table__)), ledger)
+    for b, fill_id in zip(booked, ids, strict=True):
+        channel = user_channel(b.order.user_id)
+        outbox.add(channel, fill_event(b.row, fill_id))
+        outbox.add(channel, b.position)
 
 
 def _ref(order: Order) -> int | str:

@@ -14,11 +14,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import cast
 
 from order_processor.config import DEFAULT_OPTIONS, ProcessorOptions
 from shared.bus import EventBus, StreamEntry
 from shared.contracts import GROUP_ORDER_PROCESSOR, OrderCommand, OrderIntent
 from shared.errors import DomainError
+from shared.logs import correlation
 
 log = logging.getLogger(__name__)
 
@@ -136,15 +138,23 @@ class IntentConsumer:
         assert self.batch_handler is not None
         intents = [e.message for e in entries]
         try:
-            refused = await self.batch_handler(intents)  # type: ignore[arg-type]
+            # One intent: every line of its handling carries its correlation id (a batch's
+            # lines are shared; each intent's own line follows).
+            only = cast(OrderIntent, intents[0]).correlation_id if len(intents) == 1 else None
+            with correlation(only):
+                refused = await self.batch_handler(intents)  # type: ignore[arg-type]
         except Exception:
             if len(entries) == 1:
                 log.exception("%s failed; it stays pending", _name(intents[0]))  # type: ignore[arg-type]
                 return [False]
             log.warning("a batch of %d intents failed; handling them one by one", len(entries))
             return [await self._one(e) for e in entries]
-        for index, exc in refused.items():
-            self._refused(intents[index], exc)  # type: ignore[arg-type]
+        for index, intent in enumerate(cast(list[OrderIntent], intents)):
+            with correlation(intent.correlation_id):
+                if index in refused:
+                    self._refused(intent, refused[index])
+                else:
+                    log.info("%s handled", _name(intent), extra=_fields(intent))
         self.handled += len(entries) - len(refused)
         return [True] * len(entries)
 
@@ -166,17 +176,26 @@ class IntentConsumer:
             log.error("ignoring %s on the intent stream", type(message).__name__)
             return True
         async with self._slots:
-            try:
-                await self.handler(message)
-            except DomainError as exc:
-                self._refused(message, exc)
-                return True
-            except Exception:
-                # Left pending: the database or the broker was away; claimed again later.
-                log.exception("%s failed; it stays pending", _name(message))
-                return False
+            with correlation(message.correlation_id):  # every line of its handling carries it
+                try:
+                    await self.handler(message)
+                except DomainError as exc:
+                    self._refused(message, exc)
+                    return True
+                except Exception:
+                    # Left pending: the database or the broker was away; claimed again later.
+                    log.exception("%s failed; it stays pending", _name(message))
+                    return False
+                log.info("%s handled", _name(message), extra=_fields(message))
         self.handled += 1
         return True
+
+
+def _fields(message: OrderIntent | OrderCommand) -> dict[str, object]:
+    """The fields of a message's log line (JSON logs: searchable)."""
+    if isinstance(message, OrderIntent):
+        return {"user_id": message.user_id, "client_order_id": message.client_order_id}
+    return {"user_id": message.user_id, "order_id": message.order_id}
 
 
 def _is_intent(entry: StreamEntry) -> bool:

@@ -30,16 +30,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import Table, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.accounting import RATE_WINDOW, AccountReader
 from order_processor.domain.account import Account
 from order_processor.domain.closing import closing_order, opposes
 from order_processor.domain.orders import Order, validate_order
-from order_processor.domain.risk import Decision, RiskLimits, WorkingOrderView, build_chain
+from order_processor.domain.risk import (
+    Decision,
+    RiskChain,
+    RiskLimits,
+    WorkingOrderView,
+    WorkingTotals,
+    build_chain,
+)
 from order_processor.records import (
     exit_tag,
     is_exit_intent,
@@ -54,7 +61,7 @@ from order_processor.repositories.orders import OPEN_STATES
 from order_processor.service import IdempotencyKeyReused, check_intent, currency_refusal
 from shared.contracts import OrderIntent, OrderStatus, Side
 from shared.errors import DomainError, NotFound
-from shared.models import BrokerAccount, RiskDecisionRecord
+from shared.models import BrokerAccount, RiskVerdict
 from shared.models import Order as OrderRow
 
 S = OrderStatus
@@ -75,9 +82,16 @@ class AccountState:
     limits: RiskLimits
     views: list[WorkingOrderView] = field(init=False)
     """What the risk view sees of ``open_orders``."""
+    chain: RiskChain = field(init=False)
+    """The user's risk chain, built once for the batch."""
+
+    totals: WorkingTotals = field(init=False)
+    """``views`` summed, kept up to date with them."""
 
     def __post_init__(self) -> None:
         self.views = [_view(o) for o in self.open_orders]
+        self.totals = WorkingTotals(self.views)
+        self.chain = build_chain(self.limits)
 
     def decided(self, row: OrderRow) -> None:
         """Count a decided order (sent, working) in what the account's next orders see."""
@@ -95,7 +109,9 @@ class AccountState:
                 row.trigger_price,
             )
             self.open_orders.append(held)
-            self.views.append(_view(held))
+            view = _view(held)
+            self.views.append(view)
+            self.totals.add(view)
 
 
 def _view(o: OpenOrder) -> WorkingOrderView:
@@ -273,9 +289,15 @@ class Decider:
             decisions: tuple[Decision, ...] = (SYSTEM_BYPASS,)
         else:
             view = await self.reader.view_of(
-                state.model, order, now, tuple(state.views), state.recent, state.halts
+                state.model,
+                order,
+                now,
+                tuple(state.views),
+                state.recent,
+                state.halts,
+                state.totals,
             )
-            decisions = build_chain(state.limits).evaluate(order, view).decisions
+            decisions = state.chain.evaluate(order, view).decisions
         denial = next((d for d in decisions if not d.approved), None)
         if denial is not None:
             decided = order.with_status(
@@ -314,19 +336,19 @@ class Decider:
 async def record_decisions(
     session: AsyncSession, verdicts: Sequence[tuple[OrderRow, tuple[Decision, ...], datetime]]
 ) -> None:
-    """Every check's verdict on every order of the batch (one multi-row insert)."""
+    """Every check's verdict on every order of the batch: one row per order, the checks'
+    verdicts in it (one multi-row insert)."""
     values: list[dict[str, Any]] = [
         {
             "user_id": row.user_id,
             "order_id": row.id,
-            "check_name": d.check,
-            "approved": d.approved,
-            "code": d.code,
-            "message": d.message,
+            "approved": all(d.approved for d in decisions),
+            "checks": [[d.check, d.approved, d.code, d.message] for d in decisions],
             "ts": ts,
         }
         for row, decisions, ts in verdicts
-        for d in decisions
+        if decisions
     ]
     if values:
-        await session.execute(insert(RiskDecisionRecord), values)
+        # Core's insert of the table: a plain executemany, not the ORM's bulk path.
+        await session.execute(insert(cast(Table, RiskVerdict.__table__)), values)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.accounting import AccountSummary, MarkedPosition
+from order_processor.records import loaded_values
 from shared.contracts import (
     AccountEvent,
     FillEvent,
@@ -23,54 +25,64 @@ from shared.contracts import (
     Validity,
     user_channel,
 )
-from shared.models import Fill, Order, Position
+from shared.models import Order, Position
 from shared.outbox import Outbox as TransactionOutbox
 
 log = logging.getLogger(__name__)
 
 
+_EVENT_COLUMNS = (
+    "user_id",
+    "version",
+    "broker_account_id",
+    "client_order_id",
+    "symbol",
+    "quantity",
+    "filled_quantity",
+    "limit_price",
+    "trigger_price",
+    "average_price",
+    "origin",
+    "subscription_id",
+    "algo_tag",
+    "stop_price",
+    "target_price",
+    "reason_code",
+    "reason",
+    "created_at",
+)
+_EVENT_READS = frozenset(
+    (*_EVENT_COLUMNS, "id", "side", "order_type", "product", "validity", "status")
+)
+
+
 def order_event(row: Order, ts: datetime) -> OrderEvent:
     """The whole order as it is now, with its version."""
+    v = loaded_values(row, _EVENT_READS)
     return OrderEvent(
-        user_id=row.user_id,
-        order_id=row.id,
-        version=row.version,
-        broker_account_id=row.broker_account_id,
-        client_order_id=row.client_order_id,
-        symbol=row.symbol,
-        side=Side(row.side),
-        order_type=OrderType(row.order_type),
-        product=Product(row.product),
-        validity=Validity(row.validity),
-        status=OrderStatus(row.status),
-        quantity=row.quantity,
-        filled_quantity=row.filled_quantity,
-        limit_price=row.limit_price,
-        trigger_price=row.trigger_price,
-        average_price=row.average_price,
-        origin=row.origin,
-        subscription_id=row.subscription_id,
-        algo_tag=row.algo_tag,
-        stop_price=row.stop_price,
-        target_price=row.target_price,
-        reason_code=row.reason_code,
-        reason=row.reason,
-        created_at=row.created_at,
+        order_id=v["id"],
+        side=Side(v["side"]),
+        order_type=OrderType(v["order_type"]),
+        product=Product(v["product"]),
+        validity=Validity(v["validity"]),
+        status=OrderStatus(v["status"]),
         ts=ts,
+        **{name: v[name] for name in _EVENT_COLUMNS},
     )
 
 
-def fill_event(row: Fill) -> FillEvent:
+def fill_event(fill: Mapping[str, Any], fill_id: int) -> FillEvent:
+    """The event of a stored fill, from the values of its ``fills`` row."""
     return FillEvent(
-        user_id=row.user_id,
-        order_id=row.order_id,
-        fill_id=row.id,
-        symbol=row.symbol,
-        side=Side(row.side),
-        quantity=row.quantity,
-        price=row.price,
-        charges=row.charges,
-        ts=row.ts,
+        user_id=fill["user_id"],
+        order_id=fill["order_id"],
+        fill_id=fill_id,
+        symbol=fill["symbol"],
+        side=Side(fill["side"]),
+        quantity=fill["quantity"],
+        price=fill["price"],
+        charges=fill["charges"],
+        ts=fill["ts"],
     )
 
 

@@ -12,14 +12,19 @@ import asyncio
 import logging
 import signal
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from order_processor.brokers.base import BrokerAdapter
 from order_processor.config import DEFAULT_OPTIONS, ProcessorOptions
 from order_processor.engine import OrderEngine
-from shared.bus import create_event_bus
+from shared.bus import EventBus, create_event_bus
 from shared.clock import SystemClock
 from shared.config import Settings, get_settings
+from shared.contracts import GROUP_ORDER_PROCESSOR, ORDER_STREAMS
 from shared.db import create_engine, create_sessionmaker
-from shared.tickstore import tickstore_from_settings
+from shared.probe_server import ProbeServer, stream_sampler
+from shared.readiness import bus_checks, database_check, tickstore_checks
+from shared.tickstore import TickStore, tickstore_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +64,34 @@ async def serve(
         broker=broker,
         options=options,
     )
+    probe = _probe(settings, db, bus, tickstore)
     try:
         await engine.start()
+        if probe is not None:
+            await probe.start()
         await stop.wait()
     finally:
+        if probe is not None:
+            await probe.stop()
         await engine.stop()
         await bus.close()
         await db.dispose()
+
+
+def _probe(
+    settings: Settings, db: AsyncEngine, bus: EventBus, tickstore: TickStore
+) -> ProbeServer | None:
+    """/health, /ready and /metrics on ALGOTRADE_ORDER_PROCESSOR_PROBE_PORT (0: none)."""
+    if not settings.order_processor_probe_port:
+        return None
+    return ProbeServer(
+        settings.probe_host,
+        settings.order_processor_probe_port,
+        service="order-processor",
+        checks={"database": database_check(db), **bus_checks(bus), **tickstore_checks(tickstore)},
+        samplers=(stream_sampler(bus, ORDER_STREAMS, GROUP_ORDER_PROCESSOR),),
+        timeout_s=settings.ready_timeout_seconds,
+    )
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -130,65 +130,101 @@ def row_from_intent(intent: OrderIntent, digest: str, closing: Closing | None = 
         created_at=intent.created_at,
         updated_at=intent.created_at,
         version=1,
+        # Set, though empty, so the row's values are all loaded (``loaded_values``).
+        submitted_at=None,
+        triggered_at=None,
+        reason_code=None,
+        reason=None,
+        broker_order_id=None,
     )
+
+
+_DOMAIN_COLUMNS = {
+    "order_id": "id",
+    "user_id": "user_id",
+    "broker_account_id": "broker_account_id",
+    "client_order_id": "client_order_id",
+    "symbol": "symbol",
+    "quantity": "quantity",
+    "limit_price": "limit_price",
+    "trigger_price": "trigger_price",
+    "origin": "origin",
+    "subscription_id": "subscription_id",
+    "algo_tag": "algo_tag",
+    "stop": "stop_price",
+    "target": "target_price",
+    "broker_order_id": "broker_order_id",
+    "filled_quantity": "filled_quantity",
+    "filled_value": "filled_value",
+    "fill_count": "fill_count",
+    "reason_code": "reason_code",
+    "reason": "reason",
+    "submitted_at": "submitted_at",
+    "triggered_at": "triggered_at",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+_ROW_COLUMNS = frozenset(_DOMAIN_COLUMNS.values()) | {
+    "side",
+    "order_type",
+    "product",
+    "validity",
+    "status",
+}
+
+
+def loaded_values(row: OrderRow, columns: frozenset[str] = _ROW_COLUMNS) -> dict[str, Any]:
+    """The row's values of ``columns``, read from its loaded state at once when all are
+    there (each read through the ORM's attributes costs a call), else attribute by
+    attribute (a column not loaded is loaded the usual way)."""
+    values: dict[str, Any] = row.__dict__
+    if columns <= values.keys():
+        return values
+    return {name: getattr(row, name) for name in columns}
 
 
 def to_domain(row: OrderRow) -> Order:
     """The domain order of a stored row."""
+    v = loaded_values(row)
     return Order(
-        order_id=row.id,
-        user_id=row.user_id,
-        broker_account_id=row.broker_account_id,
-        client_order_id=row.client_order_id,
-        symbol=row.symbol,
-        side=Side(row.side),
-        quantity=row.quantity,
-        order_type=OrderType(row.order_type),
-        limit_price=row.limit_price,
-        trigger_price=row.trigger_price,
-        product=Product(row.product),
-        validity=Validity(row.validity),
-        origin=row.origin,  # type: ignore[arg-type]
-        subscription_id=row.subscription_id,
-        algo_tag=row.algo_tag,
-        stop=row.stop_price,
-        target=row.target_price,
-        broker_order_id=row.broker_order_id,
-        status=OrderStatus(row.status),
-        filled_quantity=row.filled_quantity,
-        filled_value=row.filled_value,
-        fill_count=row.fill_count,
-        reason_code=row.reason_code,
-        reason=row.reason,
-        submitted_at=row.submitted_at,
-        triggered_at=row.triggered_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        side=Side(v["side"]),
+        order_type=OrderType(v["order_type"]),
+        product=Product(v["product"]),
+        validity=Validity(v["validity"]),
+        status=OrderStatus(v["status"]),
+        **{field: v[column] for field, column in _DOMAIN_COLUMNS.items()},
     )
 
 
 def apply_to_row(order: Order, row: OrderRow) -> None:
     """Copy the mutable state of a domain order (status, fills, reasons, times) onto its row.
 
-    Every copy is a change of the order: its version goes up by one.
+    Every copy is a change of the order: its version goes up by one. Only columns whose
+    value differs are set, so the row's UPDATE carries only what moved.
     """
     row.version = (row.version or 1) + 1
     if order.updated_at is not None:
         row.updated_at = order.updated_at
-    row.status = order.status.value
-    row.side = order.side.value
-    row.quantity = order.quantity
-    row.limit_price = order.limit_price
-    row.trigger_price = order.trigger_price
-    row.filled_quantity = order.filled_quantity
-    row.filled_value = order.filled_value
-    row.fill_count = order.fill_count
-    row.average_price = order.average_price
-    row.reason_code = order.reason_code
-    row.reason = order.reason
-    row.submitted_at = order.submitted_at
-    row.triggered_at = order.triggered_at
-    row.broker_order_id = order.broker_order_id
+    state = row.__dict__
+    for name, value in (
+        ("status", order.status.value),
+        ("side", order.side.value),
+        ("quantity", order.quantity),
+        ("limit_price", order.limit_price),
+        ("trigger_price", order.trigger_price),
+        ("filled_quantity", order.filled_quantity),
+        ("filled_value", order.filled_value),
+        ("fill_count", order.fill_count),
+        ("average_price", order.average_price),
+        ("reason_code", order.reason_code),
+        ("reason", order.reason),
+        ("submitted_at", order.submitted_at),
+        ("triggered_at", order.triggered_at),
+        ("broker_order_id", order.broker_order_id),
+    ):
+        # A column not loaded (expired, deferred) is set: comparing would load it.
+        if name not in state or state[name] != value:
+            setattr(row, name, value)
 
 
 def same_terms(a: Order, b: Order) -> bool:

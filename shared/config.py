@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     profile: Profile = Profile.EMBEDDED
     data_dir: Path = Path("data")
     log_level: str = "INFO"
+    # One line per event: "json" (for a log collector) or "text" (for a terminal).
+    log_format: str = Field("text", pattern="^(json|text)$")
 
     # PostgreSQL (distributed) or SQLite (embedded)
     database_url: str | None = None  # explicit URL wins over the parts below
@@ -120,6 +122,28 @@ class Settings(BaseSettings):
     rate_limit_write_burst: int = Field(60, ge=1)
     ws_max_connections_per_user: int = Field(20, ge=1)  # per WebSocket service process
 
+    # Alerts (docs/alerts.md): history kept this many days; deliveries to notification
+    # channels retried with exponential back-off (base, cap) up to max attempts; each
+    # (user, channel) sends at most `rate` alerts a minute with bursts of `burst`.
+    alerts_retention_days: int = Field(90, ge=1)
+    alerts_delivery_max_attempts: int = Field(6, ge=1, le=50)
+    alerts_delivery_backoff_seconds: float = Field(5.0, gt=0)
+    alerts_delivery_backoff_max_seconds: float = Field(900.0, gt=0)
+    alerts_delivery_every_seconds: float = Field(1.0, gt=0)
+    alerts_channel_rate_per_minute: float = Field(30.0, gt=0)
+    alerts_channel_burst: int = Field(10, ge=1)
+    alerts_max_channels_per_user: int = Field(20, ge=1)
+    alerts_max_price_alerts_per_user: int = Field(200, ge=1)
+    # Health (/health, /ready) and Prometheus metrics (/metrics) of the processes that serve no
+    # HTTP of their own, each on its own port of probe_host; 0: not served.
+    probe_host: str = "127.0.0.1"
+    market_data_probe_port: int = Field(0, ge=0, le=65535)
+    order_processor_probe_port: int = Field(0, ge=0, le=65535)
+    strategy_worker_probe_port: int = Field(0, ge=0, le=65535)
+    analytics_worker_probe_port: int = Field(0, ge=0, le=65535)
+    # The longest each dependency check of /ready waits for an answer.
+    ready_timeout_seconds: float = Field(2.0, gt=0)
+
     # Market data
     feed: str = Field("simulated", pattern="^(simulated|replay|binance)$")
     feed_symbols: CommaList = []  # empty: every instrument (simulated) or BTCUSDT,ETHUSDT (binance)
@@ -129,6 +153,14 @@ class Settings(BaseSettings):
     feed_replay_paths: CommaList = []
     feed_replay_speed: float | None = None  # None: as fast as possible
     feed_binance_url: str = "wss://stream.binance.com:9443"
+    # `algotrade data download`: public history sources (docs/market-data-feeds.md).
+    download_binance_url: str = "https://api.binance.com"
+    download_nse_url: str = "https://nsearchives.nseindia.com"
+    download_binance_requests_per_second: float = Field(5.0, gt=0)
+    download_nse_requests_per_second: float = Field(1.0, gt=0)
+    download_timeout_seconds: float = Field(30.0, gt=0)
+    # A rate limit answer (429) asking to wait longer than this ends the download instead.
+    download_max_retry_wait_seconds: float = Field(60.0, ge=0)
     candle_grace_seconds: float = Field(2.0, ge=0)
     # Embedded profile, simulated feed: sessions of 1m history written before going live
     # (what is missing only; 0: none).
@@ -141,6 +173,12 @@ class Settings(BaseSettings):
     # Strategies act on a candle only this many bars of its timeframe after its close at
     # most; an older one (a task delivered again late) is recorded as skipped.
     strategy_max_candle_age_bars: float = Field(1.0, gt=0)
+    # Backtests (docs/backtesting.md): per-user limits on the REST runs.
+    backtest_max_concurrent: int = Field(2, ge=1, le=100)
+    backtest_max_bars: int = Field(2_000_000, ge=1_000)
+    backtest_max_sweep_points: int = Field(200, ge=1)
+    # Distributed profile: run backtests as Celery tasks on this queue (embedded: in-process).
+    backtest_queue: str = "analytics"
 
     # Trading defaults
     # A paper account's capital when none is given: 50,000 in an INR account, 10,000 in a USD
@@ -148,6 +186,15 @@ class Settings(BaseSettings):
     paper_starting_capital: Decimal = Decimal("50000")
     paper_starting_capital_usd: Decimal = Decimal("10000")
     base_currency: str = "INR"
+
+    # Alert channel senders (docs/alerts-channels.md). Loopback destinations, and plain
+    # http to them only, are for tests and local receivers; refused in production.
+    alerts_allow_loopback: bool = False
+    alerts_telegram_api_url: str = "https://api.telegram.org"
+    alerts_http_connect_timeout_seconds: float = Field(5.0, gt=0)
+    alerts_http_read_timeout_seconds: float = Field(10.0, gt=0)
+    alerts_http_max_response_bytes: int = Field(64 * 1024, ge=1024)
+    alerts_smtp_timeout_seconds: float = Field(20.0, gt=0)
 
     def paper_capital(self, currency: str) -> Decimal:
         """The default starting capital of a paper account in ``currency``."""
@@ -182,6 +229,8 @@ class Settings(BaseSettings):
             problems.append("ALGOTRADE_SECRETS_ENCRYPTION_KEYS contains the development key")
         if "*" in self.cors_origins:
             problems.append("ALGOTRADE_CORS_ORIGINS may not be '*' outside development")
+        if self.environment is Environment.PRODUCTION and self.alerts_allow_loopback:
+            problems.append("ALGOTRADE_ALERTS_ALLOW_LOOPBACK may not be on in production")
         if problems:
             raise ValueError(
                 f"refusing to start in {self.environment.value}: "

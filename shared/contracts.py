@@ -14,6 +14,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
+from shared.logs import current_correlation_id
+
 
 class Timeframe(StrEnum):
     M1 = "1m"
@@ -216,6 +218,10 @@ class OrderIntent(Message):
     target: Amount | None = None
     created_at: datetime
     purpose: Literal["open", "close"] = "open"
+    correlation_id: str | None = Field(default_factory=current_correlation_id)
+    """The id that follows the request or signal behind this order through every process's
+    logs (``shared.logs``); not one of the order's terms (not in its request hash). Optional:
+    messages from producers that predate it have none."""
 
     @model_validator(mode="after")
     def _terms_fit_purpose(self) -> Self:
@@ -250,6 +256,8 @@ class OrderCommand(Message):
     order_id: int
     version: int
     created_at: datetime
+    correlation_id: str | None = Field(default_factory=current_correlation_id)
+    """As ``OrderIntent.correlation_id``: the request that asked for the change."""
 
 
 class OrderEvent(Event):
@@ -355,6 +363,20 @@ class ControlEvent(Event):
     ts: datetime
 
 
+class BacktestProgressMsg(Message):
+    """Where one of a user's backtest runs is (on the user's channel; may be dropped: the
+    run's row is the truth). ``progress`` is 0..1; ``status`` queued, running, done,
+    failed or cancelled."""
+
+    kind: Literal["backtest_progress"] = "backtest_progress"
+    user_id: int
+    run_id: int
+    status: str
+    progress: float = Field(ge=0, le=1)
+    error: str | None = None
+    ts: datetime
+
+
 # Streams (Redis Streams in the distributed profile): delivery that must not lose messages.
 ORDER_PARTITIONS = 16
 """Broker accounts are split into this many partitions (``account id % ORDER_PARTITIONS``);
@@ -391,6 +413,7 @@ CHANNEL_MARKET_STATUS = "md:status"  # MarketStatusMsg when an exchange opens or
 
 # Celery task names.
 TASK_EVALUATE_CANDLES = "strategy_workers.evaluate_candles"
+TASK_RUN_BACKTEST = "analytics_service.run_backtest"
 
 
 def user_channel(user_id: int) -> str:

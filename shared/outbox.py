@@ -37,9 +37,10 @@ import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import metrics
 from shared.bus import EventBus
 from shared.bus.codec import decode, encode
-from shared.contracts import Event, Message
+from shared.contracts import Event, FillEvent, Message, OrderEvent, OrderStatus
 from shared.db import transaction
 from shared.models import OutboxBatch
 
@@ -116,6 +117,17 @@ async def _publish(bus: EventBus | None, messages: Iterable[tuple[str, Message]]
     return ok
 
 
+def _count(messages: Iterable[tuple[str, Message]]) -> None:
+    """Metrics of committed changes: orders by the state reached, denials by check, fills."""
+    for _, message in messages:
+        if isinstance(message, OrderEvent):
+            metrics.ORDER_TRANSITIONS.labels(message.status.value).inc()
+            if message.status is OrderStatus.DENIED:
+                metrics.RISK_DENIALS.labels(message.reason_code or "unknown").inc()
+        elif isinstance(message, FillEvent):
+            metrics.FILLS.labels(message.side.value).inc()
+
+
 class Relay:
     """Publishes committed outboxes, retires their rows, and relays rows left behind.
 
@@ -151,6 +163,7 @@ class Relay:
         leaves the row to the loop)."""
         messages, outbox.messages = outbox.messages, []
         batch_id, outbox.batch_id = outbox.batch_id, None
+        _count(messages)
         ok = await _publish(self.bus, messages)
         if batch_id is None or not ok:
             return

@@ -15,13 +15,16 @@ skipped instead of trading on them late.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import os
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery, Task
 from celery.signals import worker_process_shutdown, worker_shutdown
 from pydantic import ValidationError
 
+from shared import metrics
 from shared.config import Settings, get_settings
 from shared.contracts import TASK_EVALUATE_CANDLES, CandleMsg
 from shared.tasks import broker_url
@@ -85,13 +88,22 @@ def evaluate_candles(
         return {"candles": 0}
     closed = _closed_at(closed_at)
     conf = task.app.conf
+    started = time.perf_counter()
+    if closed is not None:
+        delay = (datetime.now(UTC) - closed).total_seconds()
+        metrics.TASK_DELAY.labels(TASK_EVALUATE_CANDLES).observe(max(delay, 0.0))
     try:
         runtime = runtime_for(conf["algotrade_settings"], conf["algotrade_worker_options"])
         outcome = runtime.evaluate(burst, closed)
     except Exception as exc:
+        metrics.TASK_FAILURES.labels(TASK_EVALUATE_CANDLES).inc()
         retries = task.request.retries or 0
         log.warning("evaluation of %d candles failed (try %d): %r", len(burst), retries + 1, exc)
         raise task.retry(exc=exc, countdown=min(30, 2**retries)) from exc
+    finally:
+        metrics.TASK_LATENCY.labels(TASK_EVALUATE_CANDLES).observe(time.perf_counter() - started)
+    for signal in outcome.signals:
+        metrics.SIGNALS.labels(signal.action.value).inc()
     return {
         "candles": outcome.candles,
         "evaluations": outcome.evaluations,
@@ -117,7 +129,12 @@ def _release(**_: Any) -> None:
     close_runtime()
 
 
+def _forget_process(**_: Any) -> None:
+    metrics.process_exited(os.getpid())  # its live gauges leave the sum (multiprocess mode)
+
+
 worker_process_shutdown.connect(_release, weak=False)
+worker_process_shutdown.connect(_forget_process, weak=False)
 worker_shutdown.connect(_release, weak=False)
 
 

@@ -317,9 +317,10 @@ class Evaluator:
         result: EvaluationResult,
     ) -> None:
         args = (sub.id, candle.symbol, candle.timeframe, candle.end, signal.action, strategy)
+        signal_id = idempotency_key(*args, prefix="sig")  # also the order's correlation id
         result.signals.append(
             SignalMsg(
-                signal_id=idempotency_key(*args, prefix="sig"),
+                signal_id=signal_id,
                 user_id=sub.user_id,
                 subscription_id=sub.id,
                 strategy=strategy,
@@ -349,6 +350,7 @@ class Evaluator:
                     algo_tag=strategy,
                     created_at=candle.end,
                     purpose="close",
+                    correlation_id=signal_id,
                 )
             )
             return
@@ -381,6 +383,7 @@ class Evaluator:
                 stop=stop,
                 target=target,
                 created_at=candle.end,
+                correlation_id=signal_id,
             )
         )
 

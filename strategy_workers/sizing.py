@@ -1,7 +1,7 @@
 """Position sizing: how many units a signal buys or sells, in Decimal, rounded down to the lot.
 
-Three methods: fixed fractional risk, fractional Kelly, and volatility
-(ATR) adjusted. Each returns a :class:`SizeResult`; a zero quantity always
+Four methods: fixed fractional risk, a fixed quantity, fractional Kelly, and
+volatility (ATR) adjusted. Each returns a :class:`SizeResult`; a zero quantity always
 comes with the reason. Parameter models are validated once per subscription
 (:func:`build_sizer`), so the per-signal path is plain Decimal arithmetic.
 """
@@ -26,6 +26,7 @@ ONE = Decimal(1)
 
 class SizingMethod(StrEnum):
     FIXED_FRACTIONAL = "fixed_fractional"
+    FIXED_QUANTITY = "fixed_quantity"
     KELLY = "kelly"
     VOLATILITY = "volatility"
 
@@ -89,6 +90,14 @@ def fixed_fractional(
     return _finish(
         equity * risk_fraction / abs(entry - stop), equity, entry, lot_size, max_leverage
     )
+
+
+def fixed_quantity(quantity: Decimal, lot_size: Decimal | int = 1) -> SizeResult:
+    """The same ``quantity`` on every entry (rounded down to the lot), whatever the equity."""
+    rounded = round_to_lot(quantity, lot_size)
+    if rounded <= 0:
+        return SizeResult(ZERO, f"below one lot of {lot_size}")
+    return SizeResult(rounded, "sized")
 
 
 def kelly_fraction(win_rate: Decimal, payoff_ratio: Decimal) -> Decimal:
@@ -179,6 +188,10 @@ class FixedFractionalParams(_SizingParams):
     risk_fraction: Decimal = Field(Decimal("0.01"), gt=0, le=Decimal("0.2"))
 
 
+class FixedQuantityParams(_SizingParams):
+    quantity: Decimal = Field(ONE, gt=0, le=Decimal(10) ** 9, description="units per entry")
+
+
 class KellyParams(_SizingParams):
     win_rate: Decimal = Field(Decimal("0.5"), gt=0, lt=1, description="share of winning trades")
     payoff_ratio: Decimal = Field(
@@ -196,6 +209,7 @@ class VolatilityParams(_SizingParams):
 
 _MODELS: dict[SizingMethod, type[_SizingParams]] = {
     SizingMethod.FIXED_FRACTIONAL: FixedFractionalParams,
+    SizingMethod.FIXED_QUANTITY: FixedQuantityParams,
     SizingMethod.KELLY: KellyParams,
     SizingMethod.VOLATILITY: VolatilityParams,
 }
@@ -224,6 +238,8 @@ class Sizer:
         atr: Decimal | None = None,
     ) -> SizeResult:
         p = self.params
+        if isinstance(p, FixedQuantityParams):
+            return fixed_quantity(p.quantity, lot_size)
         if isinstance(p, FixedFractionalParams):
             return fixed_fractional(
                 equity,

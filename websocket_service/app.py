@@ -7,12 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
 
+from shared import metrics
+from shared.http_observability import ObservabilityMiddleware
+from shared.readiness import DEFAULT_TIMEOUT_S, Check, bus_checks, check_all, database_check
 from websocket_service import status
 from websocket_service.endpoint import WsContext, router
 
 
-def create_ws_app(ctx: WsContext, *, owns_hub: bool = True) -> FastAPI:
+def create_ws_app(
+    ctx: WsContext, *, owns_hub: bool = True, ready_timeout_s: float = DEFAULT_TIMEOUT_S
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if owns_hub:
@@ -35,5 +41,20 @@ def create_ws_app(ctx: WsContext, *, owns_hub: bool = True) -> FastAPI:
     @app.get("/health")
     async def health() -> dict[str, object]:
         return {"status": "ok", "connections": ctx.hub.connections()}
+
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        """The database (sign-in) and the event bus (Redis) answer; 503 names what did not."""
+        checks: dict[str, Check] = {"database": database_check(ctx.sessions.kw["bind"])}
+        checks |= bus_checks(ctx.hub.bus)
+        found = await check_all(checks, ready_timeout_s)
+        return JSONResponse(found.body(), status_code=200 if found.ready else 503)
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        metrics.WS_CONNECTIONS.set(ctx.hub.connections())
+        return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
+
+    app.add_middleware(ObservabilityMiddleware, service="websocket")
 
     return app

@@ -18,8 +18,13 @@ PRIVATE = {
     "positions": "position",
     "signals": "signal",
     "account": "account",
+    "alerts": "alert",  # shared.alerts.AlertMessage, from the alerts:{user_id} bus channel
 }
 KIND_TO_PRIVATE = {kind: name for name, kind in PRIVATE.items()}
+# Halts, resumes and liquidations that concern the user (theirs, or everyone's), from the
+# control channel: the dashboard follows the halted state without a reload.
+TRADING = "trading"
+TRADING_ACTIONS = frozenset({"halt", "resume", "liquidate"})
 STATUS = "status"  # every exchange's market status (public)
 
 
@@ -32,7 +37,7 @@ class ClientChannel:
 
 def parse(name: str) -> ClientChannel:
     """Validate a channel a client asked for; ValueError with the reason otherwise."""
-    if name in PRIVATE:
+    if name in PRIVATE or name == TRADING:
         return ClientChannel(name, None, True)
     if name == STATUS:
         return ClientChannel(name, CHANNEL_MARKET_STATUS, False)
@@ -42,7 +47,7 @@ def parse(name: str) -> ClientChannel:
         return ClientChannel(name, candle_channel(m.group(1), Timeframe(m.group(2))), False)
     raise ValueError(
         f"unknown channel {name!r}: use ticks:SYMBOL, candles:SYMBOL:TF (1m,5m,15m,1h,1d), "
-        f"{STATUS} or one of {', '.join(sorted(PRIVATE))}"
+        f"{STATUS} or one of {', '.join(sorted([*PRIVATE, TRADING]))}"
     )
 
 

@@ -15,6 +15,8 @@ from datetime import datetime
 
 from starlette.websockets import WebSocket, WebSocketState
 
+from shared.metrics import WS_DROPPED
+
 CLOSE_BACKLOG = 1013
 CLOSE_POLICY = 1008
 CLOSE_UNSUPPORTED = 1003  # a binary frame: the protocol is JSON text
@@ -63,8 +65,10 @@ class Connection:
                     break
             else:
                 self.dropped += 1
+                WS_DROPPED.inc()
                 return
             self.dropped += 1
+            WS_DROPPED.inc()
         self._queue.append((text, private))
         self._wake.set()
 

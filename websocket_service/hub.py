@@ -11,7 +11,7 @@ import orjson
 
 from shared.bus import EventBus, Subscription, encode
 from shared.contracts import CHANNEL_CONTROL, ControlEvent, Event, Message, OrderEvent
-from websocket_service.channels import KIND_TO_PRIVATE, public_name
+from websocket_service.channels import KIND_TO_PRIVATE, TRADING, TRADING_ACTIONS, public_name
 from websocket_service.connection import CLOSE_SESSION_ENDED, Connection
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Hub:
 
     async def start(self) -> None:
         self._subscription = await self.bus.subscribe(
-            [CHANNEL_CONTROL], ["md:*", "user:*"], maxsize=100_000
+            [CHANNEL_CONTROL], ["md:*", "user:*", "alerts:*"], maxsize=100_000
         )
         self._task = asyncio.create_task(self._pump(), name="ws-hub")
 
@@ -148,8 +148,8 @@ class Hub:
                 for conn in receivers:
                     conn.offer(frame, private=False)
             return
-        if channel.startswith("user:"):
-            user_id = int(channel[5:])
+        if channel.startswith(("user:", "alerts:")):  # alerts:{id}: shared.alerts.alerts_channel
+            user_id = int(channel.partition(":")[2])
             private = KIND_TO_PRIVATE.get(getattr(message, "kind", ""))
             if private is None:
                 return
@@ -164,11 +164,25 @@ class Hub:
                     conn.offer(private_frame, private=True)
 
     def _control(self, event: ControlEvent) -> None:
+        if event.action in TRADING_ACTIONS:
+            self._trading(event)
+            return
         if event.action != "session_revoked" or event.user_id is None:
             return
         for conn in list(self._by_user.get(event.user_id, ())):
             if event.session_id is None or event.session_id == conn.session_id:
                 conn.close_soon(CLOSE_SESSION_ENDED, f"session ended: {event.reason}")
+
+    def _trading(self, event: ControlEvent) -> None:
+        """A halt, resume or liquidation to the connections it concerns: the user's, or
+        everyone's for a global one (``user_id`` None)."""
+        receivers = self._by_channel.get(TRADING)
+        if not receivers:
+            return
+        frame = _frame(TRADING, event)
+        for conn in list(receivers):
+            if event.user_id is None or conn.user_id == event.user_id:
+                conn.offer(frame, private=True)
 
 
 def _frame(channel: str, message: Message) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import AuditEntry
@@ -66,4 +66,15 @@ class AuditRepository:
             stmt = stmt.where(AuditEntry.ts >= since)
         if until:
             stmt = stmt.where(AuditEntry.ts < until)
+        return await paginate(self.session, stmt.order_by(AuditEntry.id.desc()), limit, offset)
+
+    async def about_user(self, user_id: int, limit: int, offset: int) -> Page[AuditEntry]:
+        """What the user did and what was done to them (their account, as a target), newest
+        first."""
+        stmt = select(AuditEntry).where(
+            or_(
+                AuditEntry.actor_id == user_id,
+                and_(AuditEntry.target_type == "user", AuditEntry.target_id == str(user_id)),
+            )
+        )
         return await paginate(self.session, stmt.order_by(AuditEntry.id.desc()), limit, offset)

@@ -17,7 +17,9 @@ class PreferencesRepository:
     async def get(self) -> UserPreferences | None:
         return await self.session.get(UserPreferences, self.user_id)
 
-    async def save(self, watchlist: list[str], symbol: str | None, theme: str) -> UserPreferences:
+    async def save(
+        self, watchlist: list[str], symbol: str | None, theme: str, layout: dict[str, object]
+    ) -> UserPreferences:
         row = await self.get()
         if row is None:
             row = UserPreferences(user_id=self.user_id)
@@ -25,5 +27,6 @@ class PreferencesRepository:
         row.watchlist = watchlist
         row.symbol = symbol
         row.theme = theme
+        row.layout = layout
         await self.session.flush()
         return row

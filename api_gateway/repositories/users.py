@@ -55,6 +55,46 @@ class UserRepository:
             stmt = stmt.where(User.is_active.is_(active))
         return await paginate(self.session, stmt.order_by(User.id), limit, offset)
 
+    async def count_attempt(self, user_id: int, now: datetime) -> tuple[int, datetime | None]:
+        """Count one more failed check unless the account is locked at ``now``.
+
+        Returns the count after it and the lock's end: a lock still running means
+        nothing was counted. The UPDATE locks the row until the transaction ends, so
+        a concurrent check of the same account waits here and sees this one's count.
+        """
+        await self.session.execute(
+            update(User)
+            .where(
+                User.id == user_id,
+                or_(User.locked_until.is_(None), User.locked_until <= now),
+            )
+            .values(failed_logins=User.failed_logins + 1)
+            .execution_options(synchronize_session=False)
+        )
+        user = await self.session.get(User, user_id, populate_existing=True)
+        if user is None:
+            return 0, None
+        return user.failed_logins, user.locked_until
+
+    async def clear_failures(self, user_id: int) -> None:
+        """A right password (and code): the account's count and lock start again."""
+        await self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(failed_logins=0, locked_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.get(User, user_id, populate_existing=True)
+
+    async def lock(self, user_id: int, until: datetime) -> None:
+        await self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(locked_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.get(User, user_id, populate_existing=True)
+
     async def claim_totp_step(self, user_id: int, step: int) -> bool:
         """Record ``step`` as the last accepted TOTP step; False when it is not newer (a replay).
 

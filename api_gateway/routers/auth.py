@@ -7,6 +7,9 @@ from fastapi import APIRouter, status
 from api_gateway.deps import CtxDep, CurrentUser, MetaDep, PrincipalDep, UowDep
 from api_gateway.schemas.auth import (
     LoginIn,
+    RecoveryCodesOut,
+    RecoveryCodesRegenerate,
+    RecoveryCodesStatus,
     RefreshIn,
     RegisterIn,
     TokenOut,
@@ -30,7 +33,7 @@ async def register(body: RegisterIn, ctx: CtxDep, uow: UowDep, meta: MetaDep) ->
 @router.post("/login", response_model=TokenOut)
 async def login(body: LoginIn, ctx: CtxDep, uow: UowDep, meta: MetaDep) -> object:
     return await AuthService(ctx, uow.session, uow.events).login(
-        body.email, body.password, body.totp_code, meta
+        body.email, body.password, body.totp_code, meta, body.recovery_code
     )
 
 
@@ -52,17 +55,41 @@ async def totp_setup(user: CurrentUser, ctx: CtxDep, uow: UowDep) -> object:
     return TotpSetupOut(secret=secret, otpauth_uri=uri)
 
 
-@router.post("/2fa/enable", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/2fa/enable", response_model=RecoveryCodesOut)
 async def totp_enable(
     body: TotpCodeIn, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
-) -> None:
-    await AuthService(ctx, uow.session, uow.events).totp_enable(user, body.code, meta)
+) -> object:
+    """Turn two-factor on with a code of the new seed. The answer holds the recovery codes,
+    each usable once in place of a TOTP code: shown this once, only their digests are kept."""
+    codes = await AuthService(ctx, uow.session, uow.events).totp_enable(user, body.code, meta)
+    return RecoveryCodesOut(recovery_codes=codes)
 
 
 @router.post("/2fa/disable", status_code=status.HTTP_204_NO_CONTENT)
 async def totp_disable(
     body: TotpDisableIn, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
 ) -> None:
+    """Turn two-factor off: the password and a TOTP code, or a recovery code in its place."""
     await AuthService(ctx, uow.session, uow.events).totp_disable(
+        user, body.password, body.code, meta, body.recovery_code
+    )
+
+
+@router.get("/2fa/recovery-codes", response_model=RecoveryCodesStatus)
+async def recovery_codes_status(user: CurrentUser, ctx: CtxDep, uow: UowDep) -> object:
+    """How many recovery codes are left unused (the codes themselves are never shown again)."""
+    remaining, generated_at = await AuthService(ctx, uow.session, uow.events).recovery_codes_status(
+        user
+    )
+    return RecoveryCodesStatus(remaining=remaining, generated_at=generated_at)
+
+
+@router.post("/2fa/recovery-codes", response_model=RecoveryCodesOut)
+async def regenerate_recovery_codes(
+    body: RecoveryCodesRegenerate, user: CurrentUser, ctx: CtxDep, uow: UowDep, meta: MetaDep
+) -> object:
+    """A new set of recovery codes, shown this once; every earlier code stops working."""
+    codes = await AuthService(ctx, uow.session, uow.events).regenerate_recovery_codes(
         user, body.password, body.code, meta
     )
+    return RecoveryCodesOut(recovery_codes=codes)

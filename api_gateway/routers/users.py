@@ -72,5 +72,5 @@ async def preferences(user: CurrentUser, uow: UowDep) -> object:
 async def save_preferences(body: PreferencesUpdate, user: CurrentUser, uow: UowDep) -> object:
     """Replace the signed-in user's preferences (fields left out take their defaults)."""
     return await PreferencesRepository(uow.session, user.id).save(
-        body.watchlist, body.symbol, body.theme
+        body.watchlist, body.symbol, body.theme, body.layout.model_dump()
     )

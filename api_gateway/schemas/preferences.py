@@ -1,4 +1,5 @@
-"""The dashboard preferences of the signed-in user (watchlist, selected symbol, theme)."""
+"""The dashboard preferences of the signed-in user (watchlist, selected symbol, theme,
+layout)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,28 @@ WatchSymbol = Annotated[
     str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9&_.\-]*$")
 ]
 DEFAULT_WATCHLIST = ["RELIANCE", "TCS", "INFY", "HDFCBANK", "BTCUSDT"]
+Density = Literal["comfortable", "compact"]
+# The trade screen's panels a trader may hide (the chart and the ticket always show).
+Panel = Literal["watchlist", "summary", "positions", "orders"]
+
+
+class Layout(RequestModel):
+    """How the trade screen is laid out."""
+
+    density: Density = Field("comfortable", description="compact: tighter rows and padding")
+    hidden_panels: list[Panel] = Field(
+        default_factory=list, max_length=4, description="panels of the trade screen not shown"
+    )
+
+    @field_validator("hidden_panels")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
+class LayoutPublic(PublicModel):
+    density: Density = "comfortable"
+    hidden_panels: list[Panel] = Field(default_factory=list)
 
 
 class PreferencesUpdate(RequestModel):
@@ -25,6 +48,7 @@ class PreferencesUpdate(RequestModel):
     )
     symbol: WatchSymbol | None = Field(None, description="the symbol the trade screen shows")
     theme: Theme = Field("system", description="system follows the browser's setting")
+    layout: Layout = Field(default_factory=Layout)
 
     @field_validator("watchlist")
     @classmethod
@@ -36,4 +60,5 @@ class PreferencesPublic(PublicModel):
     watchlist: list[str]
     symbol: str | None
     theme: Theme
+    layout: LayoutPublic = Field(default_factory=LayoutPublic)
     updated_at: datetime | None = Field(None, description="null until first saved")

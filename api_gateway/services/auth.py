@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api_gateway.context import GatewayContext
 from api_gateway.repositories.audit import AuditRepository
+from api_gateway.repositories.recovery_codes import RecoveryCodeRepository
 from api_gateway.repositories.users import TokenRepository, UserRepository
+from api_gateway.services import recovery_codes
 from api_gateway.services.secret_checks import Failure, SecretChecks
 from shared.contracts import ControlEvent
 from shared.errors import BadRequest, Conflict, Unauthorized
@@ -69,31 +71,32 @@ class AuthService:
         return user
 
     async def login(
-        self, email: str, password: str, totp_code: str | None, meta: RequestMeta
+        self,
+        email: str,
+        password: str,
+        totp_code: str | None,
+        meta: RequestMeta,
+        recovery_code: str | None = None,
     ) -> IssuedTokens:
         now = self.now
         user = await self.users.by_email(email)
-        refusal = self.checks.refusal(user, meta, now)
-        if refusal is not None:
-            raise refusal
-        ok = await self.ctx.hasher.verify(password, user.password_hash if user else None)
-        if not ok or user is None:
-            await self.checks.record_failure(
-                user.id if user else None, email, meta, Failure.BAD_PASSWORD
-            )
-            raise Unauthorized(
-                "incorrect e-mail or password", code="invalid_credentials", keep_changes=True
-            )
-        if not user.is_active:
-            raise Unauthorized("this account is disabled", code="account_disabled")
-        if user.totp_enabled:
-            if totp_code is None:
-                raise Unauthorized("a TOTP code is required", code="totp_required")
-            failure = await self.checks.totp(user, totp_code)
-            if failure is not None:
-                await self.checks.record_failure(user.id, email, meta, failure)
-                raise Unauthorized(failure.message, code=failure.code, keep_changes=True)
-        self.checks.succeeded(user)
+        async with self.checks.attempt(user, email, meta) as attempt:
+            ok = await self.ctx.hasher.verify(password, user.password_hash if user else None)
+            if not ok or user is None:
+                self.checks.failed(attempt, meta, Failure.BAD_PASSWORD)
+                raise Unauthorized(
+                    "incorrect e-mail or password", code="invalid_credentials", keep_changes=True
+                )
+            if not user.is_active:
+                raise Unauthorized("this account is disabled", code="account_disabled")
+            if user.totp_enabled:
+                if totp_code is None and recovery_code is None:
+                    raise Unauthorized("a TOTP code is required", code="totp_required")
+                failure = await self.checks.second_factor(user, totp_code, recovery_code)
+                if failure is not None:
+                    self.checks.failed(attempt, meta, failure)
+                    raise Unauthorized(failure.message, code=failure.code, keep_changes=True)
+            await self.checks.passed(attempt)
         user.last_login_at = now
         issued = await self._start_session(user, meta)
         self.audit.record(
@@ -104,6 +107,7 @@ class AuthService:
             target_id=user.id,
             ip_address=meta.ip_address,
             user_agent=meta.user_agent,
+            details={"with": "recovery_code"} if recovery_code is not None else {},
         )
         return issued
 
@@ -238,7 +242,8 @@ class AuthService:
         uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="algotrade")
         return secret, uri
 
-    async def totp_enable(self, user: User, code: str, meta: RequestMeta) -> None:
+    async def totp_enable(self, user: User, code: str, meta: RequestMeta) -> list[str]:
+        """Turn two-factor on; the new recovery codes, shown this once."""
         if user.totp_enabled:
             raise Conflict("two-factor authentication is already enabled", code="totp_enabled")
         # The seed was just handed to this session, so a wrong code is no guess at a secret
@@ -247,6 +252,7 @@ class AuthService:
         if failure is not None:
             raise BadRequest(failure.message, code=failure.code)
         user.totp_enabled = True
+        codes = await self._new_recovery_codes(user)
         self.audit.record(
             "user.totp_enabled",
             actor_id=user.id,
@@ -255,14 +261,25 @@ class AuthService:
             target_id=user.id,
             ip_address=meta.ip_address,
         )
+        return codes
 
-    async def totp_disable(self, user: User, password: str, code: str, meta: RequestMeta) -> None:
+    async def totp_disable(
+        self,
+        user: User,
+        password: str,
+        code: str | None,
+        meta: RequestMeta,
+        recovery_code: str | None = None,
+    ) -> None:
         if not user.totp_enabled:
             raise BadRequest("two-factor authentication is not enabled", code="totp_not_enabled")
-        await self.checks.reauthenticate(user, password, code, "totp_disable", meta)
+        await self.checks.reauthenticate(
+            user, password, code, "totp_disable", meta, recovery_code=recovery_code
+        )
         user.totp_enabled = False
         user.totp_secret_encrypted = None
         user.totp_last_step = None
+        await RecoveryCodeRepository(self.session, user.id).clear()
         self.audit.record(
             "user.totp_disabled",
             actor_id=user.id,
@@ -270,4 +287,33 @@ class AuthService:
             target_type="user",
             target_id=user.id,
             ip_address=meta.ip_address,
+            details={"with": "recovery_code"} if recovery_code is not None else {},
         )
+
+    async def regenerate_recovery_codes(
+        self, user: User, password: str, code: str, meta: RequestMeta
+    ) -> list[str]:
+        """A fresh set of recovery codes (the old ones stop working), after the password
+        and a TOTP code."""
+        if not user.totp_enabled:
+            raise BadRequest("two-factor authentication is not enabled", code="totp_not_enabled")
+        await self.checks.reauthenticate(user, password, code, "recovery_codes", meta)
+        codes = await self._new_recovery_codes(user)
+        self.audit.record(
+            "user.recovery_codes_regenerated",
+            actor_id=user.id,
+            ts=self.now,
+            target_type="user",
+            target_id=user.id,
+            ip_address=meta.ip_address,
+        )
+        return codes
+
+    async def recovery_codes_status(self, user: User) -> tuple[int, datetime | None]:
+        return await RecoveryCodeRepository(self.session, user.id).status()
+
+    async def _new_recovery_codes(self, user: User) -> list[str]:
+        codes = recovery_codes.new_codes()
+        digests = [recovery_codes.digest(user.id, recovery_codes.normalise(c) or c) for c in codes]
+        await RecoveryCodeRepository(self.session, user.id).replace(digests, self.now)
+        return codes

@@ -24,6 +24,7 @@ from api_gateway.schemas.orders import OrderCreate, OrderUpdate, PositionClose, 
 from order_processor.api import (
     AccountReader,
     AccountSummary,
+    CheckVerdict,
     MarkedPosition,
     OrderDesk,
     OrderFilters,
@@ -33,7 +34,7 @@ from order_processor.api import (
 )
 from shared.contracts import OrderCommand, OrderIntent, OrderStatus, Product
 from shared.errors import Unprocessable
-from shared.models import Fill, Order, RiskDecisionRecord, User
+from shared.models import Fill, Order, User
 from shared.repository import Page
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class OrdersApi:
 
     # -- reading -------------------------------------------------------------
 
-    async def get(self, order_id: int) -> tuple[Order, Sequence[RiskDecisionRecord]]:
+    async def get(self, order_id: int) -> tuple[Order, Sequence[CheckVerdict]]:
         return await self.desk.order(order_id)
 
     async def search(self, filters: OrderFilters, limit: int, offset: int) -> Page[Order]:

@@ -6,11 +6,22 @@ lockout stored on the row, doubling up to an hour) and
 ``MAX_LOGIN_ATTEMPTS_PER_ADDRESS`` per address in a sliding window. A success
 clears the account's count, never the address's: an attacker's own account
 must not reset the count of the guesses made at others. A TOTP code is
-accepted once: its time step must be newer than the last one accepted.
+accepted once: its time step must be newer than the last one accepted; a
+recovery code is accepted once, full stop.
+
+Every check is counted as a failure *before* it is made (``attempt``), and the
+count is taken back when it passes: a password hash takes tens of
+milliseconds, and guesses sent in parallel must not all be judged against the
+count from before any of them. The account's count is one conditional UPDATE
+whose row lock holds until the request ends, so concurrent checks of one
+account queue behind each other and each sees the one before.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -20,7 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api_gateway.context import GatewayContext
 from api_gateway.repositories.audit import AuditRepository
+from api_gateway.repositories.recovery_codes import RecoveryCodeRepository
 from api_gateway.repositories.users import UserRepository
+from api_gateway.services import recovery_codes
 from api_gateway.services.totp import matching_step
 from shared.errors import BadRequest, TooManyRequests
 from shared.models import User
@@ -37,6 +50,7 @@ class Failure(StrEnum):
     BAD_PASSWORD = "bad_password"  # noqa: S105 (a reason, not a password)
     BAD_TOTP = "bad_totp"
     TOTP_REUSED = "totp_reused"
+    BAD_RECOVERY_CODE = "bad_recovery_code"
 
     @property
     def code(self) -> str:
@@ -54,7 +68,22 @@ _ERRORS = {
         "totp_reused",
         "this TOTP code has been used already; wait for the next one",
     ),
+    Failure.BAD_RECOVERY_CODE: (
+        "invalid_recovery_code",
+        "incorrect recovery code, or one that has been used already",
+    ),
 }
+
+
+@dataclass
+class Attempt:
+    """One check, counted as failed until it ``passed``."""
+
+    address: str
+    at: datetime
+    user_id: int | None
+    email: str
+    failed: bool = False
 
 
 class SecretChecks:
@@ -64,26 +93,83 @@ class SecretChecks:
         self.users = UserRepository(session)
         self.audit = AuditRepository(session)
 
-    def refusal(
-        self, user: User | None, meta: RequestMeta, now: datetime, *, keep_changes: bool = False
-    ) -> TooManyRequests | None:
-        """The 429 due before checking anything, when the address or the account must wait."""
-        wait = self.ctx.address_throttle.retry_after(meta.ip_address, now)
+    @asynccontextmanager
+    async def attempt(
+        self, user: User | None, email: str, meta: RequestMeta, *, keep_changes: bool = False
+    ) -> AsyncIterator[Attempt]:
+        """Count a check of what ``user`` knows as failed, then make it inside the block.
+
+        429 first when the address or the account must wait. The block ends with
+        ``passed`` (the count taken back) or ``failed`` (the count kept); if it
+        ends any other way (an error, a missing code) the address's count is
+        taken back and the account's goes with the rolled-back transaction.
+        """
+        now = self.ctx.clock.now()
+        throttle = self.ctx.address_throttle
+        wait = throttle.reserve(meta.ip_address, now)
         if wait:
-            return TooManyRequests(
+            raise TooManyRequests(
                 "too many failed password or code checks from this address; try again later",
                 retry_after=wait,
                 code="address_throttled",
                 keep_changes=keep_changes,
             )
-        if user is not None and user.locked_until is not None and user.locked_until > now:
-            return TooManyRequests(
+        attempt = Attempt(meta.ip_address, now, user.id if user else None, email)
+        try:
+            if user is not None:
+                await self._count_for_account(user.id, now, keep_changes)
+            yield attempt
+        finally:
+            if not attempt.failed:
+                throttle.release(attempt.address, attempt.at)
+
+    async def _count_for_account(self, user_id: int, now: datetime, keep_changes: bool) -> None:
+        count, locked_until = await self.users.count_attempt(user_id, now)
+        if locked_until is not None and locked_until > now:
+            raise TooManyRequests(
                 "too many failed password or code checks for this account; try again later",
-                retry_after=int((user.locked_until - now).total_seconds()) + 1,
+                retry_after=int((locked_until - now).total_seconds()) + 1,
                 code="account_locked",
                 keep_changes=keep_changes,
             )
-        return None
+        over = count - self.ctx.settings.max_login_attempts
+        if over >= 0:
+            # Locked now, as if this check fails; passing lifts it. Checks that come
+            # meanwhile are refused rather than judged on a count this one may raise.
+            delay = timedelta(seconds=self.ctx.settings.login_lockout_seconds * 2 ** min(over, 12))
+            await self.users.lock(user_id, now + min(delay, MAX_LOCKOUT))
+
+    async def passed(self, attempt: Attempt) -> None:
+        """A right password (and code): the account's count starts again; the address's
+        keeps every failure but this attempt's own reservation."""
+        if attempt.user_id is not None:
+            await self.users.clear_failures(attempt.user_id)
+
+    def failed(
+        self,
+        attempt: Attempt,
+        meta: RequestMeta,
+        failure: Failure,
+        *,
+        action: str = "user.login_failed",
+        via: str | None = None,
+    ) -> None:
+        """Keep the count and audit it; the caller raises with ``keep_changes`` so both are
+        committed."""
+        attempt.failed = True
+        details = {"reason": failure.value, "email": attempt.email.lower()[:320]}
+        if via is not None:
+            details["via"] = via
+        self.audit.record(
+            action,
+            actor_id=attempt.user_id,
+            ts=attempt.at,
+            target_type="user",
+            target_id=attempt.user_id,
+            ip_address=meta.ip_address,
+            user_agent=meta.user_agent,
+            details=details,
+        )
 
     def generator(self, user: User) -> pyotp.TOTP:
         """The user's TOTP generator (its seed is stored encrypted)."""
@@ -100,80 +186,64 @@ class SecretChecks:
             return Failure.TOTP_REUSED
         return None
 
+    async def recovery_code(self, user: User, code: str) -> Failure | None:
+        """Spend one of the user's unused recovery codes: None when ``code`` was one."""
+        normalised = recovery_codes.normalise(code)
+        if normalised is None:
+            return Failure.BAD_RECOVERY_CODE
+        spent = await RecoveryCodeRepository(self.session, user.id).spend(
+            recovery_codes.digest(user.id, normalised), self.ctx.clock.now()
+        )
+        return None if spent else Failure.BAD_RECOVERY_CODE
+
+    async def second_factor(
+        self, user: User, code: str | None, recovery_code: str | None
+    ) -> Failure | None:
+        """Check a TOTP code or, in its place, a recovery code (whichever is given)."""
+        if recovery_code is not None:
+            return await self.recovery_code(user, recovery_code)
+        if code is not None:
+            return await self.totp(user, code)
+        return None
+
     async def reauthenticate(
-        self, user: User, password: str, code: str | None, via: str, meta: RequestMeta
+        self,
+        user: User,
+        password: str,
+        code: str | None,
+        via: str,
+        meta: RequestMeta,
+        *,
+        recovery_code: str | None = None,
     ) -> None:
-        """Check the signed-in user's password (and TOTP code) before a sensitive change.
+        """Check the signed-in user's password (and TOTP or recovery code) before a
+        sensitive change.
 
         A stolen access token must not be a password oracle: wrong guesses count as
         failed logins do, and over the limit the answer is 429 (audited) whatever is sent.
         """
-        now = self.ctx.clock.now()
-        refusal = self.refusal(user, meta, now, keep_changes=True)
-        if refusal is not None:
+        try:
+            async with self.attempt(user, user.email, meta, keep_changes=True) as attempt:
+                failure = None
+                if not await self.ctx.hasher.verify(password, user.password_hash):
+                    failure = Failure.BAD_PASSWORD
+                else:
+                    failure = await self.second_factor(user, code, recovery_code)
+                if failure is not None:
+                    self.failed(
+                        attempt, meta, failure, action="user.password_check_failed", via=via
+                    )
+                    raise BadRequest(failure.message, code=failure.code, keep_changes=True)
+                await self.passed(attempt)
+        except TooManyRequests as refusal:
             self.audit.record(
                 "user.password_check_throttled",
                 actor_id=user.id,
-                ts=now,
+                ts=self.ctx.clock.now(),
                 target_type="user",
                 target_id=user.id,
                 ip_address=meta.ip_address,
                 user_agent=meta.user_agent,
                 details={"via": via, "code": refusal.code, "retry_after": refusal.retry_after},
             )
-            raise refusal
-        failure = None
-        if not await self.ctx.hasher.verify(password, user.password_hash):
-            failure = Failure.BAD_PASSWORD
-        elif code is not None:
-            failure = await self.totp(user, code)
-        if failure is not None:
-            await self.record_failure(
-                user.id, user.email, meta, failure, action="user.password_check_failed", via=via
-            )
-            raise BadRequest(failure.message, code=failure.code, keep_changes=True)
-        self.succeeded(user)
-
-    def succeeded(self, user: User) -> None:
-        """A right password (and code): the account's count starts again; the address's not."""
-        user.failed_logins = 0
-        user.locked_until = None
-
-    async def record_failure(
-        self,
-        user_id: int | None,
-        email: str,
-        meta: RequestMeta,
-        failure: Failure,
-        *,
-        action: str = "user.login_failed",
-        via: str | None = None,
-    ) -> None:
-        """Count a failure; the caller raises with ``keep_changes`` so the count is committed."""
-        now = self.ctx.clock.now()
-        self.ctx.address_throttle.record_failure(meta.ip_address, now)
-        if user_id is not None:
-            user = await self.session.get(
-                User, user_id, with_for_update=True, populate_existing=True
-            )
-            if user is not None:
-                user.failed_logins += 1
-                over = user.failed_logins - self.ctx.settings.max_login_attempts
-                if over >= 0:
-                    delay = timedelta(
-                        seconds=self.ctx.settings.login_lockout_seconds * 2 ** min(over, 12)
-                    )
-                    user.locked_until = now + min(delay, MAX_LOCKOUT)
-        details = {"reason": failure.value, "email": email.lower()[:320]}
-        if via is not None:
-            details["via"] = via
-        self.audit.record(
-            action,
-            actor_id=user_id,
-            ts=now,
-            target_type="user",
-            target_id=user_id,
-            ip_address=meta.ip_address,
-            user_agent=meta.user_agent,
-            details=details,
-        )
+            raise

@@ -35,6 +35,27 @@ class AddressThrottle:
             return 0
         return max(1, int((q[0] + self.window - now).total_seconds()) + 1)
 
+    def reserve(self, address: str, now: datetime) -> int:
+        """Count an attempt as failed before it is checked (a check is slow, and parallel
+        guesses must not all pass on the same count): 0 when counted, else the seconds the
+        address must wait (nothing counted). ``release`` takes it back when it succeeds."""
+        wait = self.retry_after(address, now)
+        if not wait:
+            self.record_failure(address, now)
+        return wait
+
+    def release(self, address: str, at: datetime) -> None:
+        """Take back one attempt counted at ``at`` (it turned out not to be a failure)."""
+        q = self._failures.get(address)
+        if q is None:
+            return
+        try:
+            q.remove(at)
+        except ValueError:  # already left the window
+            return
+        if not q:
+            del self._failures[address]
+
     def record_failure(self, address: str, now: datetime) -> None:
         if address not in self._failures and len(self._failures) >= self._max_addresses:
             self._failures.pop(next(iter(self._failures)))

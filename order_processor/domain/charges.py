@@ -11,7 +11,7 @@ order's brokerage.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
@@ -47,7 +47,14 @@ class ChargeBreakdown:
 
     def items(self) -> dict[str, Decimal]:
         """Item name -> amount, in a fixed order (zero items included)."""
-        return asdict(self)
+        return {
+            "brokerage": self.brokerage,
+            "stt": self.stt,
+            "exchange_txn": self.exchange_txn,
+            "sebi_fee": self.sebi_fee,
+            "stamp_duty": self.stamp_duty,
+            "gst": self.gst,
+        }
 
 
 class FeeModel(Protocol):

@@ -3,6 +3,7 @@ the few platform-wide queries the processor and admins need live in ``system.py`
 
 from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.book import (
+    CheckVerdict,
     FillRepository,
     LedgerRepository,
     PositionRepository,
@@ -14,6 +15,7 @@ from order_processor.repositories.system import SystemQueries
 
 __all__ = [
     "AccountRepository",
+    "CheckVerdict",
     "FillRepository",
     "HaltRepository",
     "LedgerRepository",

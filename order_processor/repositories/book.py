@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 
 from order_processor.domain.risk import Decision
-from shared.models import Fill, LedgerEntry, Order, Position, RiskDecisionRecord
+from shared.models import Fill, LedgerEntry, Order, Position, RiskVerdict
 from shared.repository import Page, UserScopedRepository
 
 
@@ -111,8 +112,19 @@ class LedgerRepository(UserScopedRepository[LedgerEntry]):
         return (await self.session.scalars(stmt.order_by(LedgerEntry.id))).all()
 
 
-class RiskDecisionRepository(UserScopedRepository[RiskDecisionRecord]):
-    model = RiskDecisionRecord
+@dataclass(frozen=True, slots=True)
+class CheckVerdict:
+    """One check's verdict on an order, as stored in the order's risk verdicts."""
+
+    check_name: str
+    approved: bool
+    code: str
+    message: str
+    ts: datetime
+
+
+class RiskDecisionRepository(UserScopedRepository[RiskVerdict]):
+    model = RiskVerdict
     not_found_message = "risk decision not found"
 
     async def record(
@@ -123,25 +135,30 @@ class RiskDecisionRepository(UserScopedRepository[RiskDecisionRecord]):
         *,
         prefix: str = "",
     ) -> None:
-        """Store the chain's decisions on an order, passes included (one multi-row insert)."""
+        """Store one run of the chain on an order, passes included (one row)."""
         if not decisions:
             return
         await self.session.execute(
-            insert(RiskDecisionRecord),
+            insert(cast(Table, RiskVerdict.__table__)),
             [
                 {
                     "user_id": self.user_id,
                     "order_id": order_id,
-                    "check_name": d.check,
-                    "approved": d.approved,
-                    "code": d.code,
-                    "message": prefix + d.message,
+                    "approved": all(d.approved for d in decisions),
+                    "checks": [
+                        [d.check, d.approved, d.code, prefix + d.message] for d in decisions
+                    ],
                     "ts": ts,
                 }
-                for d in decisions
             ],
         )
 
-    async def for_order(self, order_id: int) -> Sequence[RiskDecisionRecord]:
-        stmt = self._scoped().where(RiskDecisionRecord.order_id == order_id)
-        return (await self.session.scalars(stmt.order_by(RiskDecisionRecord.id))).all()
+    async def for_order(self, order_id: int) -> list[CheckVerdict]:
+        """Every check's verdict on the order, runs of the chain in the order they ran."""
+        stmt = self._scoped().where(RiskVerdict.order_id == order_id)
+        runs = (await self.session.scalars(stmt.order_by(RiskVerdict.id))).all()
+        return [
+            CheckVerdict(check, approved, code, message, run.ts)
+            for run in runs
+            for check, approved, code, message in run.checks
+        ]

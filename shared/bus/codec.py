@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import orjson
 from pydantic import Field, TypeAdapter, ValidationError
 
-from shared import contracts
+from shared import alerts, contracts
 from shared.contracts import Message
 
 __all__ = [
@@ -48,9 +48,15 @@ class InvalidMessage(MessageDecodeError):
 
 
 def _message_classes() -> dict[str, type[Message]]:
-    """Every concrete message class of the contracts module, by its ``kind``."""
+    """Every concrete message class of the contracts (and alerts) modules, by its ``kind``."""
     found: dict[str, type[Message]] = {}
-    for _, cls in inspect.getmembers(contracts, inspect.isclass):
+    members = [
+        *inspect.getmembers(contracts, inspect.isclass),
+        *inspect.getmembers(alerts, inspect.isclass),
+    ]
+    for _, cls in members:
+        if cls in found.values():
+            continue  # a class the alerts module imports from the contracts
         if not issubclass(cls, Message) or cls is Message:
             continue
         field = cls.model_fields.get("kind")

@@ -1,25 +1,32 @@
 """ORM models. Import every model here so Alembic sees the whole metadata."""
 
+from shared.models.alerts import Alert, AlertChannel, AlertDelivery, PriceAlert
 from shared.models.audit import AuditEntry
+from shared.models.backtests import BacktestRun
 from shared.models.base import Base
 from shared.models.brokers import BrokerAccount
 from shared.models.outbox import OutboxBatch
 from shared.models.partitions import OrderPartition, OrderProcessorMember
 from shared.models.preferences import UserPreferences
+from shared.models.recovery import RecoveryCode
 from shared.models.strategies import SignalRecord, StrategySubscription
 from shared.models.trading import (
     Fill,
     LedgerEntry,
     Order,
     Position,
-    RiskDecisionRecord,
+    RiskVerdict,
     TradingHalt,
     UserRiskLimits,
 )
 from shared.models.users import RefreshToken, Role, TokenFamily, User
 
 __all__ = [
+    "Alert",
+    "AlertChannel",
+    "AlertDelivery",
     "AuditEntry",
+    "BacktestRun",
     "Base",
     "BrokerAccount",
     "Fill",
@@ -29,8 +36,10 @@ __all__ = [
     "OrderProcessorMember",
     "OutboxBatch",
     "Position",
+    "PriceAlert",
+    "RecoveryCode",
     "RefreshToken",
-    "RiskDecisionRecord",
+    "RiskVerdict",
     "Role",
     "SignalRecord",
     "StrategySubscription",

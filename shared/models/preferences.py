@@ -21,6 +21,8 @@ class UserPreferences(Base):
     watchlist: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
     symbol: Mapped[str | None] = mapped_column(String(32), nullable=True)
     theme: Mapped[str] = mapped_column(String(8), default="system", nullable=False)
+    # Density and the panels shown (see api_gateway.schemas.preferences.Layout).
+    layout: Mapped[dict[str, object]] = mapped_column(JSON, default=dict, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
     )

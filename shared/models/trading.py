@@ -130,10 +130,12 @@ class LedgerEntry(Base):
     description: Mapped[str] = mapped_column(String(200), default="", nullable=False)
 
 
-class RiskDecisionRecord(Base):
-    """Every decision of the risk chain, pass or fail, for the audit trail."""
+class RiskVerdict(Base):
+    """One run of the risk chain on an order, pass or fail, for the audit trail: the
+    verdict of every check it ran, in order, kept compactly in ``checks`` (a list of
+    ``[check, approved, code, message]``) so deciding an order writes one row."""
 
-    __tablename__ = "risk_decisions"
+    __tablename__ = "risk_verdicts"
     __table_args__ = ids_never_reused()
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -141,10 +143,8 @@ class RiskDecisionRecord(Base):
     order_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True, nullable=True
     )
-    check_name: Mapped[str] = mapped_column(String(48), nullable=False)
     approved: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    code: Mapped[str] = mapped_column(String(48), nullable=False)
-    message: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    checks: Mapped[list[list[Any]]] = mapped_column(JSON, nullable=False)
     ts: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 

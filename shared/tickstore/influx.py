@@ -259,6 +259,10 @@ class InfluxTickStore:
                 self._latest[symbol] = stored
         return self._latest.get(symbol)
 
+    async def ping(self) -> bool:
+        """Does InfluxDB answer ``/ping`` now (readiness)?"""
+        return await self.http.ping()
+
     def stats(self) -> dict[str, Any]:
         """Buffer and write counters (ticks unless the name says candles)."""
         return {

@@ -175,3 +175,13 @@ class Strategy(ABC, Generic[P]):
     @abstractmethod
     def evaluate(self, window: CandleWindow) -> list[Signal]:
         """Signals for the last bar of ``window``; pure (same window, same answer)."""
+
+    def scan(self, history: CandleWindow) -> IntArray | None:
+        """Indices of the bars of ``history`` on which ``evaluate`` may signal, or None.
+
+        The backtester calls ``evaluate`` (on the last ``warmup`` bars, as live does)
+        only on these bars, so the answer must be a superset of the bars that signal.
+        A strategy whose rule vectorises over the whole history narrows it here; the
+        default None means every bar must be evaluated.
+        """
+        return None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
 from shared.contracts import SignalAction
 from strategy_workers import indicators as ta
+from strategy_workers.indicators import IntArray
 from strategy_workers.strategies._rules import (
     RiskParams,
     clamp01,
@@ -49,6 +51,25 @@ class MACrossover(Strategy[MACrossoverParams]):
         # An EMA needs a few periods past its SMA seed before it stops depending on the start.
         slow_bars = 3 * p.slow if p.ma_type == "ema" else p.slow + 1
         return max(slow_bars, p.atr_period + 2)
+
+    def scan(self, history: CandleWindow) -> IntArray | None:
+        """The bars where the averages may cross: the sign of fast - slow changes (or nearly).
+
+        SMAs over the whole history equal the windowed ones up to rounding, so a small
+        tolerance keeps the candidates a superset; an EMA depends on its window's start,
+        so EMA crossovers are evaluated on every bar.
+        """
+        p = self.params
+        if p.ma_type != "sma":
+            return None
+        close = history.close
+        diff = ta.sma(close, p.fast) - ta.sma(close, p.slow)
+        eps = 1e-9 * np.abs(close)
+        before, now = diff[:-1], diff[1:]
+        up = (before <= eps[1:]) & (now > -eps[1:])
+        down = (before >= -eps[1:]) & (now < eps[1:])
+        found = np.flatnonzero(up | down) + 1
+        return found[found >= self.warmup - 1].astype(np.int64)
 
     def evaluate(self, window: CandleWindow) -> list[Signal]:
         p = self.params

@@ -27,6 +27,8 @@ COMMANDS = [
     ["halt"],
     ["resume"],
     ["liquidate"],
+    ["backtest"],
+    ["sweep"],
 ]
 
 

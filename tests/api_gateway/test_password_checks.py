@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -33,7 +35,7 @@ async def _enable_totp(api: Api, trader: Trader, clock: EventClock) -> pyotp.TOT
     enabled = await api.client.post(
         f"{R}/auth/2fa/enable", headers=trader.headers, json={"code": totp.at(clock.now())}
     )
-    assert enabled.status_code == 204
+    assert enabled.status_code == 200
     clock.advance_to(clock.now() + timedelta(seconds=totp.interval))  # the next code is new
     return totp
 
@@ -114,3 +116,118 @@ async def test_password_guesses_with_many_tokens_from_one_address_are_throttled(
 
         assert codes[:4] == [400] * 4
         assert codes[4:] == [429, 429]
+
+
+# Guesses sent in parallel: each is counted before its (slow) password hash, so they
+# cannot all be judged against the count from before any of them. On PostgreSQL, where
+# requests run side by side (SQLite's embedded profile serialises its transactions).
+
+
+@pytest.mark.service
+@pytest.mark.parametrize("backend", ["postgres", "pgbouncer"])
+async def test_parallel_wrong_current_passwords_pass_the_account_limit_no_more(
+    request, tmp_path, backend
+):
+    settings = settings_for(
+        backend, request, tmp_path, max_login_attempts=MAX_ATTEMPTS, db_pool_size=12
+    )
+    async for api in build_api(settings):
+        trader = await api.trader()
+        body = {"current_password": "wrong guess", "new_password": NEW_PASSWORD}
+
+        replies = await asyncio.gather(
+            *(
+                api.client.post(f"{R}/users/me/password", headers=trader.headers, json=body)
+                for _ in range(10)
+            )
+        )
+
+        codes = sorted(r.status_code for r in replies)
+        assert codes == [400] * MAX_ATTEMPTS + [429] * (10 - MAX_ATTEMPTS)
+        assert (await _audit_actions(api, trader.id)).count(
+            "user.password_check_failed"
+        ) == MAX_ATTEMPTS
+
+
+@pytest.mark.service
+async def test_parallel_guesses_to_disable_2fa_pass_the_account_limit_no_more(request, tmp_path):
+    settings = settings_for(
+        "postgres", request, tmp_path, max_login_attempts=MAX_ATTEMPTS, db_pool_size=12
+    )
+    async for api in build_api(settings):
+        clock = EventClock(datetime.now(UTC))
+        api.ctx.clock = clock
+        trader = await api.trader()
+        await _enable_totp(api, trader, clock)
+        body = {"password": "wrong guess", "code": "123456"}
+
+        replies = await asyncio.gather(
+            *(
+                api.client.post(f"{R}/auth/2fa/disable", headers=trader.headers, json=body)
+                for _ in range(8)
+            )
+        )
+
+        codes = sorted(r.status_code for r in replies)
+        assert codes == [400] * MAX_ATTEMPTS + [429] * (8 - MAX_ATTEMPTS)
+
+
+@pytest.mark.service
+async def test_parallel_guesses_from_one_address_pass_the_address_limit_no_more(request, tmp_path):
+    settings = settings_for(
+        "postgres",
+        request,
+        tmp_path,
+        max_login_attempts_per_address=4,
+        max_login_attempts=1000,
+        db_pool_size=12,
+    )
+    async for api in build_api(settings):
+        traders = [await api.trader() for _ in range(10)]
+        body = {"current_password": "wrong guess", "new_password": NEW_PASSWORD}
+
+        replies = await asyncio.gather(
+            *(
+                api.client.post(f"{R}/users/me/password", headers=t.headers, json=body)
+                for t in traders
+            )
+        )
+
+        assert sorted(r.status_code for r in replies) == [400] * 4 + [429] * 6
+
+
+@pytest.mark.service
+async def test_parallel_wrong_logins_pass_the_account_limit_no_more(request, tmp_path):
+    settings = settings_for(
+        "postgres", request, tmp_path, max_login_attempts=MAX_ATTEMPTS, db_pool_size=12
+    )
+    async for api in build_api(settings):
+        trader = await api.trader()
+        body = {"email": trader.email, "password": "wrong guess"}
+
+        replies = await asyncio.gather(
+            *(api.client.post(f"{R}/auth/login", json=body) for _ in range(10))
+        )
+
+        codes = sorted(r.status_code for r in replies)
+        assert codes == [401] * MAX_ATTEMPTS + [429] * (10 - MAX_ATTEMPTS)
+
+
+async def test_a_right_password_takes_its_reservation_back(request, tmp_path):
+    settings = settings_for(
+        "sqlite", request, tmp_path, max_login_attempts_per_address=2, max_login_attempts=1000
+    )
+    async for api in build_api(settings):
+        trader = await api.trader()  # its login is the first check of the address
+        passwords = [PASSWORD, NEW_PASSWORD, PASSWORD]
+        codes = []
+        for current, new in itertools.pairwise(passwords):
+            body = {"current_password": current, "new_password": new}
+            r = await api.client.post(f"{R}/users/me/password", headers=trader.headers, json=body)
+            codes.append(r.status_code)
+            tokens = await api.client.post(
+                f"{R}/auth/login", json={"email": trader.email, "password": new}
+            )
+            trader.access = tokens.json()["access_token"]
+
+        assert codes == [204, 204]  # five right checks, none left counted against the two

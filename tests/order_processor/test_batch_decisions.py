@@ -6,14 +6,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 
 from order_processor.config import ProcessorOptions
 from order_processor.consumer import IntentConsumer
+from order_processor.repositories import RiskDecisionRepository
 from order_processor.service import IdempotencyKeyReused
 from shared.db import transaction
 from shared.errors import NotFound
-from shared.models import RiskDecisionRecord, UserRiskLimits
+from shared.models import UserRiskLimits
 from tests.api_gateway.conftest import settings_for
 from tests.order_processor.walk_orders import processor_env
 
@@ -45,12 +46,9 @@ async def pg_env(request, tmp_path):
 
 
 async def _decisions(env, user_id, order_id):
+    """How many checks' verdicts are stored on the order (every run of the chain)."""
     async with env.sessions() as session:
-        return await session.scalar(
-            select(func.count())
-            .select_from(RiskDecisionRecord)
-            .where(RiskDecisionRecord.user_id == user_id, RiskDecisionRecord.order_id == order_id)
-        )
+        return len(await RiskDecisionRepository(session, user_id).for_order(order_id))
 
 
 async def test_a_batch_decides_each_accounts_orders_in_stream_order(env):

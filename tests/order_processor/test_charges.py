@@ -185,3 +185,15 @@ def test_a_positive_nse_charge_is_never_rounded_to_zero(side, product, qty, pric
     assert all(breakdown.items()[item] >= D("0.01") for item, rate in rates.items() if rate)
     assert breakdown.stt > 0 or (product is Product.MIS and side is Side.BUY)
     assert breakdown.stamp_duty > 0 or side is Side.SELL
+
+
+def test_breakdown_items_name_every_item_in_field_order():
+    from dataclasses import fields
+
+    from order_processor.domain.charges import ChargeBreakdown
+
+    breakdown = ChargeBreakdown(*(Decimal(n + 1) for n in range(len(fields(ChargeBreakdown)))))
+    assert breakdown.items() == {
+        f.name: getattr(breakdown, f.name) for f in fields(ChargeBreakdown)
+    }
+    assert sum(breakdown.items().values()) == breakdown.total

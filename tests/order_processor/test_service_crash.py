@@ -203,15 +203,13 @@ async def _orders(settings) -> list[tuple[str, str, int]]:
     """(client_order_id, status, decisions recorded) of every order."""
     from shared.db import create_engine
     from shared.models import Order as OrderRow
-    from shared.models import RiskDecisionRecord
+    from shared.models import RiskVerdict
 
     engine = create_engine(settings)
     try:
         async with engine.connect() as conn:
             decisions = (
-                select(func.count())
-                .where(RiskDecisionRecord.order_id == OrderRow.id)
-                .scalar_subquery()
+                select(func.count()).where(RiskVerdict.order_id == OrderRow.id).scalar_subquery()
             )
             rows = await conn.execute(select(OrderRow.client_order_id, OrderRow.status, decisions))
             return [(k, s, n) for k, s, n in rows.all()]

@@ -166,7 +166,7 @@ async def test_three_processors_one_killed(postgres_server, redis):
     from shared.bus.redis import RedisEventBus
     from shared.config import Settings
     from shared.db import create_engine, create_sessionmaker
-    from shared.models import Fill, Order, OrderPartition, RiskDecisionRecord
+    from shared.models import Fill, Order, OrderPartition, RiskVerdict
     from shared.redis_client import create_redis
 
     db_name = f"kill3_{os.getpid()}"
@@ -258,7 +258,9 @@ async def test_three_processors_one_killed(postgres_server, redis):
                 and pending == 0
             )
 
-        drained = await _wait(all_decided, 240, "every order decided and the marketable filled", logs)
+        drained = await _wait(
+            all_decided, 240, "every order decided and the marketable filled", logs
+        )
         price["now"] = Decimal(85)  # the crossing: every resting order is marketable now
         crossed = await _wait(
             lambda: _all_filled(sessions), CROSS_WITHIN_S + 50, "the resting orders", logs
@@ -287,9 +289,7 @@ async def test_three_processors_one_killed(postgres_server, redis):
             verdicts = dict(
                 (
                     await session.execute(
-                        select(RiskDecisionRecord.order_id, func.count()).group_by(
-                            RiskDecisionRecord.order_id
-                        )
+                        select(RiskVerdict.order_id, func.count()).group_by(RiskVerdict.order_id)
                     )
                 ).all()
             )

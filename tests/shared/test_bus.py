@@ -14,10 +14,18 @@ from decimal import Decimal
 
 import pytest
 
+from shared.alerts import (
+    AlertKind,
+    AlertMessage,
+    FeedStatusMsg,
+    Severity,
+    SubscriptionErrorMsg,
+)
 from shared.bus import EventBus, InProcessEventBus, NoGroup, StreamEntry, Subscription
 from shared.bus.codec import REGISTRY
 from shared.contracts import (
     AccountEvent,
+    BacktestProgressMsg,
     CandleMsg,
     ControlEvent,
     FillEvent,
@@ -169,6 +177,19 @@ def sample_messages() -> list[Message]:
             open_positions=1,
             ts=T0,
         ),
+        BacktestProgressMsg(user_id=3, run_id=9, status="running", progress=0.25, ts=T0),
+        AlertMessage(
+            alert_id="a-1",
+            user_id=3,
+            alert_kind=AlertKind.ORDER_FILLED,
+            severity=Severity.INFO,
+            title="Filled",
+            body="BUY 1 INFY at 1523.05",
+            data={"order_id": 7, "price": "1523.05"},
+            created_at=T0,
+        ),
+        FeedStatusMsg(feed="simulated", state="stale", symbols=["INFY"], detail="no ticks", ts=T0),
+        SubscriptionErrorMsg(user_id=3, subscription_id=4, symbol="INFY", reason="boom", ts=T0),
     ]
 
 

@@ -21,3 +21,133 @@ async def test_models_match_migrations_on_postgres(postgres_server):
     url = postgres_server.dsn("drift")
     await asyncio.to_thread(upgrade, url)
     await asyncio.to_thread(check, url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.service)])
+async def test_risk_decisions_fold_into_one_verdict_per_run_and_back(backend, request, tmp_path):
+    """0013 folds the per-check rows of each run of the chain into one verdict row (the
+    checks in order), and its downgrade unfolds them again."""
+    import json
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    import sqlalchemy as sa
+    from alembic import command
+    from sqlalchemy import text
+
+    from algotrade.migrate import alembic_config
+    from order_processor.records import row_from_intent
+    from shared.config import Settings
+    from shared.contracts import OrderIntent, Side
+    from shared.db import create_engine, create_sessionmaker, transaction
+    from shared.models import BrokerAccount, User
+    from shared.models.base import UTCDateTime
+
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'fold.db'}"
+    else:
+        pg = request.getfixturevalue("postgres_server")
+        pg.create_database("fold")
+        url = pg.dsn("fold")
+    await asyncio.to_thread(upgrade, url, "0012")
+    engine = create_engine(Settings(_env_file=None, database_url=url), url)
+    t1 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    t2 = datetime(2026, 12, 1, 10, 5, tzinfo=UTC)
+    rows = [  # order 1: a pass of two checks, then a denied change; order 2: one denial
+        (1, "kill_switch", True, "ok", "", t1),
+        (1, "max_position_size", True, "ok", "within", t1),
+        (1, "kill_switch", True, "ok", "modify: ", t2),
+        (1, "max_position_size", False, "too_big", "modify: too big", t2),
+        (2, "kill_switch", False, "halted", "halted", t1),
+    ]
+    decisions = sa.table(
+        "risk_decisions",
+        *(sa.column(c) for c in ("user_id", "order_id", "check_name", "approved", "code")),
+        sa.column("message"),
+        sa.column("ts", UTCDateTime()),
+    )
+    async with transaction(create_sessionmaker(engine)) as session:
+        user = User(email="fold@example.com", password_hash="-")
+        session.add(user)
+        await session.flush()
+        account = BrokerAccount(
+            user_id=user.id,
+            broker="paper",
+            label="main",
+            starting_capital=Decimal(1000),
+            currency="INR",
+        )
+        session.add(account)
+        await session.flush()
+        orders = [
+            row_from_intent(
+                OrderIntent(
+                    client_order_id=f"k{n}",
+                    user_id=user.id,
+                    broker_account_id=account.id,
+                    symbol="RELIANCE",
+                    side=Side.BUY,
+                    quantity=Decimal(1),
+                    created_at=t1,
+                ),
+                "h",
+            )
+            for n in (1, 2)
+        ]
+        session.add_all(orders)
+        await session.flush()
+        ids = {1: orders[0].id, 2: orders[1].id}
+        await session.execute(
+            sa.insert(decisions),
+            [
+                {
+                    "user_id": user.id,
+                    "order_id": ids[o],
+                    "check_name": c,
+                    "approved": a,
+                    "code": code,
+                    "message": m,
+                    "ts": ts,
+                }
+                for o, c, a, code, m, ts in rows
+            ],
+        )
+    await asyncio.to_thread(upgrade, url, "0013")
+    async with engine.connect() as conn:
+        verdicts = (
+            await conn.execute(
+                text("SELECT order_id, approved, checks FROM risk_verdicts ORDER BY id")
+            )
+        ).all()
+    got = [(o, bool(a), c if isinstance(c, list) else json.loads(c)) for o, a, c in verdicts]
+    first, second = ids[1], ids[2]
+    assert got == [
+        (
+            first,
+            True,
+            [["kill_switch", True, "ok", ""], ["max_position_size", True, "ok", "within"]],
+        ),
+        (
+            first,
+            False,
+            [
+                ["kill_switch", True, "ok", "modify: "],
+                ["max_position_size", False, "too_big", "modify: too big"],
+            ],
+        ),
+        (second, False, [["kill_switch", False, "halted", "halted"]]),
+    ]
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0012")
+    async with engine.connect() as conn:
+        back = (
+            await conn.execute(
+                text(
+                    "SELECT order_id, check_name, approved, code, message FROM risk_decisions "
+                    "ORDER BY id"
+                )
+            )
+        ).all()
+    await engine.dispose()
+    assert [(o, c, bool(a), code, m) for o, c, a, code, m in back] == [
+        (ids[o], c, a, code, m) for o, c, a, code, m, _ in rows
+    ]

@@ -100,7 +100,12 @@ async def test_catalog_lists_strategies_with_parameter_and_sizing_schemas(api):
     by_name = {s["name"]: s for s in body["items"]}
     assert by_name["ma_crossover"]["params_schema"]["properties"]["fast"]["type"] == "integer"
     assert by_name["ma_crossover"]["defaults"]["slow"] == 30
-    assert set(body["sizing_schemas"]) == {"fixed_fractional", "kelly", "volatility"}
+    assert set(body["sizing_schemas"]) == {
+        "fixed_fractional",
+        "fixed_quantity",
+        "kelly",
+        "volatility",
+    }
 
 
 # -- create and validate -------------------------------------------------------------------

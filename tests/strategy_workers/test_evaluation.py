@@ -377,3 +377,13 @@ def test_a_failing_lookup_for_one_symbol_does_not_stop_the_others(registry):
 
     assert [i.symbol for i in result.intents] == ["INFY"]
     assert "no instrument master row" in result.skipped[0].reason
+
+
+def test_each_intent_carries_its_signal_id_as_correlation_id(registry, market):
+    store, w = market
+    result = Evaluator(store, registry=registry).evaluate([candle_at(w, -1)], [sub(1), sub(2)])
+
+    by_subscription = {s.subscription_id: s.signal_id for s in result.signals}
+    assert len(result.intents) == 2
+    for intent in result.intents:
+        assert intent.correlation_id == by_subscription[intent.subscription_id]

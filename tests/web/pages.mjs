@@ -17,7 +17,9 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const webDir = path.resolve(here, "../../web");
-const { chromium } = createRequire(path.join(webDir, "package.json"))("playwright-core");
+const { chromium } = createRequire(path.join(webDir, "package.json"))(
+  "playwright-core",
+);
 
 const BASE_URL = required("BASE_URL");
 const ARTIFACTS = required("ARTIFACTS");
@@ -107,7 +109,10 @@ async function checkLayout(page, tabs, prefix) {
       await openTab(page, tab);
       const overflow = await page.evaluate(
         () =>
-          Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - innerWidth,
+          Math.max(
+            document.documentElement.scrollWidth,
+            document.body.scrollWidth,
+          ) - innerWidth,
       );
       if (overflow > 0) sideways.push(`${tab}@${width} by ${overflow}px`);
       const outside = await page.evaluate(() => {
@@ -142,25 +147,41 @@ async function checkLayout(page, tabs, prefix) {
     }
   }
   await page.setViewportSize({ width: SIZES[0][0], height: SIZES[0][1] });
-  step(sideways.length ? "SIDEWAYS_SCROLL" : "NO_SIDEWAYS_SCROLL", sideways.join("; "));
-  step(hidden.length ? "KEY_CELLS_CUT" : "KEY_CELLS_IN_CARD", hidden.join("; "));
+  step(
+    sideways.length ? "SIDEWAYS_SCROLL" : "NO_SIDEWAYS_SCROLL",
+    sideways.join("; "),
+  );
+  step(
+    hidden.length ? "KEY_CELLS_CUT" : "KEY_CELLS_IN_CARD",
+    hidden.join("; "),
+  );
 }
 
 async function lastPrice(page) {
   const cell = page.locator(`#watchlist tr[data-symbol="${SYMBOL}"] td`).nth(1);
-  await page.waitForFunction((el) => /\d/.test(el.textContent), await cell.elementHandle());
+  await page.waitForFunction(
+    (el) => /\d/.test(el.textContent),
+    await cell.elementHandle(),
+  );
   return Number((await cell.textContent()).replace(/,/g, ""));
 }
 
-async function placeOrder(page, { side = "BUY", quantity, type = "MARKET", limit = "" }) {
+async function placeOrder(
+  page,
+  { side = "BUY", quantity, type = "MARKET", limit = "" },
+) {
   const ticket = page.locator("#order-ticket");
-  await ticket.locator(`input[name=side][value=${side}]`).check({ force: true });
+  await ticket
+    .locator(`input[name=side][value=${side}]`)
+    .check({ force: true });
   await ticket.locator("input[name=symbol]").fill(SYMBOL);
   await ticket.locator("input[name=quantity]").fill(quantity);
   await ticket.locator("select[name=order_type]").selectOption(type);
   if (limit) await ticket.locator("input[name=limit_price]").fill(limit);
   const [response] = await Promise.all([
-    page.waitForResponse((r) => r.request().method() === "POST" && r.url().endsWith("/orders")),
+    page.waitForResponse(
+      (r) => r.request().method() === "POST" && r.url().endsWith("/orders"),
+    ),
     ticket.locator("#place-order").click(),
   ]);
   return response.json();
@@ -169,7 +190,9 @@ async function placeOrder(page, { side = "BUY", quantity, type = "MARKET", limit
 async function openPosition(page) {
   await openTab(page, "trade");
   const order = await placeOrder(page, { quantity: "0.01" });
-  const close = page.locator(`#positions tr[data-symbol="${SYMBOL}"] button.close-position`);
+  const close = page.locator(
+    `#positions tr[data-symbol="${SYMBOL}"] button.close-position`,
+  );
   await reloadUntil(page, close); // filled at the next tick
   return order;
 }
@@ -202,12 +225,16 @@ async function traderFlows(context) {
   // A USDT paper account for BTCUSDT, and BTCUSDT selected: a preference kept on the server.
   await openTab(page, "accounts");
   await page.locator("#account-form input[name=label]").fill("Pages USDT");
-  await page.locator("#account-form select[name=currency]").selectOption("USDT");
+  await page
+    .locator("#account-form select[name=currency]")
+    .selectOption("USDT");
   await page.locator("#create-account").click();
   await page.locator("#account-list tr", { hasText: "Pages USDT" }).waitFor();
   await openTab(page, "trade");
   await page.locator(`#watchlist tr[data-symbol="${SYMBOL}"]`).click();
-  await page.locator(`#watchlist tr.selected[data-symbol="${SYMBOL}"]`).waitFor();
+  await page
+    .locator(`#watchlist tr.selected[data-symbol="${SYMBOL}"]`)
+    .waitFor();
 
   // Place (market, fills), then a limit order to sell above the market (an exit that
   // waits), and modify its price.
@@ -246,7 +273,11 @@ async function traderFlows(context) {
   );
 
   // Every trader page at both sizes, with a working order and an open position on show.
-  await checkLayout(page, ["trade", "tradebook", "strategies", "accounts", "profile"], "");
+  await checkLayout(
+    page,
+    ["trade", "tradebook", "strategies", "accounts", "profile"],
+    "",
+  );
 
   await openTab(page, "trade");
   await row.locator("button.cancel").click();
@@ -264,11 +295,15 @@ async function traderFlows(context) {
 
   // Close the position (confirmed): the row keeps its realised P&L but has nothing to close.
   await openTab(page, "trade");
-  await page.locator(`#positions tr[data-symbol="${SYMBOL}"] button.close-position`).click();
+  await page
+    .locator(`#positions tr[data-symbol="${SYMBOL}"] button.close-position`)
+    .click();
   await confirmDialog(page);
   await reloadUntil(
     page,
-    page.locator(`#positions tr[data-symbol="${SYMBOL}"] button.close-position`),
+    page.locator(
+      `#positions tr[data-symbol="${SYMBOL}"] button.close-position`,
+    ),
     "detached",
   );
   step("POSITION_CLOSED");
@@ -287,8 +322,16 @@ async function strategies(page) {
   const form = page.locator("#subscription-form");
   await form.locator('input[name="params.fast"]').waitFor();
   const labels = await form.locator("fieldset label").allTextContents();
-  step("PARAM_LABELS", labels.map((l) => l.replace(/\*$/, "").trim()).join(", "));
-  step("MODES", (await form.locator("select[name=mode] option").allTextContents()).join(","));
+  step(
+    "PARAM_LABELS",
+    labels.map((l) => l.replace(/\*$/, "").trim()).join(", "),
+  );
+  step(
+    "MODES",
+    (await form.locator("select[name=mode] option").allTextContents()).join(
+      ",",
+    ),
+  );
   await form.locator("input[name=symbols]").fill("NOSUCHSYM");
   await form.locator("button[type=submit]").click();
   await form.locator(".error").first().waitFor();
@@ -298,7 +341,12 @@ async function strategies(page) {
   await form.locator("input[name=symbols]").fill(SYMBOL);
   await form.locator("button[type=submit]").click();
   await page.locator("tr[data-subscription]").first().waitFor();
-  step("SUBSCRIBED", (await page.locator("tr[data-subscription] td").first().textContent()).trim());
+  step(
+    "SUBSCRIBED",
+    (
+      await page.locator("tr[data-subscription] td").first().textContent()
+    ).trim(),
+  );
 }
 
 async function halt(page) {
@@ -308,7 +356,10 @@ async function halt(page) {
   await page.reload();
   await page.locator('#halt-banner p[data-halt="self"]').waitFor();
   await page.locator("#panic.halted").waitFor();
-  step("HALT_SURVIVES_RELOAD", (await page.locator("#panic").textContent()).trim());
+  step(
+    "HALT_SURVIVES_RELOAD",
+    (await page.locator("#panic").textContent()).trim(),
+  );
   await openTab(page, "strategies");
   const state = page.locator("tr[data-subscription] .status").first();
   await state.filter({ hasText: "halted" }).waitFor();
@@ -320,7 +371,9 @@ async function halt(page) {
 }
 
 const background = (page) =>
-  page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  page.evaluate(
+    () => getComputedStyle(document.documentElement).backgroundColor,
+  );
 
 async function theme(page, context) {
   await openTab(page, "profile");
@@ -329,7 +382,9 @@ async function theme(page, context) {
   await page.emulateMedia({ colorScheme: "light" });
   step("SYSTEM_LIGHT", await background(page));
   await page.locator("input[name=theme][value=dark]").click();
-  await page.waitForFunction(() => document.documentElement.dataset.theme === "dark");
+  await page.waitForFunction(
+    () => document.documentElement.dataset.theme === "dark",
+  );
   await page.waitForLoadState("networkidle");
   step("THEME_DARK", await background(page));
   for (const [width, height] of SIZES) {
@@ -345,16 +400,49 @@ async function theme(page, context) {
   step("LOCAL_STORAGE_KEYS", keys || "none");
 
   // Another browser (fresh storage): the theme and the symbol follow the user.
-  const other = await context.browser().newContext({ viewport: { width: 1366, height: 768 } });
+  const other = await context
+    .browser()
+    .newContext({ viewport: { width: 1366, height: 768 } });
   const elsewhere = await newPage(other);
   await elsewhere.goto(BASE_URL);
   await signIn(elsewhere, trader.email, trader.password);
   await elsewhere.locator("#sign-out").waitFor();
-  await elsewhere.waitForFunction(() => document.documentElement.dataset.theme === "dark");
+  await elsewhere.waitForFunction(
+    () => document.documentElement.dataset.theme === "dark",
+  );
   const symbol = elsewhere.locator("#watchlist tr.selected");
   await symbol.waitFor();
-  step("PREFERENCES_FOLLOW_USER", `dark ${await symbol.getAttribute("data-symbol")}`);
+  step(
+    "PREFERENCES_FOLLOW_USER",
+    `dark ${await symbol.getAttribute("data-symbol")}`,
+  );
   await other.close();
+
+  // The layout: compact, without the watchlist; read back from the server after a reload.
+  await openTab(page, "profile");
+  await page.locator("input[name=density][value=compact]").click();
+  await page.waitForLoadState("networkidle"); // one save at a time: the last one wins
+  await page.locator("input[name=panel-watchlist]").uncheck();
+  await page.waitForFunction(
+    () => document.documentElement.dataset.density === "compact",
+  );
+  await page.waitForLoadState("networkidle");
+  await page.reload();
+  await page.locator("#sign-out").waitFor();
+  await openTab(page, "trade");
+  await page.locator('#trade[data-hide="watchlist"]').waitFor();
+  await page.screenshot({
+    path: path.join(ARTIFACTS, "compact-trade-1366x768.png"),
+  });
+  step(
+    "LAYOUT_KEPT",
+    `${await page.evaluate(() => document.documentElement.dataset.density)} ${await page.locator("#watchlist").count()}`,
+  );
+  await openTab(page, "profile");
+  await page.locator("input[name=density][value=comfortable]").click();
+  await page.waitForLoadState("networkidle");
+  await page.locator("input[name=panel-watchlist]").check();
+  await page.waitForLoadState("networkidle");
 }
 
 async function twoFactor(page) {
@@ -362,13 +450,35 @@ async function twoFactor(page) {
   await page.locator("#totp-start").click();
   const qr = page.locator("#totp-qr");
   await qr.waitFor();
-  const drawn = await qr.evaluate((img) => img.complete && img.naturalWidth > 0);
+  const drawn = await qr.evaluate(
+    (img) => img.complete && img.naturalWidth > 0,
+  );
   const secret = (await page.locator("#totp-secret").textContent()).trim();
   step("TOTP_QR", drawn ? "drawn" : "blank");
   await page.locator("#totp-enable input[name=code]").fill(totp(secret));
   await page.locator("#totp-enable button[type=submit]").click();
   await page.locator('#two-factor[data-enabled="true"]').waitFor();
   step("TOTP_ENABLED");
+  // The recovery codes, shown this once.
+  const codes = await page.locator("#recovery-codes li code").allTextContents();
+  step("RECOVERY_CODES_SHOWN", String(codes.length));
+  await page.setViewportSize({ width: SIZES[1][0], height: SIZES[1][1] });
+  await page.locator("#recovery-codes").scrollIntoViewIfNeeded();
+  await page.screenshot({
+    path: path.join(ARTIFACTS, "recovery-codes-390x844.png"),
+  });
+  const overflow = await page.evaluate(
+    () =>
+      Math.max(
+        document.documentElement.scrollWidth,
+        document.body.scrollWidth,
+      ) - innerWidth,
+  );
+  step("RECOVERY_CODES_LAYOUT", `overflow=${overflow}`);
+  await page.setViewportSize({ width: SIZES[0][0], height: SIZES[0][1] });
+  await page.locator("#recovery-saved").click();
+  await page.locator("#recovery-codes").waitFor({ state: "detached" });
+  await page.locator('#recovery-remaining[data-remaining="10"]').waitFor();
   await page.locator("#sign-out").click();
   await page.locator("#sign-in").waitFor();
   await signIn(page, trader.email, trader.password);
@@ -384,6 +494,17 @@ async function twoFactor(page) {
   );
   await page.locator("#sign-out").waitFor();
   step("TOTP_SIGNED_IN");
+  // Lost the authenticator: a recovery code signs in once.
+  await page.locator("#sign-out").click();
+  await page.locator("#sign-in").waitFor();
+  await signIn(page, trader.email, trader.password, codes[0]);
+  await page.locator("#sign-out").waitFor();
+  await openTab(page, "profile");
+  const left = page.locator(
+    "#recovery-remaining[data-remaining]:not([data-remaining=''])",
+  );
+  await left.waitFor();
+  step("RECOVERY_SIGNED_IN", await left.getAttribute("data-remaining"));
 }
 
 async function adminFlows(context, traderPage) {
@@ -393,22 +514,33 @@ async function adminFlows(context, traderPage) {
   await signIn(admin, ADMIN_EMAIL, ADMIN_PASSWORD);
   await admin.locator("#sign-out").waitFor();
   await openTab(admin, "admin");
-  step("GLOBAL_STATE", (await admin.locator("#global-state").textContent()).trim());
+  step(
+    "GLOBAL_STATE",
+    (await admin.locator("#global-state").textContent()).trim(),
+  );
 
   // The global halt: readable state, the reason field empty again, traders see it.
-  await admin.locator("#global-halt input[name=reason]").fill("e2e maintenance");
+  await admin
+    .locator("#global-halt input[name=reason]")
+    .fill("e2e maintenance");
   await admin.locator("#global-halt button[type=submit]").click();
   await confirmDialog(admin);
   await admin.locator('#global-state[data-halted="true"]').waitFor();
-  step("GLOBAL_HALTED", (await admin.locator("#global-state").textContent()).trim());
+  step(
+    "GLOBAL_HALTED",
+    (await admin.locator("#global-state").textContent()).trim(),
+  );
   step(
     "REASON_CLEARED",
-    JSON.stringify(await admin.locator("#global-halt input[name=reason]").inputValue()),
+    JSON.stringify(
+      await admin.locator("#global-halt input[name=reason]").inputValue(),
+    ),
   );
-  await traderPage.reload();
+  // No reload: the trader's dashboard follows the halt from its `trading` channel.
   const global = traderPage.locator('#halt-banner p[data-halt="global"]');
   await global.waitFor();
   step("TRADER_SEES_GLOBAL_HALT", (await global.textContent()).trim());
+  step("HALT_SEEN_WITHOUT_RELOAD", "global");
   await admin.locator("#global-halt button.secondary").click();
   await confirmDialog(admin);
   await admin.locator('#global-state[data-halted="false"]').waitFor();
@@ -425,7 +557,9 @@ async function adminFlows(context, traderPage) {
   await confirmDialog(admin);
   await reloadUntil(
     traderPage,
-    traderPage.locator(`#positions tr[data-symbol="${SYMBOL}"] button.close-position`),
+    traderPage.locator(
+      `#positions tr[data-symbol="${SYMBOL}"] button.close-position`,
+    ),
     "detached",
   );
   step("LIQUIDATED");
@@ -436,18 +570,21 @@ async function adminFlows(context, traderPage) {
   await panel.locator("#user-halt-state", { hasText: "HALTED" }).waitFor();
   await admin
     .waitForFunction(
-      () => document.querySelector("#user-halt input[name=reason]").value === "",
+      () =>
+        document.querySelector("#user-halt input[name=reason]").value === "",
       null,
       { timeout: 3000 },
     )
     .catch(() => undefined);
   step(
     "USER_HALT_REASON_CLEARED",
-    JSON.stringify(await panel.locator("#user-halt input[name=reason]").inputValue()),
+    JSON.stringify(
+      await panel.locator("#user-halt input[name=reason]").inputValue(),
+    ),
   );
-  await traderPage.reload();
   const byAdmin = traderPage.locator('#halt-banner p[data-halt="admin"]');
   await byAdmin.waitFor();
+  step("HALT_SEEN_WITHOUT_RELOAD", "admin");
   step(
     "TRADER_SEES_ADMIN_HALT",
     `${(await byAdmin.textContent()).trim()} | resume ${(await traderPage.locator("#resume-trading").isVisible()) ? "offered" : "not offered"}`,
@@ -468,9 +605,27 @@ async function adminFlows(context, traderPage) {
   await panel.locator("#user-role button[type=submit]").click();
   await confirmDialog(admin);
   await admin.locator("#admin-user .muted", { hasText: "· trader" }).waitFor();
+  // Their data: accounts, orders (the liquidation's among them), positions, audit.
+  const view = panel.locator("#admin-user-data");
+  await view.locator('button[data-view="broker-accounts"]').click();
+  await view
+    .locator("#user-broker-accounts tbody tr", { hasText: "Pages USDT" })
+    .waitFor();
+  await view.locator('button[data-view="orders"]').click();
+  await view.locator("#user-orders tbody tr[data-status]").first().waitFor();
+  const orders = await view
+    .locator("#user-orders tbody tr[data-status]")
+    .count();
+  await view.locator('button[data-view="positions"]').click();
+  await view.locator("#user-positions").waitFor();
+  step("USER_VIEW", `accounts 1, orders ${orders}`);
+  await view.locator('button[data-view="audit"]').click();
+  await view.locator("#user-audit tr[data-action]").first().waitFor();
   const actions = await panel
     .locator("#user-audit tr[data-action]")
-    .evaluateAll((rows) => [...new Set(rows.map((r) => r.getAttribute("data-action")))]);
+    .evaluateAll((rows) => [
+      ...new Set(rows.map((r) => r.getAttribute("data-action"))),
+    ]);
   step("USER_AUDIT", actions.sort().join(","));
   return admin;
 }
@@ -480,7 +635,8 @@ async function docsOffline(context) {
   const outside = [];
   await page.route("**/*", (route) => {
     const url = route.request().url();
-    if (url.startsWith(BASE_URL) || url.startsWith("data:")) return route.continue();
+    if (url.startsWith(BASE_URL) || url.startsWith("data:"))
+      return route.continue();
     outside.push(url);
     return route.abort();
   });
@@ -498,11 +654,17 @@ async function docsOffline(context) {
 async function signOutEverywhere(page) {
   await openTab(page, "profile");
   await page.locator("#session-list tbody tr").first().waitFor();
-  step("SESSIONS", String(await page.locator("#session-list tbody tr").count()));
+  step(
+    "SESSIONS",
+    String(await page.locator("#session-list tbody tr").count()),
+  );
   await page.locator("#sign-out-everywhere").click();
   await confirmDialog(page);
   await page.locator("#sign-in .notice").waitFor();
-  step("SIGNED_OUT_EVERYWHERE", (await page.locator("#sign-in .notice").textContent()).trim());
+  step(
+    "SIGNED_OUT_EVERYWHERE",
+    (await page.locator("#sign-in .notice").textContent()).trim(),
+  );
 }
 
 const pageErrors = [];
@@ -514,25 +676,35 @@ const browser = await chromium.launch({
 });
 let code = 0;
 try {
-  const traderContext = await browser.newContext({ viewport: { width: 1366, height: 768 } });
-  const adminContext = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  const traderContext = await browser.newContext({
+    viewport: { width: 1366, height: 768 },
+  });
+  const adminContext = await browser.newContext({
+    viewport: { width: 1366, height: 768 },
+  });
   const traderPage = await traderFlows(traderContext);
   await adminFlows(adminContext, traderPage);
   await docsOffline(adminContext);
   await twoFactor(traderPage);
   await signOutEverywhere(traderPage);
-  if (pageErrors.length) throw new Error(`uncaught page errors: ${pageErrors.join(" | ")}`);
+  if (pageErrors.length)
+    throw new Error(`uncaught page errors: ${pageErrors.join(" | ")}`);
   step("NO_PAGE_ERRORS");
   step("DONE");
 } catch (error) {
-  console.log(`FAIL ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+  console.log(
+    `FAIL ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`,
+  );
   code = 1;
   // What each page showed when the step failed.
   let n = 0;
   for (const context of browser.contexts())
     for (const page of context.pages())
       await page
-        .screenshot({ path: path.join(ARTIFACTS, `failure-${++n}.png`), fullPage: true })
+        .screenshot({
+          path: path.join(ARTIFACTS, `failure-${++n}.png`),
+          fullPage: true,
+        })
         .catch(() => undefined);
 } finally {
   await browser.close();

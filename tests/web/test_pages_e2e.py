@@ -117,6 +117,26 @@ def test_the_admin_liquidates_and_halts_one_user(run: Run) -> None:
     assert seen.endswith("resume not offered")
 
 
+def test_the_trader_sees_the_global_and_an_admins_halt_without_a_reload(run: Run) -> None:
+    assert run.all("HALT_SEEN_WITHOUT_RELOAD") == ["global", "admin"]
+
+
+def test_the_admin_reads_one_users_accounts_orders_positions_and_audit(run: Run) -> None:
+    accounts, orders = run.line("USER_VIEW").split(", ")
+    assert accounts == "accounts 1"
+    assert int(orders.split()[1]) >= 3  # the trader's orders, the liquidation's among them
+
+
+def test_the_layout_is_kept_on_the_server(run: Run) -> None:
+    assert run.line("LAYOUT_KEPT") == "compact 0"
+
+
+def test_recovery_codes_are_shown_once_and_one_signs_in(run: Run) -> None:
+    assert run.line("RECOVERY_CODES_SHOWN") == "10"
+    assert run.line("RECOVERY_CODES_LAYOUT") == "overflow=0"
+    assert run.line("RECOVERY_SIGNED_IN") == "9"
+
+
 def test_the_admin_changes_a_role_and_every_action_is_audited(run: Run) -> None:
     assert run.line("ROLE_CHANGED") == "admin"
     actions = run.line("USER_AUDIT").split(",")

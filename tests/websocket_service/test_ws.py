@@ -213,3 +213,42 @@ async def test_one_user_holds_at_most_the_cap_of_sockets_and_others_are_unaffect
     again = await _connect(live, greedy, ["orders"])  # a closed socket frees its place
     for ws in [*held[1:], others, again]:
         await ws.close()
+
+
+async def test_halts_reach_the_halted_users_trading_channel_and_global_ones_everyone(live):
+    from shared.contracts import CHANNEL_CONTROL, ControlEvent
+
+    alice, bob = await live.trader(), await live.trader()
+    ws_a = await _connect(live, alice, ["trading"])
+    ws_b = await _connect(live, bob, ["trading"])
+
+    await live.bus.publish(
+        CHANNEL_CONTROL, ControlEvent(action="halt", user_id=alice.id, reason="risk", ts=NOW)
+    )
+    mine = await _recv(ws_a)
+    with pytest.raises(TimeoutError):
+        await _recv(ws_b, timeout=0.3)
+    await live.bus.publish(CHANNEL_CONTROL, ControlEvent(action="halt", reason="all", ts=NOW))
+    everyone = [await _recv(ws_a), await _recv(ws_b)]
+
+    assert mine["channel"] == "trading"
+    assert (mine["data"]["action"], mine["data"]["user_id"]) == ("halt", alice.id)
+    assert all(f["data"]["user_id"] is None and f["data"]["reason"] == "all" for f in everyone)
+    await ws_a.close()
+    await ws_b.close()
+
+
+async def test_a_halt_through_the_api_reaches_the_users_socket(live):
+    trader = await live.trader()
+    ws = await _connect(live, trader, ["trading"])
+
+    r = await live.client.post(
+        "/api/v1/trading/halt",
+        headers={"Authorization": f"Bearer {trader.access}"},
+        json={"reason": "panic"},
+    )
+    frame = await _recv(ws, timeout=3)
+
+    assert r.status_code == 200, r.text
+    assert frame["channel"] == "trading" and frame["data"]["action"] == "halt"
+    await ws.close()

@@ -5,6 +5,7 @@ import { ClientsContext, SelectionContext, type Clients } from "./context";
 import { useAccounts } from "./server/queries";
 import { DEFAULT_PREFERENCES, usePreferences, useUpdatePreferences } from "./server/preferences";
 import { useApplyTheme } from "./theme";
+import { DEFAULT_LAYOUT, useApplyDensity } from "./layout";
 
 const ACCOUNT_KEY = "algotrade.account";
 
@@ -38,6 +39,7 @@ function SelectionProvider({ children }: { children: ReactNode }) {
     [symbol, update],
   );
   useApplyTheme(preferences.theme);
+  useApplyDensity((preferences.layout ?? DEFAULT_LAYOUT).density);
 
   // The account is remembered per tab; one that is gone gives way to the first active one.
   useEffect(() => {

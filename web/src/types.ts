@@ -53,6 +53,24 @@ export interface Quote {
   symbol: string;
   price: number | null;
   ts: string | null;
+  exchange?: string;
+  market_open?: boolean;
+}
+
+/** GET /market/status and the `status` channel: one exchange's state (times UTC). */
+export interface MarketStatus {
+  exchange: string;
+  timezone: string;
+  is_open: boolean;
+  reason: string;
+  holiday: string | null;
+  trading_day: string;
+  session_open: string | null;
+  session_close: string | null;
+  next_open: string | null;
+  next_close: string | null;
+  message: string;
+  ts: string;
 }
 
 export interface Candle {
@@ -233,10 +251,21 @@ export interface AdminTradingStatus {
 export type Theme = "system" | "light" | "dark";
 
 /** GET/PUT /users/me/preferences: kept server-side, per user. */
+export type Density = "comfortable" | "compact";
+/** The trade screen's panels a trader may hide (the chart and the ticket always show). */
+export type Panel = "watchlist" | "summary" | "positions" | "orders";
+
+export interface Layout {
+  density: Density;
+  hidden_panels: Panel[];
+}
+
 export interface Preferences {
   watchlist: string[];
   symbol: string | null;
   theme: Theme;
+  /** Absent from an API older than the layout preference. */
+  layout?: Layout;
   updated_at?: string | null;
 }
 

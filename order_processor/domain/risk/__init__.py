@@ -1,6 +1,14 @@
 """The pre-trade risk chain: small pure checks over a read-only account view."""
 
-from .base import RISK_REDUCING, AccountView, Decision, PositionView, RiskCheck, WorkingOrderView
+from .base import (
+    RISK_REDUCING,
+    AccountView,
+    Decision,
+    PositionView,
+    RiskCheck,
+    WorkingOrderView,
+    WorkingTotals,
+)
 from .chain import CHECK_FACTORIES, RiskChain, RiskResult, build_chain
 from .limits import CHECK_NAMES, RiskLimits
 from .projection import is_risk_reducing
@@ -17,6 +25,7 @@ __all__ = [
     "RiskLimits",
     "RiskResult",
     "WorkingOrderView",
+    "WorkingTotals",
     "build_chain",
     "is_risk_reducing",
 ]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from shared.contracts import Side
 from shared.instruments import Instrument
@@ -61,6 +61,57 @@ class WorkingOrderView:
         return self.quantity if self.side is Side.BUY else -self.quantity
 
 
+class WorkingTotals:
+    """The working orders summed per (symbol, side): how many, their remaining quantity, the
+    notional of those with a price and the quantity of those without one.
+
+    What the exposure checks need of the working orders, in time that does not grow with
+    their number: a batch of orders keeps one up to date as it decides them
+    (``add``), instead of every order's view walking all the others. Sums of Decimals
+    are exact, so the checks answer as they would walking the list.
+    """
+
+    __slots__ = ("_by_key",)
+
+    def __init__(self, orders: Iterable[WorkingOrderView] = ()) -> None:
+        self._by_key: dict[tuple[str, Side], list[Any]] = {}
+        for order in orders:
+            self.add(order)
+
+    def add(self, order: WorkingOrderView) -> None:
+        entry = self._by_key.get((order.symbol, order.side))
+        if entry is None:
+            entry = self._by_key[(order.symbol, order.side)] = [0, ZERO, ZERO, ZERO]
+        entry[0] += 1
+        entry[1] += order.quantity
+        if order.price is not None:
+            entry[2] += order.quantity * order.price
+        else:
+            entry[3] += order.quantity
+
+    def copy(self) -> WorkingTotals:
+        out = WorkingTotals()
+        out._by_key = {key: list(entry) for key, entry in self._by_key.items()}
+        return out
+
+    def has(self, symbol: str, side: Side) -> bool:
+        """Whether any working order is in ``symbol`` on ``side``."""
+        return (symbol, side) in self._by_key
+
+    def quantity(self, symbol: str, side: Side) -> Decimal:
+        """Remaining quantity of the working orders in ``symbol`` on ``side``."""
+        entry = self._by_key.get((symbol, side))
+        return entry[1] if entry is not None else ZERO
+
+    def symbols(self) -> set[str]:
+        return {symbol for symbol, _ in self._by_key}
+
+    def sides(self) -> Iterator[tuple[str, Side, Decimal, Decimal]]:
+        """(symbol, side, notional of the priced orders, quantity of the unpriced ones)."""
+        for (symbol, side), (_, _, priced, unpriced) in self._by_key.items():
+            yield symbol, side, priced, unpriced
+
+
 def _no_prices(symbol: str) -> Decimal | None:
     return None
 
@@ -89,6 +140,17 @@ class AccountView:
     recent_order_times: Sequence[datetime] = ()
     user_halted: bool = False
     global_halted: bool = False
+    working_totals: WorkingTotals | None = None
+    """``working_orders`` summed (``WorkingTotals``); made from them when not given."""
+
+    def __post_init__(self) -> None:
+        if self.working_totals is None:
+            object.__setattr__(self, "working_totals", WorkingTotals(self.working_orders))
+
+    @property
+    def totals(self) -> WorkingTotals:
+        assert self.working_totals is not None  # set in __post_init__
+        return self.working_totals
 
     def position_quantity(self, symbol: str) -> Decimal:
         position = self.positions.get(symbol)

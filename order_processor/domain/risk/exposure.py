@@ -46,7 +46,7 @@ class MaxOpenPositionsCheck(_ExposureCheck):
 
     def check_increase(self, order: Order, view: AccountView) -> Decision:
         symbols = {s for s, p in view.positions.items() if p.quantity != 0}
-        symbols |= {w.symbol for w in view.working_orders}
+        symbols |= view.totals.symbols()
         if order.symbol in symbols or len(symbols) < self.limit:
             return self.ok()
         return self.deny(
@@ -68,9 +68,7 @@ class DuplicatePositionCheck(_ExposureCheck):
                 f"a {'long' if position > 0 else 'short'} "
                 f"position in {order.symbol} is already open",
             )
-        if position == 0 and any(
-            w.symbol == order.symbol and w.side is order.side for w in view.working_orders
-        ):
+        if position == 0 and view.totals.has(order.symbol, order.side):
             return self.deny(
                 "duplicate_position",
                 f"a working {order.side} order in {order.symbol} would already open this position",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from shared.contracts import OrderType
+from shared.contracts import OrderType, Side
 
 from ..money import ZERO
 from ..orders import Order
@@ -22,14 +22,7 @@ def order_price(order: Order, view: AccountView) -> Decimal | None:
 
 def same_side_working(order: Order, view: AccountView) -> Decimal:
     """Remaining quantity of the account's working orders in this symbol on this side."""
-    return sum(
-        (
-            w.quantity
-            for w in view.working_orders
-            if w.symbol == order.symbol and w.side is order.side
-        ),
-        ZERO,
-    )
+    return view.totals.quantity(order.symbol, order.side)
 
 
 def is_risk_reducing(order: Order, view: AccountView) -> bool:
@@ -53,13 +46,15 @@ def projected_quantity(order: Order, view: AccountView) -> Decimal:
 def exposure_increasing_commitment(view: AccountView) -> Decimal:
     """Notional of working orders that add to (or open) a position, at their price or the mark."""
     total = ZERO
-    for w in view.working_orders:
-        position = view.position_quantity(w.symbol)
-        if position != 0 and (position > 0) != (w.signed_quantity > 0):
+    for symbol, side, priced, unpriced in view.totals.sides():
+        position = view.position_quantity(symbol)
+        if position != 0 and (position > 0) != (side is Side.BUY):
             continue
-        price = w.price if w.price is not None else view.mark(w.symbol)
-        if price is not None:
-            total += w.quantity * price
+        total += priced
+        if unpriced:
+            mark = view.mark(symbol)
+            if mark is not None:
+                total += unpriced * mark
     return total
 
 

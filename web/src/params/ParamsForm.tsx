@@ -22,12 +22,15 @@ export function ParamsForm({
   schema,
   prefix,
   defaults,
+  initial,
   serverError,
   ref,
 }: {
   schema: JsonSchema | undefined;
   prefix: string;
   defaults?: Values | undefined;
+  /** Values to start from instead of the defaults (e.g. a backtest's parameters). */
+  initial?: Values | undefined;
   /** The API's answer to the last submit; its details for this prefix mark the fields. */
   serverError?: unknown;
   ref: Ref<ParamsFormHandle>;
@@ -45,6 +48,18 @@ export function ParamsForm({
     [prepared],
   );
   const extraErrors = useMemo(() => detailsFor(serverError, prefix), [serverError, prefix]);
+  // Decimal parameters are edited as numbers (prepareParams); values arrive as strings.
+  const formData = useMemo(
+    () =>
+      initial &&
+      Object.fromEntries(
+        Object.entries(initial).map(([k, v]) => [
+          k,
+          prepared.decimals.includes(k) && typeof v === "string" ? Number(v) : v,
+        ]),
+      ),
+    [initial, prepared],
+  );
 
   if (!Object.keys(prepared.schema.properties ?? {}).length)
     return <p className="muted small">No parameters.</p>;
@@ -56,6 +71,7 @@ export function ParamsForm({
       schema={prepared.schema}
       uiSchema={prepared.uiSchema}
       validator={validator}
+      formData={formData}
       idPrefix={prefix}
       nameGenerator={dotNotationNameGenerator}
       showErrorList={false}

@@ -9,6 +9,12 @@ export const keys = {
   quotes: ["quotes"] as const,
   quotesOf: (symbols: string[]) => ["quotes", symbols.join(",")] as const,
   preferences: ["preferences"] as const,
+  recoveryCodes: ["recovery-codes"] as const,
+  /** The Performance page's reports: ["analytics", scope, what, ...]. */
+  analytics: ["analytics"] as const,
+  /** Backtest runs: ["backtests", "list", offset] and ["backtests", "run", id]. */
+  backtests: ["backtests"] as const,
+  marketStatus: ["market-status"] as const,
   myTradingStatus: ["trading-status"] as const,
   orders: ["orders"] as const,
   fills: ["fills"] as const,
@@ -25,5 +31,8 @@ export const keys = {
   audit: (action: string, offset: number) => ["admin", "audit", action, offset] as const,
   tradingStatus: ["admin", "trading-status"] as const,
   adminUser: (id: number) => ["admin", "user", id] as const,
+  /** One user's data as an admin sees it: what is "broker-accounts", "orders", ... */
+  adminUserData: (id: number, what: string, offset: number) =>
+    ["admin", "user", id, what, offset] as const,
   auditOf: (filters: object, offset: number) => ["admin", "audit", filters, offset] as const,
 };

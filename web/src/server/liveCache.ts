@@ -37,10 +37,10 @@ export function useLiveCache(): void {
         // A fill is a new line in the tradebook: read it again (a burst once).
         if (Number(event.filled_quantity ?? 0) > 0) {
           window.clearTimeout(fillsTimer);
-          fillsTimer = window.setTimeout(
-            () => void queryClient.invalidateQueries({ queryKey: keys.fills }),
-            POSITIONS_DEBOUNCE_MS,
-          );
+          fillsTimer = window.setTimeout(() => {
+            void queryClient.invalidateQueries({ queryKey: keys.fills });
+            void queryClient.invalidateQueries({ queryKey: keys.analytics }); // Performance
+          }, POSITIONS_DEBOUNCE_MS);
         }
       }),
       live.on("account", (data) => {
@@ -74,6 +74,13 @@ export function useLiveCache(): void {
         queryClient.setQueryData<Signal[]>(keys.signals, (held) =>
           held ? addSignal(held, signal) : held,
         );
+      }),
+      // A halt, resume or liquidation of this user (or everyone): the halted state is read
+      // again at once, and the orders the halt cancelled.
+      live.on("trading", () => {
+        void queryClient.invalidateQueries({ queryKey: keys.myTradingStatus });
+        void queryClient.invalidateQueries({ queryKey: keys.tradingStatus });
+        void queryClient.invalidateQueries({ queryKey: keys.orders });
       }),
       live.onResync(() => void resync(queryClient)),
     ];

@@ -1,5 +1,5 @@
 /**
- * The user's dashboard preferences (watchlist, selected symbol, theme), kept on the server
+ * The user's dashboard preferences (watchlist, selected symbol, theme, layout), kept on the server
  * (GET/PUT /users/me/preferences) so they follow the user and not the browser. The cache is
  * updated at once and the whole set is written behind; a failed write re-reads the server's.
  */
@@ -14,6 +14,7 @@ export const DEFAULT_PREFERENCES: Preferences = {
   watchlist: ["RELIANCE", "TCS", "INFY", "HDFCBANK", "BTCUSDT"],
   symbol: null,
   theme: "system",
+  layout: { density: "comfortable", hidden_panels: [] },
 };
 export const MAX_WATCHLIST = 50;
 
@@ -44,6 +45,7 @@ export function useUpdatePreferences(): (change: Partial<Preferences>) => void {
         watchlist: next.watchlist,
         symbol: next.symbol,
         theme: next.theme,
+        layout: next.layout ?? DEFAULT_PREFERENCES.layout,
       }),
     onError: (error) => {
       if (!(error instanceof ApiError && error.routeMissing))

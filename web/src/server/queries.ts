@@ -225,8 +225,9 @@ export function useTradingStatus() {
   });
 }
 
-/** Halts change rarely and reach no live channel: read on load, after a reconnect and now and then. */
-const HALT_POLL_MS = 30_000;
+/** Halts arrive on the `trading` channel (liveCache.ts); read on load, after a reconnect,
+ * and now and then in case a frame was missed. */
+const HALT_POLL_MS = 60_000;
 
 /** The halts that stop the signed-in user's trading (their own, an admin's, the global one). */
 export function useMyTradingStatus() {

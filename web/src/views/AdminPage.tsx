@@ -1,6 +1,7 @@
 /**
  * Admin: the global halt and the users' halts, users (disable/enable, and per user: halt,
- * resume, role, liquidation and their audit trail, each confirmed) and the audit log.
+ * resume, role, liquidation, each confirmed; their accounts, orders, positions and audit
+ * trail) and the audit log.
  */
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
@@ -21,6 +22,7 @@ import { ErrorBox, NotAvailable, describe, routeMissing } from "../ui/errors";
 import { useConfirm, useToast } from "../ui/feedback";
 import { Field, Select } from "../ui/fields";
 import { Pager } from "../ui/Pager";
+import { AdminUserData } from "./AdminUserData";
 
 export default function AdminPage() {
   const [managed, setManaged] = useState<number | null>(null);
@@ -533,12 +535,8 @@ function UserPanel({ id, close }: { id: number; close: () => void }) {
           </button>
         </div>
       </div>
-      <h3>Their audit trail</h3>
-      <AuditTable
-        filters={{ target_type: "user", target_id: String(id) }}
-        id="user-audit"
-        limit={10}
-      />
+      <h3>Their data</h3>
+      <AdminUserData id={id} />
     </div>
   );
 }

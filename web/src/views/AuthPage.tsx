@@ -75,16 +75,19 @@ function SignInForm({ api, onSignedIn, notice, toSignUp }: Props & { toSignUp: (
           {...invalid(signIn.error, "password")}
         />
       </Field>
-      <Field label="Authenticator code" hint="Only when two-factor authentication is enabled">
+      <Field
+        label="Authenticator code"
+        hint="Only when two-factor authentication is on; a recovery code works in its place"
+      >
         <input
           ref={totp}
           name="totp_code"
-          inputMode="numeric"
-          pattern="\d{6}"
-          maxLength={6}
+          pattern="\d{6}|[A-Za-z2-7][A-Za-z2-7 \-]{14,30}[A-Za-z2-7]"
+          maxLength={32}
           autoComplete="one-time-code"
           placeholder="6 digits, if two-factor is on"
           {...invalid(signIn.error, "totp_code")}
+          {...invalid(signIn.error, "recovery_code")}
         />
       </Field>
       <ErrorBox error={signIn.error} />
@@ -191,7 +194,9 @@ function SignUpForm({
 
 function login(api: Api, email: string, password: string, totp: string): Promise<TokenPair> {
   const body: Record<string, string> = { email, password };
-  if (totp) body.totp_code = totp;
+  // Six digits are a TOTP code; anything else given is a recovery code.
+  if (/^\d{6}$/.test(totp)) body.totp_code = totp;
+  else if (totp) body.recovery_code = totp;
   return api.post<TokenPair>("/auth/login", body, { auth: false });
 }
 

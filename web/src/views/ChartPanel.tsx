@@ -3,6 +3,8 @@ import { useEffect, useRef, useState } from "react";
 import { useClients, useSelection } from "../context";
 import { price } from "../format";
 import { DEFAULT_PREFERENCES, usePreferences } from "../server/preferences";
+import { useInstrument } from "../server/queries";
+import { ClosedNote } from "../ui/MarketState";
 import { useEffectiveTheme } from "../theme";
 import { CandleChart, TIMEFRAMES } from "./candleChart";
 
@@ -18,6 +20,7 @@ export function ChartPanel() {
     direction: "",
   });
   const [notice, setNotice] = useState<string | null>(null);
+  const exchange = useInstrument(symbol).data?.exchange;
   const host = useRef<HTMLDivElement>(null);
   const chart = useRef<CandleChart | null>(null);
 
@@ -50,6 +53,7 @@ export function ChartPanel() {
         <span className={`last-price num ${last.direction}`}>
           {last.price === null ? "" : price(last.price)}
         </span>
+        <ClosedNote exchange={exchange} />
         <span className="spacer" />
         <div className="segmented" role="group" aria-label="Timeframe">
           {TIMEFRAMES.map(([tf]) => (

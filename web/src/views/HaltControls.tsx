@@ -1,7 +1,9 @@
 /**
- * The panic button and the halted state. The state is read from GET /trading/status (on
- * load, after a reconnect and every 30 s), so a halt survives a reload and a trader sees an
- * administrator's or the global halt too; only a halt of one's own can be lifted here.
+ * The panic button and the halted state. The state is read from GET /trading/status on load
+ * and again whenever the `trading` channel announces a halt, resume or liquidation of the
+ * user or of everyone (after a reconnect, and every minute as a fallback), so a halt
+ * survives a reload and a trader sees an administrator's or the global halt at once; only
+ * a halt of one's own can be lifted here.
  */
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { ApiError, type Api } from "../api";

@@ -1,6 +1,7 @@
 /**
- * The user's own page: appearance (theme), password, two-factor authentication (enrolment
- * with a QR code) and login sessions (sign out everywhere).
+ * The user's own page: appearance (theme, density, trade screen panels), password,
+ * two-factor authentication (enrolment with a QR code, recovery codes) and login sessions
+ * (sign out everywhere).
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { generate } from "lean-qr";
@@ -10,7 +11,8 @@ import { useClients } from "../context";
 import { time } from "../format";
 import { keys } from "../server/keys";
 import { DEFAULT_PREFERENCES, usePreferences, useUpdatePreferences } from "../server/preferences";
-import type { Theme, TotpSetup, User } from "../types";
+import { PANELS, useLayout } from "../layout";
+import type { Density, Layout, Theme, TotpSetup, User } from "../types";
 import { ErrorBox, NotAvailable, invalid, routeMissing } from "../ui/errors";
 import { useConfirm, useToast } from "../ui/feedback";
 import { Field } from "../ui/fields";
@@ -88,8 +90,68 @@ function Appearance() {
           </label>
         ))}
       </div>
+      <LayoutChoices />
       <p className="small muted">Saved with your account: it follows you to any browser.</p>
     </div>
+  );
+}
+
+const DENSITIES: [Density, string][] = [
+  ["comfortable", "Comfortable"],
+  ["compact", "Compact"],
+];
+
+/** Density (every page) and the trade screen's panels. */
+function LayoutChoices() {
+  const saved = useLayout();
+  // The controls follow a click at once; the cache (and the page) a moment later.
+  const [picked, setPicked] = useState<Layout | null>(null);
+  const layout = picked ?? saved;
+  const update = useUpdatePreferences();
+  const save = (change: Partial<Layout>) => {
+    const next = { ...layout, ...change };
+    setPicked(next);
+    update({ layout: next });
+  };
+  const hidden = new Set(layout.hidden_panels);
+  return (
+    <>
+      <h3>Density</h3>
+      <div role="radiogroup" aria-label="Density" className="choices" id="density">
+        {DENSITIES.map(([value, label]) => (
+          <label key={value} className="choice">
+            <input
+              type="radio"
+              name="density"
+              value={value}
+              checked={layout.density === value}
+              onChange={() => save({ density: value })}
+            />
+            {label}
+          </label>
+        ))}
+      </div>
+      <h3>Trade screen panels</h3>
+      <div className="choices" id="panels">
+        {PANELS.map(([panel, label]) => (
+          <label key={panel} className="choice">
+            <input
+              type="checkbox"
+              name={`panel-${panel}`}
+              checked={!hidden.has(panel)}
+              onChange={(event) =>
+                save({
+                  hidden_panels: event.target.checked
+                    ? layout.hidden_panels.filter((p) => p !== panel)
+                    : [...layout.hidden_panels, panel],
+                })
+              }
+            />
+            {label}
+          </label>
+        ))}
+      </div>
+    </>
   );
 }
 
@@ -160,6 +222,17 @@ function PasswordForm() {
   );
 }
 
+interface RecoveryCodesStatus {
+  remaining: number;
+  generated_at: string | null;
+}
+
+/** Six digits are a TOTP code; anything else is sent as a recovery code. */
+function secondFactor(value: string): { code: string } | { recovery_code: string } {
+  const text = value.trim();
+  return /^\d{6}$/.test(text) ? { code: text } : { recovery_code: text };
+}
+
 function TwoFactor({ me }: { me: User }) {
   const { api } = useClients();
   const queryClient = useQueryClient();
@@ -167,6 +240,14 @@ function TwoFactor({ me }: { me: User }) {
   const [setup, setSetup] = useState<TotpSetup | null>(null);
   const [code, setCode] = useState("");
   const [password, setPassword] = useState("");
+  // New recovery codes, shown once (after enrolment or regeneration) until dismissed.
+  const [fresh, setFresh] = useState<string[] | null>(null);
+  const recovery = useQuery({
+    queryKey: keys.recoveryCodes,
+    queryFn: () => api.get<RecoveryCodesStatus>("/auth/2fa/recovery-codes"),
+    enabled: me.totp_enabled,
+    retry: (count, error) => !routeMissing(error) && count < 2,
+  });
 
   const start = useMutation({
     mutationFn: () => api.post<TotpSetup>("/auth/2fa/setup", {}),
@@ -176,40 +257,72 @@ function TwoFactor({ me }: { me: User }) {
     },
   });
   const enable = useMutation({
-    mutationFn: () => api.post("/auth/2fa/enable", { code: code.trim() }),
-    onSuccess: async () => {
+    mutationFn: () =>
+      api.post<{ recovery_codes?: string[] } | undefined>("/auth/2fa/enable", {
+        code: code.trim(),
+      }),
+    onSuccess: async (answer) => {
       setSetup(null);
       setCode("");
+      setFresh(answer?.recovery_codes ?? null);
       toast("Two-factor authentication is on");
       await queryClient.invalidateQueries({ queryKey: keys.me });
+      await queryClient.invalidateQueries({ queryKey: keys.recoveryCodes });
     },
   });
   const disable = useMutation({
-    mutationFn: () => api.post("/auth/2fa/disable", { password, code: code.trim() }),
+    mutationFn: () => api.post("/auth/2fa/disable", { password, ...secondFactor(code) }),
     onSuccess: async () => {
       setCode("");
       setPassword("");
+      setFresh(null);
       toast("Two-factor authentication is off");
       await queryClient.invalidateQueries({ queryKey: keys.me });
+      queryClient.removeQueries({ queryKey: keys.recoveryCodes });
     },
   });
-  const error = start.error ?? enable.error ?? disable.error;
+  const regenerate = useMutation({
+    mutationFn: () =>
+      api.post<{ recovery_codes: string[] }>("/auth/2fa/recovery-codes", {
+        password,
+        code: code.trim(),
+      }),
+    onSuccess: async (answer) => {
+      setCode("");
+      setPassword("");
+      setFresh(answer.recovery_codes);
+      toast("New recovery codes made; the old ones no longer work");
+      await queryClient.invalidateQueries({ queryKey: keys.recoveryCodes });
+    },
+  });
+  const error = start.error ?? enable.error ?? disable.error ?? regenerate.error;
+  const remaining = recovery.data?.remaining;
 
   return (
     <div className="card" id="two-factor" data-enabled={me.totp_enabled ? "true" : "false"}>
       <h2>Two-factor authentication</h2>
+      {fresh ? <FreshCodes codes={fresh} email={me.email} done={() => setFresh(null)} /> : null}
       {me.totp_enabled ? (
         <>
           <p>
             <span className="status status-filled">ON</span> Signing in asks for a code from your
             authenticator app.
           </p>
+          <p id="recovery-remaining" data-remaining={remaining ?? ""}>
+            Recovery codes left:{" "}
+            <strong className={remaining !== undefined && remaining <= 2 ? "down" : undefined}>
+              {remaining === undefined ? "-" : `${remaining} of 10`}
+            </strong>
+            {remaining !== undefined && remaining <= 2 ? " - make new ones below" : null}
+          </p>
           <form
             className="inline"
             id="totp-disable"
             onSubmit={(event) => {
               event.preventDefault();
-              disable.mutate();
+              const submitter = (event.nativeEvent as SubmitEvent).submitter;
+              if (submitter?.dataset.action === "regenerate") regenerate.mutate();
+              else disable.mutate();
             }}
           >
             <Field label="Password">
@@ -222,18 +335,28 @@ function TwoFactor({ me }: { me: User }) {
                 onChange={(event) => setPassword(event.target.value)}
               />
             </Field>
-            <Field label="Code">
+            <Field label="Code or recovery code">
               <input
                 name="code"
-                inputMode="numeric"
-                pattern="\d{6}"
-                maxLength={6}
+                pattern="\d{6}|[A-Za-z2-7][A-Za-z2-7 \-]{14,30}[A-Za-z2-7]"
+                maxLength={32}
                 required
                 autoComplete="one-time-code"
                 value={code}
                 onChange={(event) => setCode(event.target.value)}
+                {...invalid(disable.error ?? regenerate.error, "code")}
               />
             </Field>
+            <button
+              type="submit"
+              className="secondary"
+              data-action="regenerate"
+              id="recovery-regenerate"
+              title="Needs the password and a code from the app; the old recovery codes stop working"
+              disabled={regenerate.isPending}
+            >
+              New recovery codes
+            </button>
             <button type="submit" className="danger" disabled={disable.isPending}>
               Turn off
             </button>
@@ -292,6 +415,51 @@ function TwoFactor({ me }: { me: User }) {
         </>
       )}
       <ErrorBox error={error} />
+    </div>
+  );
+}
+
+/** Recovery codes just made: shown this once, to copy, download or print. */
+function FreshCodes({ codes, email, done }: { codes: string[]; email: string; done: () => void }) {
+  const toast = useToast();
+  const text = `algotrade recovery codes for ${email}\nEach works once in place of an authenticator code.\n\n${codes.join("\n")}\n`;
+  const download = useMemo(
+    () => `data:text/plain;charset=utf-8,${encodeURIComponent(text)}`,
+    [text],
+  );
+  return (
+    <div className="recovery-codes" id="recovery-codes" role="region" aria-label="Recovery codes">
+      <p>
+        <strong>Save these recovery codes now.</strong> Each one signs you in once if you lose your
+        authenticator; they are not shown again.
+      </p>
+      <ol className="codes">
+        {codes.map((c) => (
+          <li key={c}>
+            <code>{c}</code>
+          </li>
+        ))}
+      </ol>
+      <div className="actions">
+        <button
+          type="button"
+          className="secondary"
+          onClick={() =>
+            void navigator.clipboard?.writeText(text).then(
+              () => toast("Recovery codes copied"),
+              () => toast("Copying is not allowed here; download them instead"),
+            )
+          }
+        >
+          Copy
+        </button>
+        <a className="button secondary" href={download} download="algotrade-recovery-codes.txt">
+          Download
+        </a>
+        <button type="button" className="primary" id="recovery-saved" onClick={done}>
+          I have saved them
+        </button>
+      </div>
     </div>
   );
 }

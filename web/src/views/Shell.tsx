@@ -1,8 +1,10 @@
-/** The signed-in layout: header (account, live status, panic button, sign out) and tabs. */
+/** The signed-in layout: header (account, live status, market status per exchange, panic
+ * button, sign out) and tabs. */
 import { lazy, Suspense, useEffect, useState, type ReactNode } from "react";
 import { useClients, useSelection } from "../context";
 import type { LiveStatus } from "../live";
 import { useLiveStatus } from "../liveHooks";
+import { MarketBadges } from "../ui/MarketState";
 import { PageBoundary } from "../ui/PageBoundary";
 import { useAccounts } from "../server/queries";
 import { AccountsPage } from "./AccountsPage";
@@ -13,6 +15,8 @@ import { TradePage } from "./TradePage";
 // pages a trader opens now and then load when first opened.
 const StrategiesPage = lazy(() => import("./StrategiesPage"));
 const TradebookPage = lazy(() => import("./TradebookPage"));
+const PerformancePage = lazy(() => import("./PerformancePage"));
+const BacktestsPage = lazy(() => import("./BacktestsPage"));
 const ProfilePage = lazy(() => import("./ProfilePage"));
 const AdminPage = lazy(() => import("./AdminPage"));
 
@@ -25,6 +29,8 @@ interface Tab {
 const TABS: Tab[] = [
   { id: "trade", label: "Trade", page: () => <TradePage /> },
   { id: "tradebook", label: "Tradebook", page: () => <TradebookPage /> },
+  { id: "performance", label: "Performance", page: () => <PerformancePage /> },
+  { id: "backtests", label: "Backtests", page: () => <BacktestsPage /> },
   { id: "strategies", label: "Strategies", page: () => <StrategiesPage /> },
   { id: "accounts", label: "Broker accounts", page: () => <AccountsPage /> },
   { id: "profile", label: "Profile", page: () => <ProfilePage /> },
@@ -49,6 +55,7 @@ export function Shell({ signOut }: { signOut: () => void }) {
         <span className="brand">algotrade</span>
         <AccountPicker />
         <LiveBadge />
+        <MarketBadges />
         <span className="spacer" />
         <HaltControls />
         <a className="who" href="#/profile" title={`${user.email}: profile and security`}>

@@ -60,10 +60,13 @@ export function SubscriptionForm({
   strategy,
   sizingSchemas,
   close,
+  initial,
 }: {
   strategy: Strategy;
   sizingSchemas: Record<string, JsonSchema> | null | undefined;
   close: () => void;
+  /** Values to start from (a backtest's parameters, symbol and timeframe). */
+  initial?: { params?: Record<string, unknown>; symbol?: string; timeframe?: string };
 }) {
   const { api } = useClients();
   const { accountId, symbol } = useSelection();
@@ -74,9 +77,13 @@ export function SubscriptionForm({
   const methods = Object.keys(schemas);
   const timeframes = strategy.timeframes?.length ? strategy.timeframes : ALL_TIMEFRAMES;
 
-  const [symbols, setSymbols] = useState(symbol);
+  const [symbols, setSymbols] = useState(initial?.symbol ?? symbol);
   const [timeframe, setTimeframe] = useState(
-    timeframes.includes("5m") ? "5m" : (timeframes[0] ?? ""),
+    initial?.timeframe && timeframes.includes(initial.timeframe)
+      ? initial.timeframe
+      : timeframes.includes("5m")
+        ? "5m"
+        : (timeframes[0] ?? ""),
   );
   const [pickedAccount, setAccount] = useState<string | null>(null);
   const account = pickedAccount ?? String(accountId ?? accounts[0]?.id ?? "");
@@ -216,6 +223,7 @@ export function SubscriptionForm({
           ref={params}
           schema={strategy.params_schema ?? strategy.parameters ?? strategy.schema}
           defaults={strategy.defaults}
+          initial={initial?.params}
           prefix="params"
           serverError={error}
         />

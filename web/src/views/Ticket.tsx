@@ -10,6 +10,7 @@ import type { Order } from "../types";
 import { ErrorBox, invalid } from "../ui/errors";
 import { useToast } from "../ui/feedback";
 import { Field, Select } from "../ui/fields";
+import { ClosedNote } from "../ui/MarketState";
 
 const ORDER_TYPES = ["MARKET", "LIMIT", "SL", "SL-M"];
 const NEEDS_LIMIT = new Set(["LIMIT", "SL"]);
@@ -164,6 +165,7 @@ export function Ticket() {
             ? `${instrumentShown.name} · ${instrumentShown.exchange} · lot ${instrumentShown.lot_size} · tick ${instrumentShown.tick_size} ${instrumentShown.currency}`
             : ""}
         </small>
+        <ClosedNote exchange={instrumentShown?.exchange} />
         <div className="row2">
           <Field label="Type">
             <Select

@@ -1,4 +1,6 @@
-/** The trader's main screen: watchlist, chart, ticket and account; positions and orders below. */
+/** The trader's main screen: watchlist, chart, ticket and account; positions and orders below.
+ * Panels the trader hid (the layout preference) are left out; the chart and ticket stay. */
+import { useLayout } from "../layout";
 import { ChartPanel } from "./ChartPanel";
 import { Orders } from "./Orders";
 import { Positions } from "./Positions";
@@ -7,22 +9,28 @@ import { Ticket } from "./Ticket";
 import { Watchlist } from "./Watchlist";
 
 export function TradePage() {
+  const hidden = new Set(useLayout().hidden_panels);
+  const bottom = !hidden.has("positions") || !hidden.has("orders");
   return (
-    <section className="trade" id="trade">
-      <div className="trade-left">
-        <Watchlist />
-      </div>
+    <section className="trade" id="trade" data-hide={[...hidden].join(" ") || undefined}>
+      {hidden.has("watchlist") ? null : (
+        <div className="trade-left">
+          <Watchlist />
+        </div>
+      )}
       <div className="trade-center">
         <ChartPanel />
       </div>
       <div className="trade-right">
         <Ticket />
-        <Summary />
+        {hidden.has("summary") ? null : <Summary />}
       </div>
-      <div className="trade-bottom">
-        <Positions />
-        <Orders />
-      </div>
+      {bottom ? (
+        <div className="trade-bottom">
+          {hidden.has("positions") ? null : <Positions />}
+          {hidden.has("orders") ? null : <Orders />}
+        </div>
+      ) : null}
     </section>
   );
 }

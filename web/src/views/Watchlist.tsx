@@ -14,6 +14,7 @@ import {
 import { instrumentQuery, useInstrumentSearch, useQuotes } from "../server/queries";
 import type { Quote, TickFrame } from "../types";
 import { ErrorBox, routeMissing } from "../ui/errors";
+import { ClosedNote } from "../ui/MarketState";
 
 const SEARCH_DELAY_MS = 200;
 
@@ -132,7 +133,10 @@ function Row({
     });
   return (
     <tr data-symbol={symbol} className={selected ? "selected" : undefined} onClick={select}>
-      <td className="sym">{symbol}</td>
+      <td className="sym">
+        {symbol}
+        <ClosedNote exchange={quote?.exchange} className="market-closed sub" withExchange={false} />
+      </td>
       <td className={`num ${shown.direction}`} title={quote?.ts ? `at ${time(quote.ts)}` : ""}>
         {shown.price === null ? "-" : price(shown.price)}
       </td>

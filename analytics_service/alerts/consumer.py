@@ -1,0 +1,228 @@
+"""The alerts consumer: events on the bus -> alerts in the history, pushed and queued for delivery.
+
+It reads the private user channels (order states, account marks, subscription errors),
+the control channel (kill switch), market status (a session close: the daily summary)
+and feed status. Events reach it at least once (the transactional outbox publishes
+again what it could not confirm); each alert is keyed by its event (``source_key``,
+unique per user), so a second delivery makes no second alert. Messages queued while it
+works are drained and written in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from analytics_service.alerts import rules
+from analytics_service.alerts.rules import AccountDay, AlertDraft
+from analytics_service.alerts.store import Recorded, push, record
+from shared.alerts import CHANNEL_FEED_STATUS, FeedStatusMsg, SubscriptionErrorMsg
+from shared.bus import EventBus, Subscription
+from shared.clock import Clock
+from shared.contracts import (
+    CHANNEL_CONTROL,
+    CHANNEL_MARKET_STATUS,
+    AccountEvent,
+    ControlEvent,
+    Event,
+    MarketStatusMsg,
+    Message,
+    OrderEvent,
+)
+from shared.db import transaction
+from shared.models import BrokerAccount, Fill, TradingHalt, User
+
+log = logging.getLogger(__name__)
+
+EVENT_IDS_KEPT = 50_000
+DRAIN = 500  # messages written in one transaction at most
+
+OnRecorded = Callable[[list[Recorded]], Awaitable[None]]
+
+
+class AlertConsumer:
+    """Turns bus events into alerts; ``start``/``stop`` run it on a bus subscription."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        clock: Clock,
+        *,
+        on_recorded: OnRecorded | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.bus = bus
+        self.clock = clock
+        self.on_recorded = on_recorded
+        self.recorded = 0
+        self.duplicates = 0
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._marks: dict[int, AccountEvent] = {}  # broker account -> latest account event
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._subscription = await self.bus.subscribe(
+            [CHANNEL_CONTROL, CHANNEL_MARKET_STATUS, CHANNEL_FEED_STATUS],
+            ["user:*"],
+            maxsize=100_000,
+        )
+        self._task = asyncio.create_task(self._pump(), name="alerts-consumer")
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _pump(self) -> None:
+        sub = self._subscription
+        assert sub is not None
+        async for first in sub:
+            batch = [first]
+            while len(batch) < DRAIN and sub.qsize():
+                got = await sub.get(0)
+                if got is None:
+                    break
+                batch.append(got)
+            try:
+                await self.handle(batch)
+            except Exception:
+                log.exception("alerts from %d events were not recorded", len(batch))
+
+    async def handle(self, batch: Sequence[tuple[str, Message]]) -> list[Recorded]:
+        """Record the alerts of these (channel, message) pairs; returns the new ones."""
+        wanted = [m for _, m in batch if self._wanted(m)]
+        if not wanted:
+            return []
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            drafts: list[AlertDraft] = []
+            for message in wanted:
+                drafts.extend(await self._drafts(session, message))
+            recorded = await record(session, drafts, now)
+        self.recorded += len(recorded)
+        self.duplicates += len(drafts) - len(recorded)
+        if recorded:
+            await push(self.bus, recorded)
+            if self.on_recorded is not None:
+                await self.on_recorded(recorded)
+        return recorded
+
+    def _wanted(self, message: Message) -> bool:
+        if isinstance(message, AccountEvent):
+            held = self._marks.get(message.broker_account_id)
+            if held is None or held.ts <= message.ts:
+                self._marks[message.broker_account_id] = message
+            return False
+        if not isinstance(message, OrderEvent | ControlEvent | SubscriptionErrorMsg):
+            return isinstance(message, FeedStatusMsg) or (
+                isinstance(message, MarketStatusMsg)
+                and not message.is_open
+                and message.reason == "after_close"
+            )
+        if isinstance(message, Event) and message.event_id is not None:
+            if message.event_id in self._seen:
+                self.duplicates += 1
+                return False
+            self._seen[message.event_id] = None
+            if len(self._seen) > EVENT_IDS_KEPT:
+                self._seen.popitem(last=False)
+        return True
+
+    async def _drafts(self, session: AsyncSession, message: Message) -> list[AlertDraft]:
+        if isinstance(message, OrderEvent):
+            draft = rules.from_order(message)
+            return [draft] if draft is not None else []
+        if isinstance(message, ControlEvent):
+            return await self._control(session, message)
+        if isinstance(message, SubscriptionErrorMsg):
+            return [rules.from_subscription_error(message)]
+        if isinstance(message, FeedStatusMsg):
+            return rules.from_feed(message, await _traders(session))
+        if isinstance(message, MarketStatusMsg):
+            return await self._daily(session, message)
+        return []
+
+    async def _control(self, session: AsyncSession, event: ControlEvent) -> list[AlertDraft]:
+        if event.action not in ("halt", "resume", "liquidate"):
+            return []
+        if event.user_id is None:
+            return rules.from_control(event, await _traders(session))
+        by = await _actor(session, event)
+        return rules.from_control(event, [event.user_id], by=by)
+
+    async def _daily(self, session: AsyncSession, status: MarketStatusMsg) -> list[AlertDraft]:
+        if status.session_open is None or status.session_close is None:
+            return []
+        start, end = status.session_open, status.session_close
+        trades: dict[int, int] = {}
+        charges: dict[int, Decimal] = {}
+        rows = await session.execute(
+            select(Fill.broker_account_id, Fill.charges).where(Fill.ts >= start, Fill.ts <= end)
+        )
+        for account_id, charge in rows.all():
+            trades[account_id] = trades.get(account_id, 0) + 1
+            charges[account_id] = charges.get(account_id, Decimal(0)) + charge
+        marked = {a: e for a, e in self._marks.items() if e.ts >= start}
+        ids = set(trades) | set(marked)
+        if not ids:
+            return []
+        accounts = (
+            await session.scalars(select(BrokerAccount).where(BrokerAccount.id.in_(ids)))
+        ).all()
+        by_user: dict[int, list[AccountDay]] = {}
+        for account in sorted(accounts, key=lambda a: a.id):
+            mark = marked.get(account.id)
+            by_user.setdefault(account.user_id, []).append(
+                AccountDay(
+                    account.id,
+                    account.label,
+                    account.currency,
+                    trades.get(account.id, 0),
+                    charges.get(account.id, Decimal(0)),
+                    None if mark is None else mark.day_pnl,
+                )
+            )
+        day = status.trading_day.isoformat()
+        drafts = [rules.daily_summary(u, status.exchange, day, a) for u, a in by_user.items()]
+        return [d for d in drafts if d is not None]
+
+
+async def _traders(session: AsyncSession) -> list[int]:
+    """Active users with a broker account: who a platform-wide alert concerns."""
+    stmt = (
+        select(User.id)
+        .where(User.is_active.is_(True))
+        .where(select(BrokerAccount.id).where(BrokerAccount.user_id == User.id).exists())
+        .order_by(User.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def _actor(session: AsyncSession, event: ControlEvent) -> str | None:
+    """Who halted or resumed ``event.user_id``: the user themself or an administrator."""
+    if event.action == "liquidate":
+        return None
+    if event.action == "halt":
+        stmt = select(TradingHalt.created_by).where(TradingHalt.user_id == event.user_id)
+        stmt = stmt.order_by(TradingHalt.created_at.desc(), TradingHalt.id.desc())
+    else:
+        stmt = select(TradingHalt.cleared_by).where(
+            TradingHalt.user_id == event.user_id, TradingHalt.cleared_at.is_not(None)
+        )
+        stmt = stmt.order_by(TradingHalt.cleared_at.desc(), TradingHalt.id.desc())
+    row = (await session.execute(stmt.limit(1))).first()
+    if row is None or row[0] is None:
+        return None if row is None else "the platform"
+    return "you" if row[0] == event.user_id else "an administrator"

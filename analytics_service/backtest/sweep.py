@@ -1,0 +1,162 @@
+"""Parameter sweeps: one backtest per point of a grid, across processes, ranked by a metric.
+
+A grid names values per parameter (``fast=5,10,20`` or a range ``fast=5:30:5``, the stop
+included); every combination the strategy's parameter model accepts is run (the others,
+e.g. a slow average shorter than the fast one, are counted as refused). Each point is a
+whole backtest with the same settings and data; the points run in a process pool.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import multiprocessing
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from shared.errors import DomainError, Unprocessable
+from strategy_workers.strategies.registry import registry as default_registry
+
+from .data import Bars
+from .engine import run_backtest
+from .market import market_for
+from .report import metrics
+from .settings import BacktestRequest
+
+RANK_METRICS: dict[str, Callable[[dict[str, Any]], float | None]] = {
+    "sharpe": lambda m: m["sharpe"],
+    "sortino": lambda m: m["sortino"],
+    "calmar": lambda m: m["calmar"],
+    "total_return": lambda m: m["total_return"],
+    "net_pnl": lambda m: m["net_pnl"],
+    "profit_factor": lambda m: m["profit_factor"],
+    "win_rate": lambda m: m["win_rate"],
+    "max_drawdown": lambda m: m["max_drawdown"],  # closer to zero ranks higher
+    "expectancy": lambda m: m["expectancy"],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SweepPoint:
+    params: dict[str, Any]
+    summary: dict[str, Any]
+
+
+def parse_values(text: str) -> list[Any]:
+    """``5,10,20`` or ``5:30:5`` (start:stop:step, stop included) or words (``sma,ema``)."""
+    text = text.strip()
+    if text.count(":") == 2:
+        start_s, stop_s, step_s = (part.strip() for part in text.split(":"))
+        start, stop, step = Decimal(start_s), Decimal(stop_s), Decimal(step_s)
+        if step <= 0 or stop < start:
+            raise Unprocessable(f"range {text!r} needs start <= stop and a positive step")
+        count = int((stop - start) / step) + 1
+        values = [start + step * k for k in range(count)]
+        whole = all(v == v.to_integral_value() for v in values)
+        return [int(v) if whole else float(v) for v in values]
+    out: list[Any] = []
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        try:
+            number = Decimal(item)
+        except ArithmeticError:
+            out.append(item)
+            continue
+        out.append(int(number) if number == number.to_integral_value() else float(number))
+    if not out:
+        raise Unprocessable(f"no values in {text!r}")
+    return out
+
+
+def grid_points(
+    strategy: str, base: Mapping[str, Any], grid: Mapping[str, Sequence[Any]]
+) -> tuple[list[dict[str, Any]], int]:
+    """Every combination the parameter model accepts, and how many it refused."""
+    names = list(grid)
+    accepted: list[dict[str, Any]] = []
+    refused = 0
+    for combo in itertools.product(*(grid[n] for n in names)):
+        params = {**base, **dict(zip(names, combo, strict=True))}
+        try:
+            default_registry.validate_params(strategy, params)
+        except DomainError:
+            refused += 1
+            continue
+        accepted.append(params)
+    return accepted, refused
+
+
+def summary(request: BacktestRequest, bars: Bars) -> dict[str, Any]:
+    """The headline figures of one backtest (what a sweep ranks and shows)."""
+    instrument, fees = market_for(request.symbol)
+    run = run_backtest(request, bars, instrument, fees)
+    report = metrics(run)
+    period, trades = report.period, report.trades
+    drawdown = period.max_drawdown.depth if period.max_drawdown is not None else 0.0
+    return {
+        "sharpe": period.sharpe,
+        "sortino": period.sortino,
+        "calmar": period.calmar,
+        "total_return": period.total_return,
+        "max_drawdown": drawdown,
+        "net_pnl": float(report.pnl),
+        "trades": trades.count,
+        "win_rate": trades.win_rate,
+        "profit_factor": trades.profit_factor,
+        "expectancy": float(trades.expectancy) if trades.expectancy is not None else None,
+        "charges": float(report.charges),
+        "flags": report.flags,
+    }
+
+
+def _one(args: tuple[BacktestRequest, Bars]) -> dict[str, Any]:
+    request, bars = args
+    return summary(request, bars)
+
+
+def run_sweep(
+    request: BacktestRequest,
+    bars: Bars,
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    rank_by: str = "sharpe",
+    processes: int = 1,
+    max_points: int = 10_000,
+    on_point: Callable[[int, int], None] | None = None,
+) -> tuple[list[SweepPoint], int]:
+    """Every accepted grid point's summary, best first by ``rank_by``; and the refused count."""
+    if rank_by not in RANK_METRICS:
+        raise Unprocessable(f"unknown metric {rank_by!r} (choose one of {', '.join(RANK_METRICS)})")
+    points, refused = grid_points(request.strategy, request.params, grid)
+    if not points:
+        raise Unprocessable("no point of the grid fits the strategy's parameters")
+    if len(points) > max_points:
+        raise Unprocessable(f"the grid has {len(points)} points; at most {max_points} are allowed")
+    jobs = [(request.model_copy(update={"params": p}), bars) for p in points]
+    results: list[dict[str, Any]] = []
+    if processes <= 1:
+        for n, job in enumerate(jobs, start=1):
+            results.append(_one(job))
+            if on_point is not None:
+                on_point(n, len(jobs))
+    else:
+        # Spawned, not forked: a fork of a process whose Polars or BLAS threads hold a lock
+        # would wait on it forever.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+            for n, result in enumerate(pool.map(_one, jobs), start=1):
+                results.append(result)
+                if on_point is not None:
+                    on_point(n, len(jobs))
+    key = RANK_METRICS[rank_by]
+
+    def order(item: SweepPoint) -> float:
+        value = key(item.summary)
+        return -math.inf if value is None or not math.isfinite(value) else value
+
+    ranked = sorted(
+        (SweepPoint(p, r) for p, r in zip(points, results, strict=True)), key=order, reverse=True
+    )
+    return ranked, refused

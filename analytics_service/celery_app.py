@@ -1,0 +1,80 @@
+"""The Celery app of the analytics workers (distributed profile): backtest runs.
+
+``celery -A analytics_service.celery_app worker -Q analytics -n analytics-1@%h`` runs a
+worker from the ``ALGOTRADE_*`` environment. Late acknowledgement and rejection when the
+worker is lost, like the strategy workers; the task is idempotent (a run that is no longer
+queued is left as it is), and a run whose worker died stays ``running``: cancel it and
+submit it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any
+
+from celery import Celery
+
+from shared.bus import create_event_bus
+from shared.clock import SystemClock
+from shared.config import Settings, get_settings
+from shared.contracts import TASK_RUN_BACKTEST
+from shared.db import create_engine, create_sessionmaker
+from shared.tasks import broker_url
+from shared.tickstore import tickstore_from_settings
+
+from .backtests import RunContext, execute_run, limits_from
+
+
+def create_celery_app(settings: Settings | None = None, **overrides: Any) -> Celery:
+    """The analytics workers' Celery app; ``overrides`` are extra Celery settings."""
+    settings = settings or get_settings()
+    app = Celery("analytics_service", broker=broker_url(settings), set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_default_queue=settings.backtest_queue,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+        algotrade_settings=settings,
+    )
+    app.conf.update(overrides)
+    app.task(name=TASK_RUN_BACKTEST, bind=True, acks_late=True, reject_on_worker_lost=True)(
+        run_backtest_task
+    )
+    return app
+
+
+def run_backtest_task(task: Any, user_id: int, run_id: int) -> str:
+    """Run one stored backtest run (its clients built from the app's settings)."""
+    settings: Settings = task.app.conf["algotrade_settings"]
+    return asyncio.run(_run(settings, user_id, run_id))
+
+
+async def _run(settings: Settings, user_id: int, run_id: int) -> str:
+    engine = create_engine(settings)
+    bus = create_event_bus(settings)
+    tickstore = tickstore_from_settings(settings)
+    ctx = RunContext(
+        sessions=create_sessionmaker(engine),
+        tickstore=tickstore,
+        clock=SystemClock(),
+        bus=bus,
+        limits=limits_from(settings),
+        sweep_processes=max(1, (os.cpu_count() or 1) - 1),
+    )
+    try:
+        return await execute_run(ctx, user_id, run_id, threading.Event())
+    finally:
+        await tickstore.close()
+        await bus.close()
+        await engine.dispose()
+
+
+app = create_celery_app()

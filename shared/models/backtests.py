@@ -1,0 +1,41 @@
+"""Backtest runs of a user: the request, where the run is, and its result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.models.base import Base, BigId, UTCDateTime, ids_never_reused
+
+
+class BacktestRun(Base):
+    """One backtest (or sweep) a user asked for.
+
+    ``status``: queued -> running -> done | failed | cancelled. ``request`` is the
+    validated request as submitted; ``result`` the report (JSON), set once when done.
+    """
+
+    __tablename__ = "backtest_runs"
+    __table_args__ = ids_never_reused(Index("ix_backtest_runs_user_status", "user_id", "status"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="backtest")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    strategy: Mapped[str] = mapped_column(String(64), nullable=False)
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    timeframe: Mapped[str] = mapped_column(String(8), nullable=False)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    progress: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    bars: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from algotrade.context import CliContext
     from analytics_service.backtest import BacktestRequest, Bars
+    from analytics_service.backtest.walkforward import WalkForwardSpec
 
 app = typer_app()
 
@@ -91,11 +92,47 @@ SizingParams = Annotated[
 ]
 LongOnly = Annotated[bool, typer.Option("--long-only", help="A SELL only closes a long.")]
 NoCosts = Annotated[bool, typer.Option("--no-costs", help="No charges.")]
-Fill = Annotated[FillOption, typer.Option("--fill", help="next-open (default) or close.")]
+Fill = Annotated[
+    FillOption, typer.Option("--fill", metavar="FILL", help="next-open (default) or close.")
+]
 SlipBps = Annotated[str, typer.Option("--slippage-bps", metavar="BPS", help="Adverse slippage.")]
 SlipTicks = Annotated[int, typer.Option("--slippage-ticks", metavar="N", help="In ticks.")]
 Stops = Annotated[bool, typer.Option("--stops", help="Exit at the signals' stops and targets.")]
 Risk = Annotated[RiskOption, typer.Option("--risk", help="default: the default risk limits.")]
+IntrabarData = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--intrabar-data",
+        metavar="FILE",
+        help="Finer candles (CSV or Parquet) replayed inside a bar that reaches a stop or a "
+        "target; one per --symbol. From the store, 1m candles are used when present.",
+    ),
+]
+IntrabarTF = Annotated[
+    Timeframe,
+    typer.Option("--intrabar-timeframe", metavar="TF", help="Timeframe of --intrabar-data."),
+]
+WalkForward = Annotated[
+    int | None,
+    typer.Option(
+        "--walk-forward",
+        metavar="FOLDS",
+        min=1,
+        max=20,
+        help="Out-of-sample windows tiling the last --out-of-sample of the data, stitched.",
+    ),
+]
+OutOfSample = Annotated[
+    float | None,
+    typer.Option(
+        "--out-of-sample",
+        metavar="FRACTION",
+        help="Share of the data traded out of sample (default 0.25 with --walk-forward).",
+    ),
+]
+Anchored = Annotated[
+    bool, typer.Option("--anchored", help="In-sample windows start at the first bar.")
+]
 ProductOpt = Annotated[Product, typer.Option("--product", help="MIS (intraday) or CNC.")]
 
 
@@ -205,6 +242,76 @@ def _bars(
     return run(ctx, work, as_json=False)
 
 
+def _fine(
+    ctx: typer.Context,
+    request: BacktestRequest,
+    path: Path | None,
+    timeframe: Timeframe,
+    start: str | None,
+    end: str | None,
+) -> Bars | None:
+    """Finer candles to replay inside bars: the file given, or the store's 1m candles over
+    the range when there are any (only with stops: nothing else happens inside a bar)."""
+    from analytics_service.backtest import bars_from_candles, load_bars
+
+    if path is not None:
+        try:
+            return load_bars(path, request.symbol, timeframe)
+        except DomainError as exc:
+            fail(f"{path}: {exc.message}", code=exc.code)
+    if not request.settings.stops or request.timeframe is Timeframe.M1 or start is None:
+        return None
+    lo, hi = _moment(start, "--from"), _moment(end or start, "--to")
+
+    async def work(cli: CliContext) -> Bars | None:
+        candles = await cli.tickstore.query_candles(
+            request.symbol, Timeframe.M1, lo, hi, limit=STORE_LIMIT
+        )
+        return bars_from_candles(request.symbol, Timeframe.M1, candles) if candles else None
+
+    return run(ctx, work, as_json=False)
+
+
+def _walk_spec(folds: int | None, fraction: float | None, anchored: bool) -> WalkForwardSpec | None:
+    from analytics_service.backtest.walkforward import WalkForwardSpec
+
+    if folds is None and fraction is None:
+        if anchored:
+            fail("--anchored goes with --walk-forward or --out-of-sample", code="bad_option")
+        return None
+    try:
+        return WalkForwardSpec(
+            folds=folds or 1,
+            out_of_sample=fraction if fraction is not None else 0.25,
+            anchored=anchored,
+        )
+    except DomainError as exc:
+        fail(exc.message, code=exc.code)
+
+
+def _print_folds(report: dict[str, Any], rank_by: str | None) -> None:
+    wf = report["walk_forward"]
+    names = sorted({k for w in wf["windows"] for k in w["params"]})
+    key = rank_by or "sharpe"
+    print_table(
+        f"walk-forward: {wf['folds']} fold(s), {wf['out_of_sample']:g} out of sample"
+        + (" (anchored)" if wf["anchored"] else ""),
+        ["fold", "in sample", "out of sample", *names, f"IS {key}", f"OOS {key}", "OOS P&L"],
+        [
+            [
+                w["fold"],
+                f"{w['in_sample']['first_bar'][:16]} +{w['in_sample']['bars']:,}",
+                f"{w['out_of_sample']['first_bar'][:16]} +{w['out_of_sample']['bars']:,}",
+                *(w["params"].get(n) for n in names),
+                _f(w["in_sample_metrics"].get(key)),
+                _f(w["out_of_sample_metrics"].get(key)),
+                f"{w['out_of_sample_metrics']['net_pnl']:.2f}",
+            ]
+            for w in wf["windows"]
+        ],
+    )
+
+
 def _metrics_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     m = report["metrics"]
     p, t = m["period"], m["trades"]
@@ -234,6 +341,7 @@ def _metrics_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("profit factor", num(t["profit_factor"])),
         ("expectancy", num(t["expectancy"])),
         ("SQN", num(t["sqn"])),
+        ("average MAE / MFE", f"{num(t.get('average_mae'))} / {num(t.get('average_mfe'))}"),
         ("flags", ", ".join(m["flags"]) or "none"),
     ]
 
@@ -270,6 +378,11 @@ def backtest(
         bool,
         typer.Option("--check-lookahead", help="Evaluate every signal again on data cut there."),
     ] = False,
+    intrabar_data: IntrabarData = None,
+    intrabar_timeframe: IntrabarTF = Timeframe.M1,
+    walk_forward: WalkForward = None,
+    out_of_sample: OutOfSample = None,
+    anchored: Anchored = False,
 ) -> None:
     """Run a strategy over history with the live code path and print its metrics.
 
@@ -287,6 +400,15 @@ def backtest(
 
     if data is not None and len(data) != len(symbols):
         fail("give one --data FILE per --symbol, in the same order", code="bad_option")
+    if intrabar_data is not None and len(intrabar_data) != len(symbols):
+        fail("give one --intrabar-data FILE per --symbol, in the same order", code="bad_option")
+    spec = _walk_spec(walk_forward, out_of_sample, anchored)
+    if spec is not None and (len(symbols) > 1 or check_lookahead):
+        fail(
+            "a walk-forward run takes one --symbol and no --check-lookahead (run the "
+            "look-ahead check on the whole history)",
+            code="bad_option",
+        )
     base = _request(
         strategy, symbols[0], timeframe, params, capital, quantity, sizing, sizing_params,
         long_only, no_costs, fill, slippage_bps, slippage_ticks, stops, risk, product,
@@ -294,21 +416,29 @@ def backtest(
     jobs = []
     for n, symbol in enumerate(symbols):
         request = base.model_copy(update={"symbol": symbol})
-        jobs.append((request, _bars(ctx, request, data[n] if data else None, start, end)))
+        bars = _bars(ctx, request, data[n] if data else None, start, end)
+        fine_file = intrabar_data[n] if intrabar_data else None
+        fine = _fine(ctx, request, fine_file, intrabar_timeframe, start, end)
+        jobs.append((request, bars, fine))
     results = []
     findings = []
     try:
         with Progress(console=console(), transient=True) as progress:
-            for request, bars in jobs:
+            for request, bars, fine in jobs:
                 instrument, fees = market_for(request.symbol)
                 task = progress.add_task(f"{request.symbol}: {len(bars):,} bars", total=1.0)
+                if spec is not None:
+                    report = _walk_forward(request, bars, spec, fine, _advance(progress, task))
+                    results.append(report.pop("_run"))
+                    continue
                 result = run_backtest(
-                    request, bars, instrument, fees, progress=_advance(progress, task)
+                    request, bars, instrument, fees, progress=_advance(progress, task), fine=fine
                 )
                 results.append(result)
                 if check_lookahead:
                     findings += lookahead(result, build_strategy(request, registry))
-        report = build_report(results)
+        if spec is None:
+            report = build_report(results)
     except DomainError as exc:
         fail(exc.message, code=exc.code)
     if check_lookahead:
@@ -320,7 +450,7 @@ def backtest(
     if html_out is not None:
         _write(html_out, render_html(results, report))
     conv = report["conventions"]
-    bars_total = sum(len(b) for _, b in jobs)
+    bars_total = sum(len(b) for _, b, _ in jobs)
     card = report["run_card"]
     print_table(
         f"{strategy} {', '.join(symbols)} {timeframe} - {bars_total:,} bars, "
@@ -333,7 +463,9 @@ def backtest(
         f"charges {conv['charges']}; {conv['direction']}; risk chain {conv['risk_chain']}; "
         f"intrabar: {conv['intrabar_rule']}"
     )
-    for _, bars in jobs:
+    if spec is not None:
+        _print_folds(report, None)
+    for _, bars, _ in jobs:
         if bars.gap_count:
             console().print(
                 f"{bars.symbol}: {bars.gap_count} gaps "
@@ -346,6 +478,35 @@ def backtest(
         )
         if findings:
             raise typer.Exit(1)
+
+
+def _walk_forward(
+    request: BacktestRequest,
+    bars: Bars,
+    spec: WalkForwardSpec,
+    fine: Bars | None,
+    progress: Callable[[float], None] | None = None,
+    grid: dict[str, list[Any]] | None = None,
+    rank_by: str | None = None,
+    processes: int = 1,
+) -> dict[str, Any]:
+    """The stitched walk-forward report; its run (for the HTML page) under ``_run``."""
+    from analytics_service.backtest.walkforward import (
+        run_walk_forward,
+        stitch,
+        walk_forward_report,
+    )
+
+    folds = run_walk_forward(
+        request, bars, spec, grid=grid, rank_by=rank_by or "sharpe", processes=processes,
+        fine=fine, progress=progress,
+    )  # fmt: skip
+    stitched = stitch(request, bars, folds)
+    report = walk_forward_report(
+        request, bars, spec, folds, rank_by=rank_by if grid else None, stitched=stitched
+    )
+    report["_run"] = stitched
+    return report
 
 
 def _advance(progress: Progress, task: TaskID) -> Callable[[float], None]:
@@ -396,8 +557,15 @@ def sweep(
     json_out: Annotated[
         Path | None, typer.Option("--json", metavar="OUT", help="Write every point as JSON.")
     ] = None,
+    walk_forward: WalkForward = None,
+    out_of_sample: OutOfSample = None,
+    anchored: Anchored = False,
 ) -> None:
-    """Run a strategy over a grid of parameters in a process pool, ranked by a metric."""
+    """Run a strategy over a grid of parameters in a process pool, ranked by a metric.
+
+    With --walk-forward or --out-of-sample the grid is searched on each fold's in-sample
+    window and the best point traded on its out-of-sample window; the windows are stitched
+    into one report (--json writes it)."""
     from rich.progress import Progress
 
     from analytics_service.backtest.sweep import parse_values, run_sweep
@@ -410,7 +578,11 @@ def sweep(
         values = {name: parse_values(text) for name, text in _pairs(grid, "--grid").items()}
     except DomainError as exc:
         fail(exc.message, code=exc.code)
+    spec = _walk_spec(walk_forward, out_of_sample, anchored)
     bars = _bars(ctx, request, data, start, end)
+    if spec is not None:
+        _walk_forward_sweep(request, bars, spec, values, rank_by, processes, json_out)
+        return
     try:
         with Progress(console=console(), transient=True) as progress:
             task = progress.add_task("sweep", total=None)
@@ -447,6 +619,32 @@ def sweep(
             for p in ranked[:top]
         ],
     )
+
+
+def _walk_forward_sweep(
+    request: BacktestRequest,
+    bars: Bars,
+    spec: WalkForwardSpec,
+    grid: dict[str, list[Any]],
+    rank_by: str,
+    processes: int,
+    json_out: Path | None,
+) -> None:
+    from rich.progress import Progress
+
+    try:
+        with Progress(console=console(), transient=True) as progress:
+            task = progress.add_task("walk-forward", total=1.0)
+            report = _walk_forward(
+                request, bars, spec, None, _advance(progress, task), grid, rank_by, processes
+            )
+    except DomainError as exc:
+        fail(exc.message, code=exc.code, exit_code=EXIT_BAD_INPUT)
+    report.pop("_run")
+    if json_out is not None:
+        _write(json_out, json.dumps(report, indent=1, ensure_ascii=False))
+    _print_folds(report, rank_by)
+    print_table("stitched out of sample", ["metric", "value"], _metrics_rows(report))
 
 
 def _f(value: float | None) -> str:

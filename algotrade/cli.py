@@ -31,6 +31,7 @@ class Service(StrEnum):
     ORDER_PROCESSOR = "order-processor"
     STRATEGY_WORKER = "strategy-worker"
     ANALYTICS_WORKER = "analytics-worker"
+    ALERTS = "alerts"
 
 
 def _print_version(value: bool) -> None:
@@ -83,8 +84,8 @@ def serve(
         typer.Argument(
             metavar="SERVICE",
             show_choices=False,
-            help="api, websocket, market-data, order-processor, strategy-worker or "
-            "analytics-worker.",
+            help="api, websocket, market-data, order-processor, strategy-worker, "
+            "analytics-worker or alerts.",
         ),
     ],
 ) -> None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from market_data_engine.downloads import DownloadReport, SourceOptions
     from market_data_engine.imports import ImportReport
     from shared.config import Settings
+    from shared.tickstore import TickStore
 
 app = typer_app(
     name="data",
@@ -62,7 +63,9 @@ def import_file(
     from shared.instruments import load_catalog
 
     async def work(cli: CliContext) -> ImportReport:
-        return await import_minutes(cli.tickstore, load_catalog(), file, symbol, cli.clock.now())
+        report = await import_minutes(cli.tickstore, load_catalog(), file, symbol, cli.clock.now())
+        await refresh_windows(cli.settings, cli.tickstore, report.symbol)
+        return report
 
     try:
         report = run(ctx, work, as_json=as_json)
@@ -175,26 +178,59 @@ def download_history(
         last = parse_when(end, "--to", end=True) if end else now
     except ValueError as exc:
         fail(str(exc), code="bad_range", as_json=as_json)
-    problem = range_problem(first, last, now)
+    calendar = catalog.calendar(instrument.symbol)
+    problem = range_problem(first, last, now) or before_source(
+        exchange.value, source_class.earliest, first.astimezone(calendar.tz).date()
+    )
     if problem:
         fail(problem, code="bad_range", as_json=as_json)
     options = _source_options(settings, exchange)
 
     async def work(cli: CliContext) -> DownloadReport:
         async with http_client(settings.download_timeout_seconds) as client:
-            calendar = catalog.calendar(instrument.symbol)
             source = make_source(exchange.value, client, options, instrument.symbol, tf, calendar)
             with _progress_bar(f"{instrument.symbol} {tf}", hidden=as_json) as progress:
-                return await download(
+                report = await download(
                     cli.tickstore, source, calendar, instrument.symbol, first, last,
                     replace=replace, progress=progress,
                 )  # fmt: skip
+        if report.fetched:
+            await refresh_windows(settings, cli.tickstore, instrument.symbol)
+        return report
 
     try:
         report = run(ctx, work, as_json=as_json)
     except DownloadError as exc:
         fail(str(exc), code="download_failed", as_json=as_json, exit_code=EXIT_REFUSED)
     _print_download(report, as_json=as_json)
+
+
+async def refresh_windows(settings: Settings, store: TickStore, symbol: str) -> None:
+    """Distributed profile: merge the stored candles of ``symbol`` into the Redis candle
+    cache the strategy windows are read from, so new subscriptions get the history now.
+    (The embedded profile's cache lives in `algotrade run`, which fills it at start.)
+    Redis being away costs only that: the candles are stored, and the market data engine
+    merges them into the cache when it next starts."""
+    from redis.exceptions import RedisError
+
+    from market_data_engine.backfill import warm_candle_cache
+    from shared.candle_cache_redis import RedisCandleCache
+    from shared.config import Profile
+    from shared.redis_client import create_redis_from_settings
+
+    if settings.profile is not Profile.DISTRIBUTED:
+        return
+    client = create_redis_from_settings(settings)
+    try:
+        await warm_candle_cache(store, RedisCandleCache(client), [symbol])
+    except (RedisError, OSError) as exc:
+        typer.echo(
+            f"warning: stored, but the strategy windows' candle cache (Redis) was not "
+            f"updated ({exc}); the market data engine merges it when it next starts",
+            err=True,
+        )
+    finally:
+        await client.aclose()
 
 
 def parse_when(text: str, option: str, *, end: bool = False) -> datetime:
@@ -222,6 +258,17 @@ def range_problem(first: datetime, last: datetime, now: datetime) -> str | None:
     if first >= last:
         return f"the range is inverted or empty: --from {first.isoformat()} is not before --to"
     return None
+
+
+def before_source(source: str, earliest: date | None, first_day: date) -> str | None:
+    """Why a range starting on ``first_day`` (the exchange's date) is one ``source`` cannot
+    serve, or None."""
+    if earliest is None or first_day >= earliest:
+        return None
+    return (
+        f"--from {first_day} is before {earliest}: {source} history is read from {earliest} "
+        f"on (see docs/market-data-feeds.md); use --from {earliest} or later"
+    )
 
 
 def _source_options(settings: Settings, exchange: Exchange) -> SourceOptions:

@@ -149,13 +149,14 @@ async def report(cli: CliContext, api: str | None) -> PlatformStatus:
     database = await probe_database(cli, PROBE_TIMEOUT_S)
     store = await probe_tickstore(cli, PROBE_TIMEOUT_S, catalog.symbols()[0])
     checks = [database, *await probe_bus(cli, PROBE_TIMEOUT_S), store]
-    api_health = f"{api.rstrip('/')}/health" if api else service_url(settings, settings.api_port)
+    # Every service is asked its /ready: it runs, and the dependencies it uses answer.
+    api_ready = f"{api.rstrip('/')}/ready" if api else service_url(settings, settings.api_port)
     async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S) as client:
-        checks.append(await probe_http(client, "api", api_health))
+        checks.append(await probe_http(client, "api", api_ready))
         if settings.profile is Profile.DISTRIBUTED:
-            ws_health = service_url(settings, settings.ws_port)
-            checks.append(await probe_http(client, "websocket", ws_health))
-            for name, url in worker_urls(settings):  # their /ready: alive, and can work
+            ws_ready = service_url(settings, settings.ws_port)
+            checks.append(await probe_http(client, "websocket", ws_ready))
+            for name, url in worker_urls(settings):
                 checks.append(await probe_http(client, name, url))
     return PlatformStatus(
         version=version("algotrade"),

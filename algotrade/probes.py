@@ -102,7 +102,7 @@ async def probe_tickstore(cli: CliContext, limit_s: float, symbol: str) -> Check
 
 
 def service_url(
-    settings: Settings, port: int, path: str = "/health", host: str | None = None
+    settings: Settings, port: int, path: str = "/ready", host: str | None = None
 ) -> str:
     """The URL of ``path`` of a service listening on ``port`` of ``host`` (default
     ALGOTRADE_API_HOST; a wildcard address is asked on loopback)."""
@@ -118,6 +118,7 @@ def worker_urls(settings: Settings) -> list[tuple[str, str]]:
         ("market data", settings.market_data_probe_port),
         ("order processor process", settings.order_processor_probe_port),
         ("strategy worker", settings.strategy_worker_probe_port),
+        ("analytics worker", settings.analytics_worker_probe_port),
     ]
     return [
         (name, service_url(settings, port, "/ready", settings.probe_host))
@@ -127,11 +128,26 @@ def worker_urls(settings: Settings) -> list[tuple[str, str]]:
 
 
 async def probe_http(client: httpx.AsyncClient, name: str, url: str) -> Check:
-    """An HTTP service: does its /health answer 200? (Reported, never required: the
+    """An HTTP service: does its /ready answer 200 (it runs, and every dependency it uses
+    answers)? A 503 names the dependencies that did not. (Reported, never required: the
     command may run on another machine than the service.)"""
     try:
         answer = await client.get(url)
     except httpx.HTTPError as exc:
         return Check(name=name, ok=False, required=False, detail=f"{url}: {_reason(exc)}")
     ok = answer.status_code == 200
-    return Check(name=name, ok=ok, required=False, detail=f"{url}: HTTP {answer.status_code}")
+    detail = f"{url}: HTTP {answer.status_code}"
+    failed = _failed(answer) if not ok else []
+    if failed:
+        detail += f" ({', '.join(failed)} not answering)"
+    return Check(name=name, ok=ok, required=False, detail=detail)
+
+
+def _failed(answer: httpx.Response) -> list[str]:
+    """The dependencies a /ready answer names as failed (none when it is not that shape)."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return []
+    failed = body.get("failed") if isinstance(body, dict) else None
+    return [str(f) for f in failed] if isinstance(failed, list) else []

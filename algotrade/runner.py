@@ -15,10 +15,11 @@ from api_gateway.app import create_app
 from api_gateway.context import GatewayContext
 from shared.clock import Clock
 from shared.config import Settings
-from shared.runtime import Stoppable, freeze_startup_heap
+from shared.runtime import Stoppable, tune_collector
 from websocket_service.endpoint import WsContext
 from websocket_service.endpoint import router as ws_router
 from websocket_service.hub import Hub
+from websocket_service.transport import SinkWebSocketProtocol
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def run_embedded(settings: Settings, *, host: str, port: int) -> None:
         log_config=None,  # uvicorn's loggers write through the process's handler
         proxy_headers=False,
         ws_max_size=64 * 1024,
+        ws=SinkWebSocketProtocol,  # public frames encoded once, written without a wait
     )
 
 
@@ -72,7 +74,7 @@ def build_embedded_app(settings: Settings, *, clock: Clock | None = None) -> Fas
             running.append(await module.start(runtime))
             log.info("%s started", package)
         # GC tuning lives here, in the entry point, never in a service.
-        freeze_startup_heap()
+        tune_collector()
 
     async def stop_services() -> None:
         if ctx.backtest_launcher is not None:

@@ -17,6 +17,7 @@ from shared.security.jwt import JWTKeys
 from websocket_service.app import create_ws_app
 from websocket_service.endpoint import WsContext
 from websocket_service.hub import Hub
+from websocket_service.transport import SinkWebSocketProtocol
 
 
 def serve_service(name: str, settings: Settings) -> None:
@@ -51,6 +52,7 @@ def serve_service(name: str, settings: Settings) -> None:
             log_config=None,
             proxy_headers=True,
             ws_max_size=64 * 1024,
+            ws=SinkWebSocketProtocol,  # public frames encoded once, written without a wait
         )
         return
     package = SERVICE_PACKAGES.get(name)
@@ -65,4 +67,5 @@ SERVICE_PACKAGES = {
     "order-processor": "order_processor",
     "strategy-worker": "strategy_workers",
     "analytics-worker": "analytics_service",
+    "alerts": "analytics_service.alerts",
 }

@@ -75,7 +75,7 @@ def status(
         typer.Option(
             "--api-url",
             metavar="URL",
-            help="The API's base URL, to probe its /health (default: ALGOTRADE_API_HOST and "
+            help="The API's base URL, to ask its /ready (default: ALGOTRADE_API_HOST and "
             "ALGOTRADE_API_PORT; `algotrade run` serves on http://127.0.0.1:8000).",
         ),
     ] = None,

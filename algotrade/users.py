@@ -65,7 +65,9 @@ def list_users(
     search: Annotated[
         str | None, typer.Option("--search", "-q", help="Part of the e-mail or name.")
     ] = None,
-    role: Annotated[Role | None, typer.Option(help="Only users of this role.")] = None,
+    role: Annotated[
+        Role | None, typer.Option(metavar="ROLE", help="Only users of this role: trader or admin.")
+    ] = None,
     active: Annotated[
         bool | None,
         typer.Option("--active/--disabled", help="Only active (or only disabled) users."),

@@ -43,6 +43,7 @@ from analytics_service.backtest import (
     FillAt,
     RiskLimits,
 )
+from analytics_service.backtest.walkforward import WalkForwardSpec
 from analytics_service.backtests import (
     ACTIVE,
     BacktestLimits,
@@ -56,6 +57,7 @@ from analytics_service.backtests import (
     limits_from,
 )
 from analytics_service.cache import ReportCache
+from analytics_service.datasets import DatasetService
 from analytics_service.metrics.curve import CurvePoint
 from analytics_service.metrics.report import (
     DayResult,
@@ -97,6 +99,7 @@ __all__ = [
     "ChannelView",
     "CurvePoint",
     "CurveResult",
+    "DatasetService",
     "DateRange",
     "DayResult",
     "DeliveryWorker",
@@ -122,6 +125,7 @@ __all__ = [
     "SweepSpec",
     "TestResult",
     "TradeStats",
+    "WalkForwardSpec",
     "backtest_finished_alert",
     "fail_interrupted",
     "launcher_from_settings",

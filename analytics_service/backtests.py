@@ -41,8 +41,10 @@ from .backtest import (
     market_for,
     run_backtest,
 )
-from .backtest.data import TIMEFRAME_NS
+from .backtest.data import TIMEFRAME_NS, Bars
 from .backtest.sweep import grid_points, run_sweep
+from .backtest.walkforward import WalkForwardSpec, run_walk_forward, split, walk_forward_report
+from .datasets import BacktestDatasetRepository, load_dataset
 
 log = logging.getLogger(__name__)
 
@@ -76,34 +78,56 @@ class SweepSpec:
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """A validated run to store: what, over which range, and optionally a grid."""
+    """A validated run to store: what, over which range (or on which uploaded data), and
+    optionally a grid and walk-forward folds."""
 
     request: BacktestRequest
-    start: datetime
-    end: datetime
+    start: datetime | None
+    end: datetime | None
     use_my_risk_limits: bool = False
     sweep: SweepSpec | None = None
+    dataset_id: int | None = None
+    """Candles the user uploaded, instead of the store's over ``[start, end)``."""
+    intrabar_dataset_id: int | None = None
+    """Finer uploaded candles to replay inside bars that reach a stop or a target."""
+    walk_forward: WalkForwardSpec | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.walk_forward is not None:
+            return "walk_forward"
+        return "sweep" if self.sweep is not None else "backtest"
 
     def to_json(self) -> dict[str, Any]:
+        wf = self.walk_forward
         return {
             "request": self.request.model_dump(mode="json"),
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
+            "start": self.start.isoformat() if self.start is not None else None,
+            "end": self.end.isoformat() if self.end is not None else None,
             "use_my_risk_limits": self.use_my_risk_limits,
             "sweep": None
             if self.sweep is None
             else {"grid": self.sweep.grid, "rank_by": self.sweep.rank_by},
+            "dataset_id": self.dataset_id,
+            "intrabar_dataset_id": self.intrabar_dataset_id,
+            "walk_forward": None
+            if wf is None
+            else {"folds": wf.folds, "out_of_sample": wf.out_of_sample, "anchored": wf.anchored},
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Submission:
         sweep = data.get("sweep")
+        wf = data.get("walk_forward")
         return cls(
             request=BacktestRequest.model_validate(data["request"]),
-            start=datetime.fromisoformat(data["start"]),
-            end=datetime.fromisoformat(data["end"]),
+            start=datetime.fromisoformat(data["start"]) if data.get("start") else None,
+            end=datetime.fromisoformat(data["end"]) if data.get("end") else None,
             use_my_risk_limits=bool(data.get("use_my_risk_limits")),
             sweep=SweepSpec(sweep["grid"], sweep["rank_by"]) if sweep else None,
+            dataset_id=data.get("dataset_id"),
+            intrabar_dataset_id=data.get("intrabar_dataset_id"),
+            walk_forward=WalkForwardSpec(**wf) if wf else None,
         )
 
 
@@ -163,23 +187,23 @@ class BacktestService:
     async def submit(self, submission: Submission) -> BacktestRun:
         """Check ``submission`` and store it queued (4xx for anything that cannot run)."""
         request = submission.request
-        check_request(request)  # unknown strategy, parameters, timeframe
-        if submission.end <= submission.start:
-            raise Unprocessable("the range's end must be after its start")
-        estimate = int((submission.end - submission.start) / timedelta(microseconds=1)) * 1000
-        if estimate // TIMEFRAME_NS[request.timeframe] > self.limits.max_bars:
-            raise Unprocessable(
-                f"the range spans more than {self.limits.max_bars:,} {request.timeframe} bars "
-                "(the per-run limit)"
-            )
+        strategy = check_request(request)  # unknown strategy, parameters, timeframe
+        if submission.dataset_id is None:
+            self._check_range(submission)
         if submission.sweep is not None:
             points, _ = grid_points(request.strategy, request.params, submission.sweep.grid)
             if not points:
                 raise Unprocessable("no point of the grid fits the strategy's parameters")
-            if len(points) > self.limits.max_sweep_points:
+            runs = len(points) * (submission.walk_forward.folds if submission.walk_forward else 1)
+            if runs > self.limits.max_sweep_points:
                 raise Unprocessable(
-                    f"the grid has {len(points)} points; at most "
-                    f"{self.limits.max_sweep_points} are allowed"
+                    f"the grid has {len(points)} points"
+                    + (
+                        f" in each of {submission.walk_forward.folds} folds"
+                        if submission.walk_forward
+                        else ""
+                    )
+                    + f"; at most {self.limits.max_sweep_points} runs are allowed"
                 )
         if await self.repo.active_count() >= self.limits.max_concurrent:
             raise TooManyRequests(
@@ -188,10 +212,13 @@ class BacktestService:
                 retry_after=5,
                 code="backtest_limit",
             )
-        await self._has_candles(request.symbol, request.timeframe, submission)
+        if submission.dataset_id is not None:
+            await self._check_datasets(submission, strategy.warmup)
+        else:
+            await self._has_candles(request.symbol, request.timeframe, submission)
         row = BacktestRun(
             user_id=self.user_id,
-            kind="sweep" if submission.sweep is not None else "backtest",
+            kind=submission.kind,
             status="queued",
             strategy=request.strategy,
             symbol=request.symbol,
@@ -205,8 +232,53 @@ class BacktestService:
         await self.session.flush()
         return row
 
+    def _check_range(self, submission: Submission) -> None:
+        start, end, timeframe = submission.start, submission.end, submission.request.timeframe
+        if start is None or end is None:
+            raise Unprocessable("give start and end, or the dataset_id of uploaded candles")
+        if end <= start:
+            raise Unprocessable("the range's end must be after its start")
+        estimate = int((end - start) / timedelta(microseconds=1)) * 1000
+        if estimate // TIMEFRAME_NS[timeframe] > self.limits.max_bars:
+            raise Unprocessable(
+                f"the range spans more than {self.limits.max_bars:,} {timeframe} bars "
+                "(the per-run limit)"
+            )
+
+    async def _check_datasets(self, submission: Submission, warmup: int) -> None:
+        """The uploaded candles are the user's, of the run's symbol and timeframe, within the
+        bar limit; finer candles divide the run's timeframe and go with stops."""
+        request = submission.request
+        assert submission.dataset_id is not None
+        datasets = BacktestDatasetRepository(self.session, self.user_id)
+        data = await datasets.get(submission.dataset_id)
+        if (data.symbol, data.timeframe) != (request.symbol, request.timeframe.value):
+            raise Unprocessable(
+                f"dataset {data.id} holds {data.timeframe} candles of {data.symbol}, not "
+                f"{request.timeframe} candles of {request.symbol}",
+                code="dataset_mismatch",
+            )
+        if data.bars > self.limits.max_bars:
+            raise Unprocessable(f"the dataset has more than {self.limits.max_bars:,} bars")
+        if submission.walk_forward is not None:
+            split(data.bars, submission.walk_forward, warmup)
+        if submission.intrabar_dataset_id is None:
+            return
+        if not request.settings.stops:
+            raise Unprocessable("finer candles are replayed only for stops and targets (stops)")
+        fine = await datasets.get(submission.intrabar_dataset_id)
+        step, fine_step = TIMEFRAME_NS[request.timeframe], TIMEFRAME_NS[Timeframe(fine.timeframe)]
+        if fine.symbol != request.symbol or fine_step >= step or step % fine_step:
+            raise Unprocessable(
+                f"dataset {fine.id} ({fine.timeframe} candles of {fine.symbol}) cannot be "
+                f"replayed inside {request.timeframe} bars of {request.symbol}",
+                code="dataset_mismatch",
+            )
+        if fine.bars > self.limits.max_bars:
+            raise Unprocessable(f"the finer dataset has more than {self.limits.max_bars:,} bars")
+
     async def _has_candles(self, symbol: str, timeframe: Timeframe, s: Submission) -> None:
-        if self.tickstore is None:
+        if self.tickstore is None or s.start is None or s.end is None:
             return
         found = await self.tickstore.query_candles(symbol, timeframe, s.start, s.end, limit=1)
         if not found:
@@ -283,16 +355,10 @@ async def execute_run(ctx: RunContext, user_id: int, run_id: int, stop: threadin
             request = request.model_copy(
                 update={"settings": request.settings.model_copy(update={"risk": limits})}
             )
-        candles = await ctx.tickstore.query_candles(
-            request.symbol, request.timeframe, submission.start, submission.end,
-            limit=ctx.limits.max_bars + 1,
-        )  # fmt: skip
-        if len(candles) > ctx.limits.max_bars:
-            raise Unprocessable(f"more than {ctx.limits.max_bars:,} bars in the range")
-        data = bars_from_candles(request.symbol, request.timeframe, candles)
+        data, fine = await _load(ctx, user_id, submission, request)
         bars = len(data)
         work = asyncio.create_task(
-            asyncio.to_thread(_compute, ctx, submission, request, data, shared)
+            asyncio.to_thread(_compute, ctx, submission, request, data, shared, fine)
         )
         while not work.done():
             await asyncio.wait({work}, timeout=POLL_SECONDS)
@@ -321,17 +387,69 @@ async def execute_run(ctx: RunContext, user_id: int, run_id: int, stop: threadin
     return status
 
 
+async def _load(
+    ctx: RunContext, user_id: int, submission: Submission, request: BacktestRequest
+) -> tuple[Bars, Bars | None]:
+    """The run's bars (uploaded, or the store's over the range) and the finer candles to
+    replay inside them: uploaded ones, or the store's 1m candles when there are any (with
+    stops on bars longer than a minute, and within the bar limit)."""
+    if submission.dataset_id is not None:
+        async with ctx.sessions() as session:
+            _, data = await load_dataset(
+                session, user_id, submission.dataset_id, symbol=request.symbol
+            )
+            fine = None
+            if submission.intrabar_dataset_id is not None:
+                _, fine = await load_dataset(
+                    session, user_id, submission.intrabar_dataset_id, symbol=request.symbol
+                )
+        return data, fine
+    assert submission.start is not None and submission.end is not None
+    limit = ctx.limits.max_bars
+    candles = await ctx.tickstore.query_candles(
+        request.symbol, request.timeframe, submission.start, submission.end, limit=limit + 1
+    )
+    if len(candles) > limit:
+        raise Unprocessable(f"more than {limit:,} bars in the range")
+    data = bars_from_candles(request.symbol, request.timeframe, candles)
+    if not request.settings.stops or request.timeframe is Timeframe.M1:
+        return data, None
+    minutes = await ctx.tickstore.query_candles(
+        request.symbol, Timeframe.M1, submission.start, submission.end, limit=limit + 1
+    )
+    if not minutes or len(minutes) > limit:
+        return data, None
+    return data, bars_from_candles(request.symbol, Timeframe.M1, minutes)
+
+
 def _compute(
-    ctx: RunContext, submission: Submission, request: BacktestRequest, data: Any, shared: _Shared
+    ctx: RunContext,
+    submission: Submission,
+    request: BacktestRequest,
+    data: Bars,
+    shared: _Shared,
+    fine: Bars | None = None,
 ) -> dict[str, Any]:
     def progress(done: float) -> None:
         shared.progress = done
 
+    if submission.walk_forward is not None:
+        spec, sweep = submission.walk_forward, submission.sweep
+        folds = run_walk_forward(
+            request, data, spec, grid=sweep.grid if sweep else None,
+            rank_by=sweep.rank_by if sweep else "sharpe", processes=ctx.sweep_processes,
+            max_points=ctx.limits.max_sweep_points, fine=fine, progress=progress,
+            cancelled=shared.stop.is_set,
+        )  # fmt: skip
+        return walk_forward_report(
+            request, data, spec, folds, rank_by=sweep.rank_by if sweep else None
+        )
     if submission.sweep is None:
         instrument, fees = market_for(request.symbol)
         run = run_backtest(
-            request, data, instrument, fees, progress=progress, cancelled=shared.stop.is_set
-        )
+            request, data, instrument, fees, progress=progress, cancelled=shared.stop.is_set,
+            fine=fine,
+        )  # fmt: skip
         return build_report(run)
 
     def point(n: int, total: int) -> None:

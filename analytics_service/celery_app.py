@@ -1,7 +1,9 @@
-"""The Celery app of the analytics workers (distributed profile): backtest runs.
+"""The Celery app of the analytics workers (distributed profile): backtest runs, and alert
+deliveries (``analytics_service.alerts.tasks``) on their own queue.
 
 ``celery -A analytics_service.celery_app worker -Q analytics -n analytics-1@%h`` runs a
-worker from the ``ALGOTRADE_*`` environment. Late acknowledgement and rejection when the
+worker from the ``ALGOTRADE_*`` environment (``-Q alerts`` a worker of alert deliveries,
+so a long backtest never holds an alert back). Late acknowledgement and rejection when the
 worker is lost, like the strategy workers; the task is idempotent (a run that is no longer
 queued is left as it is), and a run whose worker died stays ``running``: cancel it and
 submit it again.
@@ -16,6 +18,7 @@ from typing import Any
 
 from celery import Celery
 
+from shared.alerts import TASK_DELIVER_ALERTS
 from shared.bus import create_event_bus
 from shared.clock import SystemClock
 from shared.config import Settings, get_settings
@@ -24,6 +27,7 @@ from shared.db import create_engine, create_sessionmaker
 from shared.tasks import broker_url
 from shared.tickstore import tickstore_from_settings
 
+from .alerts.tasks import deliver_alerts_task
 from .backtests import RunContext, execute_run, limits_from
 
 
@@ -47,6 +51,9 @@ def create_celery_app(settings: Settings | None = None, **overrides: Any) -> Cel
     app.conf.update(overrides)
     app.task(name=TASK_RUN_BACKTEST, bind=True, acks_late=True, reject_on_worker_lost=True)(
         run_backtest_task
+    )
+    app.task(name=TASK_DELIVER_ALERTS, bind=True, acks_late=True, reject_on_worker_lost=True)(
+        deliver_alerts_task
     )
     return app
 

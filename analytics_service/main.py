@@ -1,10 +1,12 @@
 """The analytics workers as their own process (distributed profile): a Celery worker that runs
-backtests (``algotrade serve analytics-worker`` or ``python -m analytics_service.main``)."""
+backtests and alert deliveries (``algotrade serve analytics-worker`` or
+``python -m analytics_service.main``)."""
 
 from __future__ import annotations
 
 import os
 
+from shared.alerts import ALERTS_QUEUE
 from shared.bus import create_event_bus
 from shared.config import Settings, get_settings
 from shared.db import create_engine
@@ -24,7 +26,9 @@ def worker_argv(settings: Settings) -> list[str]:
         f"--hostname=analytics-worker-{os.getpid()}@%h",
         f"--loglevel={settings.log_level.upper()}",
         "--pool=solo",
-        f"--queues={settings.backtest_queue}",
+        # Alert deliveries too, so a deployment without a worker of its own for them still
+        # sends them; a dedicated ``-Q alerts`` worker keeps them clear of long backtests.
+        f"--queues={settings.backtest_queue},{ALERTS_QUEUE}",
         "--without-gossip",
         "--without-mingle",
     ]

@@ -22,8 +22,10 @@ from api_gateway.middleware import (
 )
 from api_gateway.routers import (
     admin,
+    alerts,
     analytics,
     auth,
+    backtest_data,
     backtests,
     brokers,
     health,
@@ -50,6 +52,8 @@ ROUTERS: list[APIRouter] = [
     trading.router,
     analytics.router,
     backtests.router,
+    backtest_data.router,
+    alerts.router,
     admin.router,
 ]
 
@@ -118,7 +122,11 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        larger={("POST", f"{API_PREFIX}/backtest-data"): settings.backtest_max_upload_bytes},
+    )
     # Added last, so outermost: the request id and the timing cover every answer.
     app.add_middleware(ObservabilityMiddleware, service="api")
     if WEB_DIST.is_dir():

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from analytics_service.api import Launcher, ReportCache, launcher_from_settings
+from api_gateway.services.quotes import QuoteService
 from api_gateway.services.throttle import AddressThrottle
 from shared.bus import EventBus
 from shared.clock import Clock, SystemClock
@@ -40,6 +41,8 @@ class GatewayContext:
     """Computed performance reports of this process (refreshed when fills arrive)."""
     backtest_launcher: Launcher | None = None
     """Runs submitted backtests; made from settings on first use (``backtests()``)."""
+    quote_service: QuoteService | None = None
+    """Quotes of every user of this process; made on first use (``quotes()``)."""
 
     def __post_init__(self) -> None:
         self.relay = Relay(self.sessions, self.bus)
@@ -55,6 +58,15 @@ class GatewayContext:
                 bus=self.bus,
             )
         return self.backtest_launcher
+
+    def quotes(self) -> QuoteService:
+        """The quote service over the tick store: what it builds is reused for
+        ``latest_tick_ttl_seconds``, as the store reuses a symbol's latest tick."""
+        if self.quote_service is None:
+            self.quote_service = QuoteService(
+                self.tickstore(), ttl=self.settings.latest_tick_ttl_seconds
+            )
+        return self.quote_service
 
     def tickstore(self) -> TickStore:
         """The tick store, created from settings on first use."""

@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
 
-def get_ctx(request: Request) -> GatewayContext:
+# Dependencies are coroutines even when they do not wait: FastAPI runs a plain function
+# in the thread pool, a thread hand-off per request.
+async def get_ctx(request: Request) -> GatewayContext:
     ctx: GatewayContext = request.app.state.ctx
     return ctx
 
@@ -112,7 +114,7 @@ async def get_uow(ctx: CtxDep) -> AsyncIterator[UnitOfWork]:
 UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
 
 
-def get_meta(request: Request) -> RequestMeta:
+async def get_meta(request: Request) -> RequestMeta:
     host = request.client.host if request.client else "unknown"
     return RequestMeta(ip_address=host, user_agent=request.headers.get("user-agent"))
 
@@ -160,7 +162,7 @@ class Paging:
     offset: int
 
 
-def get_paging(
+async def get_paging(
     ctx: CtxDep,
     limit: Annotated[int | None, Query(ge=1, le=200, description="page size (max 200)")] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

@@ -267,6 +267,7 @@ async def _orders_per_s(
     from shared.contracts import OrderIntent, OrderType, TickMsg, intent_stream
     from shared.db import create_engine, create_sessionmaker, transaction
     from shared.models import BrokerAccount, User, UserRiskLimits
+    from shared.runtime import tune_collector
 
     pool: dict[str, Any] = {"db_pool_size": 12, "db_max_overflow": 4}
     if through is None:
@@ -310,6 +311,8 @@ async def _orders_per_s(
         options=ProcessorOptions(read_block_ms=5, concurrency=ACCOUNTS, read_count=128),
     )
     await engine.start()
+    thresholds = gc.get_threshold()
+    tune_collector()  # as the order processor's entry point does once started
     await engine.on_tick(TickMsg(symbol=SYMBOL, ts=clock.now(), price=150.0, qty=0.0))
     intents = [
         OrderIntent(
@@ -347,6 +350,8 @@ async def _orders_per_s(
     feed.cancel()
     await asyncio.gather(feed, return_exceptions=True)
     done = await filled()
+    gc.set_threshold(*thresholds)
+    gc.unfreeze()
     await engine.stop()
     await bus.close()
     await db.dispose()

@@ -32,7 +32,7 @@ from market_data_engine.candles.history import (
     rolled_up,
 )
 from market_data_engine.feeds.simulated_history import HistorySimulator, sessions_back
-from shared.candle_cache import DEFAULT_DEPTH, CandleCache
+from shared.candle_cache import DEFAULT_DEPTH, CandleCache, MergingCandleCache
 from shared.clock import Clock
 from shared.contracts import CandleMsg, Timeframe
 from shared.instruments import InstrumentCatalog
@@ -155,16 +155,21 @@ async def warm_candle_cache(
     symbols: Sequence[str],
     depth: int = DEFAULT_DEPTH,
 ) -> int:
-    """Push the last ``depth`` stored candles of every (symbol, timeframe) into the cache.
+    """Put the last ``depth`` stored candles of every (symbol, timeframe) into the cache.
 
     Strategy windows are read from the cache, so a subscription made right after a start
-    has its history at the first candle close. Returns how many candles were pushed.
+    has its history at the first candle close. A cache that can merge gets the stored
+    candles among those it holds, so history stored after the cache was filled (a
+    download into a running deployment) reaches the windows too; the live candles it
+    holds stay. Returns how many candles were added.
     """
-    pushed = 0
+    added = 0
     for symbol in symbols:
         for timeframe in Timeframe:
             candles = await store.query_candles(symbol, timeframe, limit=depth)
-            if candles:
+            if isinstance(cache, MergingCandleCache):
+                added += await cache.merge(symbol, timeframe, candles) if candles else 0
+            elif candles:
                 await cache.push(candles)
-                pushed += len(candles)
-    return pushed
+                added += len(candles)
+    return added

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from market_data_engine.candles.engine import CandleEngine
+from market_data_engine.feed_watch import FeedWatch, any_market_open
 from market_data_engine.feeds.base import Feed
 from market_data_engine.feeds.binance import BinanceTradeFeed
 from market_data_engine.feeds.replay import ReplayFeed
@@ -42,7 +43,11 @@ def build_feed(
         if not settings.feed_replay_paths:
             raise ValueError("ALGOTRADE_FEED_REPLAY_PATHS is required for the replay feed")
         return ReplayFeed(
-            settings.feed_replay_paths, speed=settings.feed_replay_speed, symbols=symbols
+            settings.feed_replay_paths,
+            speed=settings.feed_replay_speed,
+            symbols=symbols,
+            rebase_to="start" if settings.feed_replay_rebase else None,
+            clock=clock,
         )
     if settings.feed == "binance":
         return BinanceTradeFeed(
@@ -68,8 +73,9 @@ async def build_service(
     # The NSE holiday list loads slowly on first use: do it off the event loop.
     await asyncio.to_thread(lambda: [catalog.calendar(s).is_trading_day for s in catalog.symbols()])
     await runtime.tickstore.start()
+    feed = feed or build_feed(settings, catalog, clock=runtime.clock)
     return MarketDataService(
-        feed or build_feed(settings, catalog, clock=runtime.clock),
+        feed,
         validator=TickValidator(catalog),
         engine=CandleEngine(
             catalog.calendar, grace=timedelta(seconds=settings.candle_grace_seconds)
@@ -79,4 +85,21 @@ async def build_service(
         candle_cache=runtime.candle_cache,
         clock=runtime.clock,
         on_candles=on_candles,
+        feed_watch=build_feed_watch(settings, catalog, feed, runtime.clock),
+    )
+
+
+def build_feed_watch(
+    settings: Settings, catalog: InstrumentCatalog, feed: Feed, clock: Clock
+) -> FeedWatch | None:
+    """The staleness watch of a live feed (none for a replay: it runs on its own time)."""
+    if settings.feed == "replay" or not settings.feed_stale_after_seconds:
+        return None
+    calendars = [catalog.calendar(s) for s in feed.symbols if s in catalog]
+    return FeedWatch(
+        feed.name,
+        feed.symbols,
+        timedelta(seconds=settings.feed_stale_after_seconds),
+        clock.now(),
+        is_open=any_market_open(calendars) if calendars else None,
     )

@@ -11,10 +11,12 @@ import numpy as np
 
 from market_data_engine.candles.engine import CandleEngine, ClosedCandles
 from market_data_engine.delivery import CandleDelivery, CandleHandler
+from market_data_engine.feed_watch import FeedWatch
 from market_data_engine.feeds.base import Feed
 from market_data_engine.ticks import TickBatch
 from market_data_engine.validation import TickValidator
 from shared import metrics
+from shared.alerts import CHANNEL_FEED_STATUS, FeedStatusMsg
 from shared.bus import EventBus
 from shared.candle_cache import CandleCache
 from shared.clock import Clock
@@ -51,6 +53,7 @@ class MarketDataService:
         timer_interval: float = 1.0,
         live_clock: bool = True,
         max_ticks_published_per_symbol: int = 50,
+        feed_watch: FeedWatch | None = None,
     ) -> None:
         self.feed = feed
         self.validator = validator
@@ -63,6 +66,7 @@ class MarketDataService:
         self.timer_interval = timer_interval
         self.live_clock = live_clock
         self.max_published = max_ticks_published_per_symbol
+        self.feed_watch = feed_watch
         self.ticks_in = 0
         self.ticks_rejected = 0
         self.candles_closed = 0
@@ -107,6 +111,22 @@ class MarketDataService:
                 await self.close_due(self.clock.now())
             except Exception:
                 log.exception("closing candles on the timer failed")
+            await self.check_feed(self.clock.now())
+
+    async def check_feed(self, now: datetime) -> None:
+        """Tell the feed stale if it has been quiet too long while a market is open."""
+        if self.feed_watch is not None:
+            await self._feed_status(self.feed_watch.check(now))
+
+    async def _feed_status(self, message: FeedStatusMsg | None) -> None:
+        """Tell the platform the feed went stale or is back (pub/sub: may drop)."""
+        if message is None:
+            return
+        log.warning("feed %s is %s: %s", message.feed, message.state, message.detail)
+        try:
+            await self.bus.publish(CHANNEL_FEED_STATUS, message)
+        except Exception:
+            log.exception("publishing the status of feed %s failed", message.feed)
 
     async def close_due(self, now: datetime) -> list[CandleMsg]:
         """Close and publish every candle whose bucket end + grace <= ``now`` (quiet feeds);
@@ -129,6 +149,8 @@ class MarketDataService:
             metrics.TICKS_REJECTED.labels(self.feed.name).inc(len(batch) - len(valid))
         if len(valid) == 0:
             return []
+        if self.feed_watch is not None:
+            await self._feed_status(self.feed_watch.on_ticks(now or self.clock.now()))
         await self.tickstore.write_ticks(valid.symbol, valid.ts_ns, valid.price, valid.qty)
         closed = self.engine.ingest(valid)
         await self._hand_on(closed)  # candles the batch closed come before its ticks

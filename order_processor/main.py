@@ -24,6 +24,7 @@ from shared.contracts import GROUP_ORDER_PROCESSOR, ORDER_STREAMS
 from shared.db import create_engine, create_sessionmaker
 from shared.probe_server import ProbeServer, stream_sampler
 from shared.readiness import bus_checks, database_check, tickstore_checks
+from shared.runtime import tune_collector
 from shared.tickstore import TickStore, tickstore_from_settings
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def run(
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-    asyncio.run(serve(settings, broker=broker, options=options))
+    asyncio.run(serve(settings, broker=broker, options=options, tune_gc=True))
 
 
 async def serve(
@@ -50,8 +51,13 @@ async def serve(
     broker: BrokerAdapter | None = None,
     options: ProcessorOptions = DEFAULT_OPTIONS,
     stop: asyncio.Event | None = None,
+    tune_gc: bool = False,
 ) -> None:
-    """Start the engine on clients built from ``settings``; return once ``stop`` is set."""
+    """Start the engine on clients built from ``settings``; return once ``stop`` is set.
+
+    ``tune_gc``: tune the collector once started (``shared.runtime.tune_collector``);
+    the process's entry point (``run``) asks for it, a caller embedding this does not.
+    """
     stop = stop if stop is not None else _stop_on_signals()
     db = create_engine(settings)
     bus = create_event_bus(settings)
@@ -69,6 +75,8 @@ async def serve(
         await engine.start()
         if probe is not None:
             await probe.start()
+        if tune_gc:
+            tune_collector()
         await stop.wait()
     finally:
         if probe is not None:

@@ -34,6 +34,25 @@ class CandleCache(Protocol):
         ...
 
 
+@runtime_checkable
+class MergingCandleCache(CandleCache, Protocol):
+    async def merge(self, symbol: str, timeframe: Timeframe, candles: Sequence[CandleMsg]) -> int:
+        """Put ``candles`` (one series, oldest first) among those cached by their start,
+        at once, keeping the newest ``depth``; where both have a start the cached candle
+        stays. Returns how many candles were added."""
+        ...
+
+
+def merged_series(
+    cached: Sequence[CandleMsg], candles: Sequence[CandleMsg], depth: int
+) -> tuple[list[CandleMsg], int]:
+    """``cached`` and ``candles`` by start (the cached one where both have it), the newest
+    ``depth``, oldest first; and how many of them were not cached."""
+    by_start = {c.start: c for c in candles} | {c.start: c for c in cached}
+    merged = [by_start[start] for start in sorted(by_start)[-depth:]]
+    return merged, len({c.start for c in merged} - {c.start for c in cached})
+
+
 class InProcessCandleCache:
     """Bounded deques per (symbol, timeframe); a candle with a start already cached replaces
     nothing and is ignored, so re-publishing is harmless."""
@@ -51,6 +70,13 @@ class InProcessCandleCache:
             if q and candle.start <= q[-1].start:
                 continue
             q.append(candle)
+
+    async def merge(self, symbol: str, timeframe: Timeframe, candles: Sequence[CandleMsg]) -> int:
+        key = (symbol, timeframe)
+        merged, added = merged_series(self._data.get(key, ()), candles, self.depth)
+        if added:
+            self._data[key] = deque(merged, maxlen=self.depth)
+        return added
 
     async def recent(self, symbol: str, timeframe: Timeframe, n: int) -> list[CandleMsg]:
         q = self._data.get((symbol, timeframe))

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from redis.exceptions import WatchError
+
 from shared.bus.codec import decode, encode
-from shared.candle_cache import DEFAULT_DEPTH
+from shared.candle_cache import DEFAULT_DEPTH, merged_series
 from shared.contracts import CandleMsg, Timeframe
 
 KEY = "candles:{symbol}:{timeframe}"
+_MERGE_ATTEMPTS = 10
 
 
 def _key(symbol: str, timeframe: Timeframe | str) -> str:
@@ -44,6 +47,29 @@ class RedisCandleCache:
         for key in keys:
             pipe.ltrim(key, -self.depth, -1)
         await pipe.execute()
+
+    async def merge(self, symbol: str, timeframe: Timeframe, candles: Sequence[CandleMsg]) -> int:
+        """Read, merge and write the series in one optimistic transaction (WATCH): a
+        candle the engine pushes meanwhile makes it start again, so none is lost."""
+        key = _key(symbol, timeframe)
+        async with self.client.pipeline(transaction=True) as pipe:
+            for _ in range(_MERGE_ATTEMPTS):
+                try:
+                    await pipe.watch(key)
+                    rows = await pipe.lrange(key, 0, -1)
+                    cached = [m for m in (decode(r) for r in rows) if isinstance(m, CandleMsg)]
+                    merged, added = merged_series(cached, candles, self.depth)
+                    if not added:
+                        await pipe.reset()
+                        return 0
+                    pipe.multi()
+                    pipe.delete(key)
+                    pipe.rpush(key, *(encode(c) for c in merged))
+                    await pipe.execute()
+                    return added
+                except WatchError:
+                    continue
+        raise WatchError(f"{key} kept changing while its history was merged")
 
     async def _last_starts(self, keys: list[str]) -> dict[str, Any]:
         pipe = self.client.pipeline(transaction=False)

@@ -141,6 +141,7 @@ class Settings(BaseSettings):
     order_processor_probe_port: int = Field(0, ge=0, le=65535)
     strategy_worker_probe_port: int = Field(0, ge=0, le=65535)
     analytics_worker_probe_port: int = Field(0, ge=0, le=65535)
+    alerts_probe_port: int = Field(0, ge=0, le=65535)
     # The longest each dependency check of /ready waits for an answer.
     ready_timeout_seconds: float = Field(2.0, gt=0)
 
@@ -152,7 +153,13 @@ class Settings(BaseSettings):
     feed_around_the_clock: bool = False  # simulated NSE ticks outside session hours too
     feed_replay_paths: CommaList = []
     feed_replay_speed: float | None = None  # None: as fast as possible
+    # Shift the recording so it starts when the replay starts: a recording played as a live
+    # feed (with speed 1.0, ticks are stamped as they are sent).
+    feed_replay_rebase: bool = False
     feed_binance_url: str = "wss://stream.binance.com:9443"
+    # A live feed with no tick for this long while a market of its symbols is open is told
+    # stale on feed:status (0: never).
+    feed_stale_after_seconds: float = Field(30.0, ge=0)
     # `algotrade data download`: public history sources (docs/market-data-feeds.md).
     download_binance_url: str = "https://api.binance.com"
     download_nse_url: str = "https://nsearchives.nseindia.com"
@@ -177,6 +184,9 @@ class Settings(BaseSettings):
     backtest_max_concurrent: int = Field(2, ge=1, le=100)
     backtest_max_bars: int = Field(2_000_000, ge=1_000)
     backtest_max_sweep_points: int = Field(200, ge=1)
+    # Candles uploaded to backtest on: the largest file, and how many a user keeps.
+    backtest_max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    backtest_max_datasets: int = Field(20, ge=1)
     # Distributed profile: run backtests as Celery tasks on this queue (embedded: in-process).
     backtest_queue: str = "analytics"
 

@@ -354,6 +354,7 @@ class ControlEvent(Event):
         "liquidate",
         "session_revoked",
         "account_closed",  # closed or deleted: drop what is cached of broker_account_id
+        "role_changed",  # user_id's role changed: live admin feeds end until it signs in again
     ]
     user_id: int | None = None  # None: everyone
     subscription_id: int | None = None

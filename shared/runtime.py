@@ -49,3 +49,25 @@ def freeze_startup_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+COLLECTOR_THRESHOLDS = (50_000, 20, 100)
+"""Young-generation threshold (allocations) and the older generations' multipliers.
+
+Python's defaults (700, 10, 10) run a young collection every 700 allocations; the
+order path allocates thousands of objects per order (rows, events, decisions), so
+with the defaults about a quarter of its CPU went to the collector. With 50,000 a
+young collection walks at most that many fresh objects (about a millisecond) and
+runs some seventy times less often; measured on ``bench critical_path``: 12-20% less
+CPU per order.
+"""
+
+
+def tune_collector() -> None:
+    """``freeze_startup_heap`` and the throughput thresholds (``COLLECTOR_THRESHOLDS``).
+
+    Process tuning for the order path's processes (the embedded platform, the order
+    processor), called only by their entry points once the services have started.
+    """
+    freeze_startup_heap()
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)

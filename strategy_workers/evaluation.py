@@ -89,6 +89,9 @@ class Skipped:
     subscription_id: int
     symbol: str
     reason: str
+    error: bool = False
+    """The subscription failed (bad settings, a strategy or sizing error), as opposed to
+    having nothing to do (warming up, a size that rounds to zero): its owner is told."""
 
 
 @dataclass(slots=True)
@@ -212,7 +215,7 @@ class Evaluator:
                 if prepared is None:
                     prepared = self._prepare(sub)
                 if isinstance(prepared, str):
-                    result.skipped.append(Skipped(sub.id, symbol, prepared))
+                    result.skipped.append(Skipped(sub.id, symbol, prepared, error=True))
                     continue
                 strategy, canonical, sizer = prepared
                 by_spec = groups.setdefault(market, {})
@@ -288,7 +291,8 @@ class Evaluator:
                 log.exception("strategy %s failed on %s %s", name, candle.symbol, candle.timeframe)
                 reason = f"strategy error: {type(exc).__name__}: {exc}"
                 result.skipped.extend(
-                    Skipped(sub.id, candle.symbol, reason) for sub, _ in group.subscribers
+                    Skipped(sub.id, candle.symbol, reason, error=True)
+                    for sub, _ in group.subscribers
                 )
                 continue
             for signal in signals:
@@ -304,7 +308,7 @@ class Evaluator:
                         # e.g. an equity or lot-size lookup failing for one account
                         log.exception("cannot emit %s for subscription %s", name, sub.id)
                         reason = f"emit error: {type(exc).__name__}: {exc}"
-                        result.skipped.append(Skipped(sub.id, candle.symbol, reason))
+                        result.skipped.append(Skipped(sub.id, candle.symbol, reason, error=True))
 
     def _emit(
         self,

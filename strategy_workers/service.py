@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.alerts import SubscriptionErrorMsg
 from shared.bus import EventBus
 from shared.candle_cache import CandleCache
 from shared.clock import Clock, SystemClock
@@ -43,6 +44,7 @@ from shared.instruments import InstrumentCatalog, load_catalog
 from shared.models import StrategySubscription
 from shared.outbox import Outbox, Relay
 from strategy_workers.evaluation import EvaluationResult, Evaluator, Skipped
+from strategy_workers.failures import FailureNotices
 from strategy_workers.freshness import skipped_as_stale, split_by_age
 from strategy_workers.store import SignalStore
 from strategy_workers.subscriptions import SubscriptionCache
@@ -69,6 +71,8 @@ class BatchOutcome:
     skipped: list[Skipped] = field(default_factory=list)
     stale: int = 0
     """Candles not evaluated because they were too old when the burst arrived."""
+    failures: list[tuple[str, SubscriptionErrorMsg]] = field(default_factory=list)
+    """Subscriptions that failed, as the messages that tell their owners."""
 
 
 class EvaluationService:
@@ -99,6 +103,7 @@ class EvaluationService:
         self.max_candle_age_bars = max_candle_age_bars
         self.stale_candles = 0
         """Candles skipped as too old since this service started."""
+        self.failure_notices = FailureNotices()
 
     async def handle(
         self, candles: Sequence[CandleMsg], closed_at: datetime | None = None
@@ -113,6 +118,8 @@ class EvaluationService:
                 candles, closed_at, self.clock.now(), self.max_candle_age_bars
             )
         result, outcome = await self.evaluate(candles)
+        if outcome.failures:
+            await self._tell_failures(outcome.failures)
         if stale and closed_at is not None:
             await self._skip_stale(stale, closed_at, outcome)
         if not result.signals:
@@ -133,7 +140,18 @@ class EvaluationService:
         result = self.evaluator.execute(plan, self.windows.provider(loaded))
         outcome.evaluations = result.evaluations
         outcome.skipped = result.skipped
+        outcome.failures = self.failure_notices.notices(
+            result.skipped, subs, plan.closed, self.clock.now()
+        )
         return result, outcome
+
+    async def _tell_failures(self, failures: list[tuple[str, SubscriptionErrorMsg]]) -> None:
+        """Failed subscriptions, on their owners' channels (the alerts consumer turns them
+        into alerts; pub/sub, so a consumer that is down misses them)."""
+        try:
+            await self.bus.publish_many(failures)
+        except Exception:
+            log.warning("telling %d subscription failures failed", len(failures), exc_info=True)
 
     async def _skip_stale(
         self, stale: list[CandleMsg], closed_at: datetime, outcome: BatchOutcome

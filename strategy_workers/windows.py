@@ -172,8 +172,10 @@ class WindowStore:
                     previous = cached
             if previous is None or previous.start != local.last_start:
                 continue  # a bar this process never saw: read the market in full
-            if local.n + 1 < req.bars and not local.complete:
-                continue  # asked for more history than kept: the cache may hold it
+            if local.n + 1 < req.bars:
+                # Asked for more history than kept: the cache may hold it, also when it
+                # held no more before (history stored later is merged into it).
+                continue
             local.append(req.candle, keep=req.bars)
             out[market] = local.window(req.bars)
             self.stats.appended += 1

@@ -32,6 +32,7 @@ PORT_SETTING = {
     "order-processor": "order_processor_probe_port",
     "strategy-worker": "strategy_worker_probe_port",
     "analytics-worker": "analytics_worker_probe_port",
+    "alerts": "alerts_probe_port",
 }
 _SUBSTITUTION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 _SECRETS = {

@@ -25,6 +25,11 @@ KIND_TO_PRIVATE = {kind: name for name, kind in PRIVATE.items()}
 # control channel: the dashboard follows the halted state without a reload.
 TRADING = "trading"
 TRADING_ACTIONS = frozenset({"halt", "resume", "liquidate"})
+# Every user's halts, resumes and liquidations (and the global ones): administrators only,
+# so the admin views follow any user's kill switch live. A connection's admin role is read
+# from the database when it authenticates (and again on each re-authentication).
+ADMIN_TRADING = "admin:trading"
+ADMIN_ONLY = frozenset({ADMIN_TRADING})
 STATUS = "status"  # every exchange's market status (public)
 
 
@@ -37,7 +42,7 @@ class ClientChannel:
 
 def parse(name: str) -> ClientChannel:
     """Validate a channel a client asked for; ValueError with the reason otherwise."""
-    if name in PRIVATE or name == TRADING:
+    if name in PRIVATE or name == TRADING or name in ADMIN_ONLY:
         return ClientChannel(name, None, True)
     if name == STATUS:
         return ClientChannel(name, CHANNEL_MARKET_STATUS, False)
@@ -47,7 +52,7 @@ def parse(name: str) -> ClientChannel:
         return ClientChannel(name, candle_channel(m.group(1), Timeframe(m.group(2))), False)
     raise ValueError(
         f"unknown channel {name!r}: use ticks:SYMBOL, candles:SYMBOL:TF (1m,5m,15m,1h,1d), "
-        f"{STATUS} or one of {', '.join(sorted([*PRIVATE, TRADING]))}"
+        f"{STATUS} or one of {', '.join(sorted([*PRIVATE, TRADING, *ADMIN_ONLY]))}"
     )
 
 

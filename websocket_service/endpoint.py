@@ -32,8 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.auth import Principal, authenticate
 from shared.clock import Clock
 from shared.errors import DomainError
+from shared.models import Role
 from shared.security.jwt import JWTKeys
-from websocket_service.channels import STATUS, parse
+from websocket_service.channels import ADMIN_ONLY, STATUS, parse
 from websocket_service.connection import (
     CLOSE_BACKLOG,
     CLOSE_POLICY,
@@ -41,8 +42,9 @@ from websocket_service.connection import (
     CLOSE_UNSUPPORTED,
     Connection,
 )
-from websocket_service.hub import Hub
+from websocket_service.hub import Hub, admin_lost_frame
 from websocket_service.status import snapshot_frames
+from websocket_service.transport import sink_of
 
 router = APIRouter()
 
@@ -123,8 +125,11 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         principal.session_id,
         max_queue=ctx.hub.max_queue,
         send_timeout=ctx.hub.send_timeout,
+        sink=sink_of(ws.scope),
+        max_buffer_bytes=ctx.hub.max_buffer_bytes,
     )
     conn.expires_at = principal.expires_at
+    conn.is_admin = principal.user.role == Role.ADMIN
     ctx.hub.add(conn)
     conn.start()
     conn.offer(
@@ -200,6 +205,12 @@ async def _reauthenticate(ctx: WsContext, conn: Connection, raw: str) -> None:
         return
     conn.session_id = principal.session_id
     conn.expires_at = principal.expires_at
+    if principal.user.role == Role.ADMIN:
+        conn.is_admin = True
+    else:
+        lost = ctx.hub.revoke_admin(conn)
+        if lost:
+            conn.offer(admin_lost_frame(lost), private=True)
     conn.offer(_reply("ack", request="auth", expires_at=_iso(conn.expires_at)), private=True)
 
 
@@ -228,6 +239,13 @@ def _handle(ctx: WsContext, conn: Connection, raw: str) -> None:
         conn.offer(_reply("error", message=str(exc)), private=True)
         return
     if op == "subscribe":
+        refused = sorted({c.name for c in parsed if c.name in ADMIN_ONLY and not conn.is_admin})
+        if refused:  # refused alone: the rest of the request (a client's batch) still holds
+            message = f"{', '.join(refused)}: admin role required"
+            conn.offer(_reply("error", message=message, channels=refused), private=True)
+            parsed = [c for c in parsed if c.name not in refused]
+            if not parsed:
+                return
         if len(conn.channels | {c.name for c in parsed}) > ctx.max_channels:
             conn.offer(
                 _reply("error", message=f"at most {ctx.max_channels} channels"), private=True

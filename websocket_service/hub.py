@@ -11,11 +11,20 @@ import orjson
 
 from shared.bus import EventBus, Subscription, encode
 from shared.contracts import CHANNEL_CONTROL, ControlEvent, Event, Message, OrderEvent
-from websocket_service.channels import KIND_TO_PRIVATE, TRADING, TRADING_ACTIONS, public_name
+from websocket_service.channels import (
+    ADMIN_ONLY,
+    ADMIN_TRADING,
+    KIND_TO_PRIVATE,
+    TRADING,
+    TRADING_ACTIONS,
+    public_name,
+)
 from websocket_service.connection import CLOSE_SESSION_ENDED, Connection
+from websocket_service.transport import Frame
 
 log = logging.getLogger(__name__)
 
+YIELD_EVERY = 256  # bus messages dispatched between two turns of the event loop at most
 ORDER_VERSIONS_KEPT = 100_000  # orders whose newest version is remembered (oldest forgotten)
 
 
@@ -70,10 +79,18 @@ class EventIds:
 class Hub:
     """One bus subscription per process; each message is encoded once for all its receivers."""
 
-    def __init__(self, bus: EventBus, *, max_queue: int = 1000, send_timeout: float = 5.0):
+    def __init__(
+        self,
+        bus: EventBus,
+        *,
+        max_queue: int = 1000,
+        send_timeout: float = 5.0,
+        max_buffer_bytes: int = 1 << 20,
+    ):
         self.bus = bus
         self.max_queue = max_queue
         self.send_timeout = send_timeout
+        self.max_buffer_bytes = max_buffer_bytes  # per connection with a sink: connection.py
         self._by_channel: dict[str, set[Connection]] = defaultdict(set)
         self._by_user: dict[int, set[Connection]] = defaultdict(set)
         self._subscription: Subscription | None = None
@@ -127,13 +144,27 @@ class Hub:
         conn.channels.discard(name)
         self._by_channel[name].discard(conn)
 
+    def revoke_admin(self, conn: Connection) -> list[str]:
+        """The connection is no longer an administrator's: its admin channels end at once.
+        Returns the channels it lost."""
+        conn.is_admin = False
+        lost = sorted(conn.channels & ADMIN_ONLY)
+        for name in lost:
+            self.unsubscribe(conn, name)
+        return lost
+
     async def _pump(self) -> None:
         assert self._subscription is not None
-        async for channel, message in self._subscription:
+        subscription = self._subscription
+        async for channel, message in subscription:
             try:
                 self.dispatch(channel, message)
             except Exception:
                 log.exception("dispatching %s failed", channel)
+            if subscription.delivered % YIELD_EVERY == 0 and subscription.qsize():
+                # A backlog is handed out in slices: each slice's frames leave (one write
+                # per connection) before the next, and sign-ins and reads are not starved.
+                await asyncio.sleep(0)
 
     def dispatch(self, channel: str, message: Message) -> None:
         if channel == CHANNEL_CONTROL:
@@ -144,9 +175,9 @@ class Hub:
         if name is not None:
             receivers = self._by_channel.get(name)
             if receivers:
-                frame = _frame(name, message)
+                frame = Frame(_frame(name, message))
                 for conn in receivers:
-                    conn.offer(frame, private=False)
+                    conn.offer_frame(frame)
             return
         if channel.startswith(("user:", "alerts:")):  # alerts:{id}: shared.alerts.alerts_channel
             user_id = int(channel.partition(":")[2])
@@ -167,6 +198,13 @@ class Hub:
         if event.action in TRADING_ACTIONS:
             self._trading(event)
             return
+        if event.action == "role_changed" and event.user_id is not None:
+            # Fail closed: admin channels end now; a re-authentication reads the new role.
+            for conn in list(self._by_user.get(event.user_id, ())):
+                lost = self.revoke_admin(conn)
+                if lost:
+                    conn.offer(admin_lost_frame(lost), private=True)
+            return
         if event.action != "session_revoked" or event.user_id is None:
             return
         for conn in list(self._by_user.get(event.user_id, ())):
@@ -175,14 +213,26 @@ class Hub:
 
     def _trading(self, event: ControlEvent) -> None:
         """A halt, resume or liquidation to the connections it concerns: the user's, or
-        everyone's for a global one (``user_id`` None)."""
+        everyone's for a global one (``user_id`` None); every one of them to the
+        administrators on ``admin:trading``."""
         receivers = self._by_channel.get(TRADING)
-        if not receivers:
-            return
-        frame = _frame(TRADING, event)
-        for conn in list(receivers):
-            if event.user_id is None or conn.user_id == event.user_id:
-                conn.offer(frame, private=True)
+        if receivers:
+            frame = _frame(TRADING, event)
+            for conn in list(receivers):
+                if event.user_id is None or conn.user_id == event.user_id:
+                    conn.offer(frame, private=True)
+        admins = self._by_channel.get(ADMIN_TRADING)
+        if admins:
+            admin_frame = _frame(ADMIN_TRADING, event)
+            for conn in list(admins):
+                if conn.is_admin:  # checked again here: a demoted admin never gets one
+                    conn.offer(admin_frame, private=True)
+
+
+def admin_lost_frame(channels: list[str]) -> str:
+    """The error frame telling a client its admin channels ended (its role changed)."""
+    message = f"{', '.join(channels)}: admin role required; unsubscribed"
+    return orjson.dumps({"op": "error", "message": message, "channels": channels}).decode()
 
 
 def _frame(channel: str, message: Message) -> str:

@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +43,13 @@ LEASE_S = 120.0
 def backoff(attempts: int, base: float, cap: float) -> float:
     """Seconds before attempt ``attempts + 1``: ``base``, doubling, at most ``cap``."""
     return float(min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 def channel_config(channel: AlertChannel, box: SecretBox) -> dict[str, object]:
@@ -118,7 +127,29 @@ class DeliveryWorker:
 
     async def run_once(self) -> PassResult:
         """Claim and send the deliveries due now."""
-        claimed = await self._claim(self.clock.now())
+        return await self._send_all(await self._claim(self.clock.now()))
+
+    async def run_ids(
+        self, delivery_ids: Sequence[int], alert_id: str | None = None
+    ) -> tuple[PassResult, datetime | None]:
+        """Claim and send these deliveries (of the alert ``alert_id``, when given) if they are
+        pending and due: a second run of the same ids finds them sent, or leased, and does
+        nothing. Returns the pass and when the earliest of them still pending is due."""
+        alert = _uuid(alert_id) if alert_id is not None else None
+        if not delivery_ids or (alert_id is not None and alert is None):
+            return PassResult(), None
+        claimed = await self._claim(self.clock.now(), ids=delivery_ids, alert=alert)
+        result = await self._send_all(claimed)
+        async with self.sessions() as session:
+            due = await session.scalar(
+                select(AlertDelivery.next_attempt_at)
+                .where(AlertDelivery.id.in_(list(delivery_ids)), AlertDelivery.status == PENDING)
+                .order_by(AlertDelivery.next_attempt_at)
+                .limit(1)
+            )
+        return result, due
+
+    async def _send_all(self, claimed: list[int]) -> PassResult:
         result = PassResult()
         if claimed:
             outcomes = await asyncio.gather(*(self._deliver(i) for i in claimed))
@@ -143,15 +174,27 @@ class DeliveryWorker:
                 .limit(1)
             )
 
-    async def _claim(self, now: datetime) -> list[int]:
+    async def _claim(
+        self,
+        now: datetime,
+        *,
+        ids: Sequence[int] | None = None,
+        alert: uuid.UUID | None = None,
+    ) -> list[int]:
         lease = now + timedelta(seconds=self.lease_s)
+        stmt = select(AlertDelivery.id, AlertDelivery.next_attempt_at).where(
+            AlertDelivery.status == PENDING, AlertDelivery.next_attempt_at <= now
+        )
+        if ids is not None:
+            stmt = stmt.where(AlertDelivery.id.in_(list(ids)))
+        if alert is not None:
+            stmt = stmt.join(Alert, Alert.id == AlertDelivery.alert_id).where(
+                Alert.alert_id == alert
+            )
         async with transaction(self.sessions) as session:
             due = (
                 await session.execute(
-                    select(AlertDelivery.id, AlertDelivery.next_attempt_at)
-                    .where(AlertDelivery.status == PENDING, AlertDelivery.next_attempt_at <= now)
-                    .order_by(AlertDelivery.next_attempt_at, AlertDelivery.id)
-                    .limit(self.batch)
+                    stmt.order_by(AlertDelivery.next_attempt_at, AlertDelivery.id).limit(self.batch)
                 )
             ).all()
             claimed = []

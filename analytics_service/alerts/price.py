@@ -2,9 +2,10 @@
 
 Pure: no database, no bus. Per symbol, crossing thresholds are kept sorted, so a tick
 that moves the price from ``p0`` to ``p1`` finds the thresholds between them by
-bisection. Moves within a window keep the window's low and high in monotonic deques
-(amortised O(1) a tick) and their percentages sorted, so the rules a move reaches are
-a prefix found by bisection.
+bisection. Moves share one record per symbol of its suffix minima and maxima over its
+longest window (amortised O(1) a tick); each window length reads its low and high from
+it by bisection, and keeps its rules' percentages sorted, so the rules a move reaches
+are a prefix found by bisection.
 
 Semantics (docs/alerts.md): "crosses above P" triggers on the first tick at or above P
 after one below it; "crosses below P" the mirror; the first tick of a symbol only sets
@@ -17,7 +18,6 @@ repeating move is muted for its window after it triggers.
 from __future__ import annotations
 
 import bisect
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -74,28 +74,59 @@ class _Sorted:
         return len(self.keys)
 
 
-class _Window:
-    """The low and high of the prices of the last ``span``."""
+class _Extremes:
+    """A symbol's recent suffix minima and maxima, kept for its longest move window.
 
-    def __init__(self, span: timedelta) -> None:
+    The lowest price since any time ``t`` is the first suffix minimum at or after ``t``
+    (the highest likewise), so one update a tick (amortised O(1)) serves every window
+    length, each read by bisection. Times are Unix seconds: float arithmetic is several
+    times cheaper than aware datetimes on every tick. Lists with a head index stand in
+    for deques so that they can be bisected.
+    """
+
+    def __init__(self, span: float) -> None:
         self.span = span
-        self.lows: deque[tuple[datetime, float]] = deque()
-        self.highs: deque[tuple[datetime, float]] = deque()
+        self.low_t: list[float] = []
+        self.low_p: list[float] = []
+        self.high_t: list[float] = []
+        self.high_p: list[float] = []
+        self.low_head = 0
+        self.high_head = 0
+        self.latest = float("-inf")
 
-    def add(self, ts: datetime, price: float) -> tuple[float, float]:
-        lows, highs = self.lows, self.highs
-        while lows and lows[-1][1] >= price:
-            lows.pop()
-        lows.append((ts, price))
-        while highs and highs[-1][1] <= price:
-            highs.pop()
-        highs.append((ts, price))
+    def add(self, ts: float, price: float) -> None:
+        # A late tick counts as of the latest time seen: the lists stay sorted by time.
+        ts = self.latest = max(ts, self.latest)
+        low_t, low_p, high_t, high_p = self.low_t, self.low_p, self.high_t, self.high_p
+        while len(low_p) > self.low_head and low_p[-1] >= price:
+            low_p.pop()
+            low_t.pop()
+        low_t.append(ts)
+        low_p.append(price)
+        while len(high_p) > self.high_head and high_p[-1] <= price:
+            high_p.pop()
+            high_t.pop()
+        high_t.append(ts)
+        high_p.append(price)
         start = ts - self.span
-        while lows[0][0] < start:
-            lows.popleft()
-        while highs[0][0] < start:
-            highs.popleft()
-        return lows[0][1], highs[0][1]
+        self.low_head = bisect.bisect_left(low_t, start, self.low_head)
+        self.high_head = bisect.bisect_left(high_t, start, self.high_head)
+        if self.low_head > COMPACT_AT and self.low_head * 2 > len(low_t):
+            del low_t[: self.low_head], low_p[: self.low_head]
+            self.low_head = 0
+        if self.high_head > COMPACT_AT and self.high_head * 2 > len(high_t):
+            del high_t[: self.high_head], high_p[: self.high_head]
+            self.high_head = 0
+
+    def since(self, start: float) -> tuple[float, float]:
+        """(low, high) of the prices at or after ``start`` (the last price is always in)."""
+        low = self.low_p[bisect.bisect_left(self.low_t, start, self.low_head)]
+        high = self.high_p[bisect.bisect_left(self.high_t, start, self.high_head)]
+        return low, high
+
+
+COMPACT_AT = 256
+"""Expired entries are dropped from the lists once there are this many and they are most."""
 
 
 @dataclass
@@ -104,7 +135,7 @@ class _Symbol:
     above: _Sorted = field(default_factory=_Sorted)
     below: _Sorted = field(default_factory=_Sorted)
     moves: dict[int, _Sorted] = field(default_factory=dict)  # window minutes -> by percent
-    windows: dict[int, _Window] = field(default_factory=dict)
+    extremes: _Extremes | None = None  # as long as the longest window of ``moves``
     muted: dict[int, datetime] = field(default_factory=dict)  # rule id -> muted until
 
     def empty(self) -> bool:
@@ -140,7 +171,7 @@ class PriceIndex:
         else:
             minutes = int(_need(rule.window_minutes))
             sym.moves.setdefault(minutes, _Sorted()).add(_need(rule.percent), rule)
-            sym.windows.setdefault(minutes, _Window(timedelta(minutes=minutes)))
+            _fit_extremes(sym)
         self._rules[rule.id] = rule
 
     def remove(self, rule_id: int) -> None:
@@ -158,7 +189,7 @@ class PriceIndex:
             moves.remove(rule_id)
             if not len(moves):
                 del sym.moves[minutes]
-                del sym.windows[minutes]
+                _fit_extremes(sym)
         sym.muted.pop(rule_id, None)
         if sym.empty():
             del self._symbols[rule.symbol]
@@ -181,27 +212,42 @@ class PriceIndex:
                 lo, hi = bisect.bisect_left(keys, price), bisect.bisect_left(keys, prev)
                 for rule in sym.below.rules[lo:hi]:
                     fired.append(Trigger(rule, price, ts, f"crossed below {rule.price:g}"))
-        for minutes, window in sym.windows.items():
-            low, high = window.add(ts, price)
-            up = (price - low) / low * 100 if low > 0 else 0.0
-            down = (high - price) / high * 100 if high > 0 else 0.0
-            move, start = (up, low) if up >= down else (-down, high)
-            if move == 0:
-                continue
-            moves = sym.moves[minutes]
-            reach = bisect.bisect_right(moves.keys, abs(move))
-            for rule in moves.rules[:reach]:
-                until = sym.muted.get(rule.id)
-                if until is not None and ts < until:
+        extremes = sym.extremes
+        if extremes is not None:
+            at = ts.timestamp()
+            extremes.add(at, price)
+            for minutes, moves in sym.moves.items():
+                low, high = extremes.since(at - minutes * 60.0)
+                up = (price - low) / low * 100 if low > 0 else 0.0
+                down = (high - price) / high * 100 if high > 0 else 0.0
+                move, start = (up, low) if up >= down else (-down, high)
+                if move == 0:
                     continue
-                what = f"moved {move:+.2f}% within {minutes} min (from {start:g})"
-                fired.append(Trigger(rule, price, ts, what))
-                if rule.repeat is PriceRepeat.REPEATING:
-                    sym.muted[rule.id] = ts + timedelta(minutes=minutes)
+                reach = bisect.bisect_right(moves.keys, abs(move))
+                for rule in moves.rules[:reach]:
+                    until = sym.muted.get(rule.id)
+                    if until is not None and ts < until:
+                        continue
+                    what = f"moved {move:+.2f}% within {minutes} min (from {start:g})"
+                    fired.append(Trigger(rule, price, ts, what))
+                    if rule.repeat is PriceRepeat.REPEATING:
+                        sym.muted[rule.id] = ts + timedelta(minutes=minutes)
         for trigger in fired:
             if trigger.rule.repeat is PriceRepeat.ONCE:
                 self.remove(trigger.rule.id)
         return fired
+
+
+def _fit_extremes(sym: _Symbol) -> None:
+    """Keep the symbol's extremes as long as its longest move window (none without moves)."""
+    if not sym.moves:
+        sym.extremes = None
+        return
+    span = max(sym.moves) * 60.0
+    if sym.extremes is None:
+        sym.extremes = _Extremes(span)
+    else:
+        sym.extremes.span = span
 
 
 def _need(value: T | None) -> T:

@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics_service.alerts import channels
-from analytics_service.alerts.delivery import channel_config
+from analytics_service.alerts.delivery import LEASE_S, channel_config
 from analytics_service.alerts.rules import AlertDraft
 from analytics_service.alerts.store import FAILED, SENT, Recorded, record, to_message
 from shared.alerts import AlertKind, ChannelKind, PriceCondition, PriceRepeat, Severity
@@ -30,6 +30,8 @@ from shared.instruments import load_catalog
 from shared.models import Alert, AlertChannel, AlertDelivery, PriceAlert
 from shared.repository import Page, UserScopedRepository, paginate
 from shared.security.secrets import SecretBox
+
+T = TypeVar("T")
 
 
 class AlertRepository(UserScopedRepository[Alert]):
@@ -92,7 +94,7 @@ class ChannelSpec:
     kind: ChannelKind | None = None
     name: str | None = None
     enabled: bool | None = None
-    min_severity: Severity | None = None
+    severities: Sequence[Severity] | None = None
     kinds: Sequence[AlertKind] | None = None
     config: Mapping[str, Any] | None = None
 
@@ -256,7 +258,9 @@ class AlertsService:
             kind=str(spec.kind),
             name=spec.name or str(spec.kind),
             enabled=True if spec.enabled is None else spec.enabled,
-            min_severity=str(spec.min_severity or Severity.INFO),
+            severities=_in_rank_order(
+                list(Severity) if spec.severities is None else spec.severities
+            ),
             kinds=[str(k) for k in spec.kinds or ()],
             config=public,
             secrets_encrypted=self._seal(secret),
@@ -285,8 +289,8 @@ class AlertsService:
             row.name = spec.name
         if spec.enabled is not None:
             row.enabled = spec.enabled
-        if spec.min_severity is not None:
-            row.min_severity = str(spec.min_severity)
+        if spec.severities is not None:
+            row.severities = _in_rank_order(spec.severities)
         if spec.kinds is not None:
             row.kinds = [str(k) for k in spec.kinds]
         row.updated_at = self.now
@@ -317,6 +321,14 @@ class AlertsService:
             {"channel_id": channel.id},
         )
         recorded = (await record(self.session, [draft], self.now, only_channel=channel))[0]
+        if recorded.delivery_ids:
+            # Held as a delivery loop holds what it claimed: ``send_test`` sends it, and the
+            # loop (or a sweep task) takes it only if this request dies before it is sent.
+            await self.session.execute(
+                update(AlertDelivery)
+                .where(AlertDelivery.id.in_(recorded.delivery_ids))
+                .values(next_attempt_at=self.now + timedelta(seconds=LEASE_S))
+            )
         alert = await self.alerts.by_public_id(uuid.UUID(recorded.message.alert_id))
         status = SENT if channel.kind == ChannelKind.WEBSOCKET else "pending"
         return TestResult(alert, recorded, channel, status, None)
@@ -372,7 +384,7 @@ class AlertsService:
             raise Unprocessable(
                 f"config.{exc.field}: {exc.message}",
                 code="invalid_channel_config",
-                details=[{"loc": ["body", "config", exc.field], "msg": exc.message}],
+                details=[{"field": f"config.{exc.field}", "message": exc.message}],
             ) from exc
         secret_fields = _secret_fields(kind)
         public = {k: v for k, v in normalised.items() if k not in secret_fields}
@@ -404,7 +416,7 @@ class AlertsService:
     async def get_price_alert(self, price_alert_id: int) -> PriceAlert:
         return await self.prices.get(price_alert_id)
 
-    async def create_price_alert(self, spec: PriceAlertSpec) -> PriceAlert:
+    async def _room_for_active(self) -> None:
         count = await self.session.scalar(
             select(func.count(PriceAlert.id)).where(
                 PriceAlert.user_id == self.user_id, PriceAlert.active.is_(True)
@@ -413,6 +425,10 @@ class AlertsService:
         limit = self.settings.alerts_max_price_alerts_per_user
         if int(count or 0) >= limit:
             raise Conflict(f"at most {limit} active price alerts", code="too_many_price_alerts")
+
+    async def create_price_alert(self, spec: PriceAlertSpec) -> PriceAlert:
+        if spec.active is not False:
+            await self._room_for_active()
         assert spec.symbol is not None and spec.condition is not None
         row = PriceAlert(
             symbol=_known_symbol(spec.symbol),
@@ -437,15 +453,19 @@ class AlertsService:
         if spec.condition is not None or any(
             v is not None for v in (spec.price, spec.percent, spec.window_minutes)
         ):
+            # Stored terms carry over only while the condition keeps their meaning.
+            same = _is_move(condition) == _is_move(PriceCondition(row.condition))
             merged = PriceAlertSpec(
-                price=spec.price if spec.price is not None else row.price,
-                percent=spec.percent if spec.percent is not None else row.percent,
-                window_minutes=spec.window_minutes or row.window_minutes,
+                price=_either(spec.price, row.price if same else None),
+                percent=_either(spec.percent, row.percent if same else None),
+                window_minutes=_either(spec.window_minutes, row.window_minutes if same else None),
             )
             _apply_terms(row, condition, merged)
             row.condition = str(condition)
         if spec.repeat is not None:
             row.repeat = str(spec.repeat)
+        if spec.active is True and not row.active:
+            await self._room_for_active()
         if spec.active is not None:
             row.active = spec.active
         if spec.note is not None:
@@ -463,6 +483,13 @@ def _secret_fields(kind: ChannelKind) -> tuple[str, ...]:
     return tuple(channels.SECRET_FIELDS.get(kind, ()))
 
 
+def _in_rank_order(severities: Sequence[Severity]) -> list[str]:
+    """The severities a channel takes, stored in rank order; none at all is refused (422)."""
+    if not severities:
+        raise Unprocessable("a channel takes at least one severity", code="no_severities")
+    return [str(s) for s in sorted(set(severities), key=lambda s: s.rank)]
+
+
 def _known_symbol(symbol: str) -> str:
     name = symbol.strip().upper()
     if name not in load_catalog():
@@ -470,9 +497,19 @@ def _known_symbol(symbol: str) -> str:
     return name
 
 
+def _is_move(condition: PriceCondition) -> bool:
+    return condition is PriceCondition.MOVES_PCT
+
+
+def _either(given: T | None, stored: T | None) -> T | None:
+    return given if given is not None else stored
+
+
 def _apply_terms(row: PriceAlert, condition: PriceCondition, spec: PriceAlertSpec) -> None:
     """Set the terms the condition needs; refuse missing or meaningless ones (422)."""
     if condition is PriceCondition.MOVES_PCT:
+        if spec.price is not None:
+            raise Unprocessable("moves_pct takes percent and window_minutes, not price")
         if spec.percent is None or spec.window_minutes is None:
             raise Unprocessable("moves_pct needs percent and window_minutes")
         if not Decimal(0) < spec.percent <= Decimal(100):
@@ -481,6 +518,8 @@ def _apply_terms(row: PriceAlert, condition: PriceCondition, spec: PriceAlertSpe
             raise Unprocessable("window_minutes must be between 1 and 1440")
         row.price, row.percent, row.window_minutes = None, spec.percent, spec.window_minutes
         return
+    if spec.percent is not None or spec.window_minutes is not None:
+        raise Unprocessable(f"{condition} takes a price, not percent or window_minutes")
     if spec.price is None:
         raise Unprocessable(f"{condition} needs a price")
     if spec.price <= 0:

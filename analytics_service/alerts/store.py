@@ -36,13 +36,15 @@ class Recorded:
     message: AlertMessage
     push: bool
     deliveries: int
+    delivery_ids: tuple[int, ...] = ()
+    """The ``alert_deliveries`` rows queued (their ids, once flushed)."""
 
 
 def wants(channel: AlertChannel, kind: AlertKind | str, severity: Severity | str) -> bool:
     """Whether ``channel`` takes an alert of this kind and severity."""
     if not channel.enabled:
         return False
-    if Severity(severity).rank < Severity(channel.min_severity).rank:
+    if str(severity) not in channel.severities:
         return False
     return not channel.kinds or str(kind) in channel.kinds
 
@@ -81,27 +83,31 @@ async def record(
     channels = (
         await _channels_of(session, {d.user_id for d in drafts}) if only_channel is None else {}
     )
-    out: list[Recorded] = []
+    stored: list[tuple[Alert, bool, list[AlertDelivery]]] = []
     for draft in drafts:
         row = await _store(session, draft, now)
         if row is None:
             continue  # this event made its alert before (a second delivery)
         targets, push = _targets(draft, channels.get(draft.user_id, []), only_channel)
-        for channel in targets:
-            session.add(
-                AlertDelivery(
-                    alert_id=row.id,
-                    user_id=draft.user_id,
-                    channel_id=channel.id,
-                    status=PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
+        queued = [
+            AlertDelivery(
+                alert_id=row.id,
+                user_id=draft.user_id,
+                channel_id=channel.id,
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
             )
-        out.append(Recorded(to_message(row), push, len(targets)))
+            for channel in targets
+        ]
+        session.add_all(queued)
+        stored.append((row, push, queued))
     await session.flush()
-    return out
+    return [
+        Recorded(to_message(row), push, len(queued), tuple(d.id for d in queued))
+        for row, push, queued in stored
+    ]
 
 
 async def _store(session: AsyncSession, draft: AlertDraft, now: datetime) -> Alert | None:

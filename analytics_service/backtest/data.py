@@ -12,9 +12,11 @@ counted and listed in the report.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -102,6 +104,15 @@ class Bars:
         """End of bar ``i`` (its start plus the timeframe): when its close is known."""
         return from_ns(int(self.ts[i]) + self.step_ns)
 
+    def slice(self, lo: int, hi: int) -> Bars:
+        """Bars ``lo`` to ``hi`` (exclusive) as a history of their own (gaps counted again)."""
+        ts = self.ts[lo:hi]
+        gaps, count = _gaps(ts, self.step_ns)
+        return Bars(
+            self.symbol, self.timeframe, ts, self.open[lo:hi], self.high[lo:hi],
+            self.low[lo:hi], self.close[lo:hi], self.volume[lo:hi], gaps, count,
+        )  # fmt: skip
+
     def data_hash(self) -> str:
         """SHA-256 of the bars (symbol, timeframe and every value): the run card's data id."""
         digest = hashlib.sha256(f"{self.symbol}|{self.timeframe}|".encode())
@@ -180,16 +191,28 @@ def _gaps(ts: np.ndarray, step_ns: int) -> tuple[tuple[Gap, ...], int]:
     return listed, len(where)
 
 
+DataFormat = Literal["csv", "parquet"]
+
+
 def load_bars(path: Path, symbol: str, timeframe: Timeframe) -> Bars:
     """Bars from a ``.csv`` or ``.parquet`` file (by its suffix)."""
     if not path.exists():
         raise BadData(f"no file {path}")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame = pl.read_parquet(path)
+    fmt: DataFormat = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+    return parse_bars(path.read_bytes(), fmt, symbol, timeframe)
+
+
+def parse_bars(content: bytes, fmt: DataFormat, symbol: str, timeframe: Timeframe) -> Bars:
+    """Bars from the bytes of a CSV or Parquet file, checked as ``load_bars`` checks a file."""
+    if fmt == "parquet":
+        try:
+            frame = pl.read_parquet(io.BytesIO(content))
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise BadData(f"cannot read the Parquet file: {type(exc).__name__}") from None
         return _from_frame(frame, symbol, timeframe, header_lines=0)
     try:
-        frame = pl.read_csv(path, infer_schema=False, has_header=True)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        frame = pl.read_csv(io.BytesIO(content), infer_schema=False, has_header=True)
+    except pl.exceptions.PolarsError as exc:
         raise BadData(f"cannot read the CSV file: {exc}", line=1) from None
     return _from_frame(frame, symbol, timeframe, header_lines=1)
 

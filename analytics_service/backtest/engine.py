@@ -10,6 +10,7 @@ same idempotency keys) as live. The ``Simulation`` decides, fills and books them
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from order_processor.domain.charges import FeeModel
@@ -52,13 +53,25 @@ def run_backtest(
     progress: Callable[[float], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
     ticks: Ticks | None = None,
+    fine: Bars | None = None,
+    trade_from: int = 0,
+    flatten: bool = False,
 ) -> BacktestRun:
     """Run ``request`` over ``bars`` of ``instrument``; raises 4xx ``DomainError``s for bad input.
 
     With ``ticks`` (the trades the bars were built from), orders are decided on the tick
     that closes a bar and fill on the first tick after that, as the live paper broker does.
+    With ``fine`` (finer candles of the same symbol, e.g. 1m under a 5m run) a bar that
+    reaches a stop or a target is replayed on them to tell which came first.
+    ``trade_from``: the bars before it are history the strategy reads but never trades
+    (the run and its report start there); ``flatten`` closes a position still open at the
+    last bar's close.
     """
     strategy = build_strategy(request, registry)
+    if fine is not None:
+        check_fine(bars, fine)
+    if not 0 <= trade_from < len(bars):
+        raise Unprocessable("the traded bars must start inside the data")
     if len(bars) < strategy.warmup:
         raise Unprocessable(
             f"{len(bars)} candles are fewer than the {strategy.warmup} the strategy needs "
@@ -83,12 +96,14 @@ def run_backtest(
     window = bars.window()
     windows = Windows(window)
     candidates = candidate_bars(strategy, window)
+    if trade_from:
+        candidates = candidates[candidates >= trade_from]
     if ticks is not None and (s.stops or s.fill is FillAt.CLOSE):
         raise Unprocessable(
             "replayed ticks fill as live (on the next tick): stops, targets and fills at the "
             "close are conventions of bars"
         )
-    sim = Simulation(request, bars, instrument, fee_model, identity, ticks)
+    sim = Simulation(request, bars, instrument, fee_model, identity, ticks, fine)
     step = bars.step_ns
     shell = CandleMsg(
         symbol=bars.symbol,
@@ -131,7 +146,32 @@ def run_backtest(
         sim.run.signal_log.extend((i, signal) for signal in result.signals)
         sim.run.skipped.extend(result.skipped)
         sim.decide(i, result.intents, now)
-    sim.finish()
+    sim.finish(flatten=flatten)
     if progress is not None:
         progress(1.0)
-    return sim.run
+    return trim(sim.run, trade_from) if trade_from else sim.run
+
+
+def check_fine(bars: Bars, fine: Bars) -> None:
+    """Finer candles must be of the same symbol, on a timeframe that divides the run's."""
+    if fine.symbol != bars.symbol:
+        raise Unprocessable(f"the finer candles are of {fine.symbol}, not {bars.symbol}")
+    if fine.step_ns >= bars.step_ns or bars.step_ns % fine.step_ns:
+        raise Unprocessable(
+            f"{fine.timeframe} candles cannot be replayed inside {bars.timeframe} bars "
+            "(a finer timeframe that divides the run's is needed)"
+        )
+
+
+def trim(run: BacktestRun, start: int) -> BacktestRun:
+    """The run from bar ``start`` on: nothing was traded before it (the account is untouched
+    there), so the bars, the curve and every bar index simply move."""
+    run.bars = run.bars.slice(start, len(run.bars))
+    run.equity = run.equity[start:]
+    run.fills = [dataclasses.replace(f, bar=f.bar - start) for f in run.fills]
+    for t in run.trades:
+        t.entry_bar -= start
+        if t.exit_bar is not None:
+            t.exit_bar -= start
+    run.signal_log = [(i - start, signal) for i, signal in run.signal_log]
+    return run

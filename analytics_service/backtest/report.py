@@ -80,6 +80,21 @@ def code_version() -> str:
     return f"{head}-dirty" if dirty else head
 
 
+def intrabar_rule(run: BacktestRun) -> str:
+    """How a bar that reaches a stop or a target was decided, as printed in the report."""
+    if not run.request.settings.stops:
+        return "stops and targets not simulated"
+    if run.fine_timeframe is None:
+        return INTRABAR_RULE
+    tf = run.fine_timeframe.value
+    return (
+        f"a bar that reaches the stop or the target is replayed on its {tf} candles, the "
+        f"first {tf} candle to reach one decides ({run.intrabar_replayed} exits); within one "
+        f"{tf} candle, or where none is stored, {INTRABAR_RULE} "
+        f"({run.intrabar_unresolved} bars touched both with no {tf} candle to tell)"
+    )
+
+
 def conventions(run: BacktestRun) -> dict[str, Any]:
     s = run.request.settings
     fill = (
@@ -101,7 +116,8 @@ def conventions(run: BacktestRun) -> dict[str, Any]:
         "sizing": {"method": s.sizing_method, "params": s.sizing_params},
         "risk_chain": "on" if s.risk is not None else "off",
         "stops": s.stops,
-        "intrabar_rule": INTRABAR_RULE if s.stops else "stops and targets not simulated",
+        "intrabar_rule": intrabar_rule(run),
+        "intrabar_candles": run.fine_timeframe.value if run.fine_timeframe else None,
         "equity": "marked at every bar's close, starting at the initial capital",
     }
 
@@ -226,20 +242,43 @@ def _skipped_summary(run: BacktestRun) -> dict[str, int]:
     return counts
 
 
+def excursions(trades: Sequence[Trade]) -> dict[str, float | None]:
+    """MAE and MFE of closed round trips: their means, the worst MAE and the best MFE (money,
+    marked on bar lows and highs while the trip was open)."""
+    closed = [t for t in trades if t.exit_time is not None]
+    if not closed:
+        return {"average_mae": None, "average_mfe": None, "worst_mae": None, "best_mfe": None}
+    mae = np.array([t.mae for t in closed])
+    mfe = np.array([t.mfe for t in closed])
+    return {
+        "average_mae": round(float(mae.mean()), 8),
+        "average_mfe": round(float(mfe.mean()), 8),
+        "worst_mae": round(float(mae.min()), 8),
+        "best_mfe": round(float(mfe.max()), 8),
+    }
+
+
 def breakdown(trades: Sequence[Trade], key: str) -> dict[str, dict[str, Any]]:
-    """Closed round trips grouped by ``exit_reason`` or ``tag``: count, net P&L, win rate."""
+    """Closed round trips grouped by ``exit_reason`` or ``tag``: count, net P&L, win rate,
+    expectancy, profit factor and the excursions."""
     groups: dict[str, list[Trade]] = {}
     for t in trades:
         if t.exit_time is not None:
             groups.setdefault(str(getattr(t, key)) or "-", []).append(t)
-    return {
-        name: {
+    out = {}
+    for name, group in sorted(groups.items()):
+        net = sum((t.pnl for t in group), Decimal(0))
+        loss = -sum((t.pnl for t in group if t.pnl < 0), Decimal(0))
+        gain = sum((t.pnl for t in group if t.pnl > 0), Decimal(0))
+        out[name] = {
             "count": len(group),
-            "net_pnl": jsonable(sum((t.pnl for t in group), Decimal(0))),
+            "net_pnl": jsonable(net),
             "win_rate": sum(1 for t in group if t.pnl > 0) / len(group),
+            "expectancy": jsonable(net / len(group)),
+            "profit_factor": float(gain / loss) if loss else None,
+            **excursions(group),
         }
-        for name, group in sorted(groups.items())
-    }
+    return out
 
 
 def _order_json(o: Order) -> dict[str, Any]:
@@ -272,6 +311,8 @@ def build_report(
     report = metrics(runs)
     metric_values = jsonable(dataclasses.replace(report, closed_trades=[], daily=[]))
     metric_values["final_equity_marked"] = jsonable(sum(r.final_equity for r in runs))
+    all_trades = [t for r in runs for t in r.trades]
+    metric_values["trades"].update(excursions(all_trades))
     version = version if version is not None else code_version()
     cards = [run_card(r, version) for r in runs]
     card = cards[0]

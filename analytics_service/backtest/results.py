@@ -12,7 +12,7 @@ from order_processor.domain.charges import ChargeBreakdown
 from order_processor.domain.fills import Fill
 from order_processor.domain.money import ZERO
 from order_processor.domain.orders import Order
-from shared.contracts import Side, SignalMsg
+from shared.contracts import Side, SignalMsg, Timeframe
 from shared.instruments import Instrument
 from strategy_workers.evaluation import Skipped
 
@@ -95,3 +95,10 @@ class BacktestRun:
     final_equity: Decimal = ZERO
     fee_model: str = "NoCharges"
     """The fee model's name (NoCharges when charges are off or the venue is unknown)."""
+    fine_timeframe: Timeframe | None = None
+    """The finer candles replayed inside bars that reach a stop or a target (None: none)."""
+    intrabar_replayed: int = 0
+    """Stop or target exits decided by replaying the finer candles of their bar."""
+    intrabar_unresolved: int = 0
+    """Bars that touched both stop and target and were decided by the stop-first rule (no
+    finer candles there to tell)."""

@@ -8,6 +8,7 @@ matcher, on replayed ticks), and the account model books it with the live charge
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -54,9 +55,13 @@ class Simulation:
         fee_model: FeeModel,
         identity: Identity,
         ticks: Ticks | None = None,
+        fine: Bars | None = None,
     ) -> None:
         self.request = request
         self.ticks = ticks
+        self.fine = fine if request.settings.stops else None
+        """Finer candles of the same symbol, replayed inside a bar that reaches a stop or a
+        target to tell which came first."""
         self.settings = s = request.settings
         self.bars = bars
         self.instrument = instrument
@@ -67,7 +72,13 @@ class Simulation:
         self.identity = identity
         self.chain: RiskChain | None = build_chain(s.risk) if s.risk is not None else None
         self.account = Account(s.capital)
-        self.run = BacktestRun(request, bars, instrument, fee_model=type(self.fee_model).__name__)
+        self.run = BacktestRun(
+            request,
+            bars,
+            instrument,
+            fee_model=type(self.fee_model).__name__,
+            fine_timeframe=self.fine.timeframe if self.fine is not None else None,
+        )
         self.pending: list[Order] = []
         self.matcher = (
             PaperMatcher(lambda symbol: instrument, self.fill_model) if ticks is not None else None
@@ -133,19 +144,43 @@ class Simulation:
         j = self._closing_tick(i)
         return from_ns(int(self.ticks.ts[j])) if j is not None else None
 
-    def finish(self) -> None:
-        """The end of the data: a pending order is left unfilled; stops up to the last bar."""
+    def finish(self, *, flatten: bool = False) -> None:
+        """The end of the data: a pending order is left unfilled; stops up to the last bar.
+        With ``flatten`` a position still open is closed at the last bar's close (the end of
+        a walk-forward fold: the next fold starts flat)."""
         last = len(self.bars) - 1
         self.advance(last)
         # Decided on the last bar's close, never filled: no bar after it.
         self.run.orders.extend(self.pending)
         self.pending = []
+        if flatten and self.trade is not None:
+            self._close_at_end(self.trade, last)
         if self.trade is not None:
             self._excursions(self.trade, last)
             self.run.trades.append(self.trade)
         self.run.equity = self._curve()
         close = to_decimal(float(self.bars.close[last]))
         self.run.final_equity = self.account.equity({self.bars.symbol: close})
+
+    def _close_at_end(self, trade: Trade, last: int) -> None:
+        held = self.account.positions.get(trade.symbol, self.settings.product).quantity
+        if not held:
+            return
+        when = self.bars.end(last)
+        order = Order(
+            user_id=self.identity.user_id,
+            broker_account_id=self.identity.broker_account_id,
+            client_order_id=f"end-{self.identity.subscription_id}-{to_ns(when)}",
+            symbol=trade.symbol,
+            side=Side.SELL if held > 0 else Side.BUY,
+            quantity=abs(held),
+            created_at=when,
+            product=self.settings.product,
+            origin="system",
+            subscription_id=self.identity.subscription_id,
+            algo_tag="end",
+        ).with_status(S.SUBMITTED, when)
+        self._fill(order, self.bars.close[last], when, last, "end")
 
     # -- decisions ------------------------------------------------------------------
 
@@ -376,18 +411,22 @@ class Simulation:
         stop = float(order.stop) if order.stop is not None else None
         target = float(order.target) if order.target is not None else None
         long = trade.side is Side.BUY
-        low, high, open_ = self.bars.low[lo:hi], self.bars.high[lo:hi], self.bars.open[lo:hi]
-        hit_stop = hit_target = np.zeros(hi - lo, dtype=bool)
-        if stop is not None:
-            hit_stop = low <= stop if long else high >= stop
-        if target is not None:
-            hit_target = high >= target if long else low <= target
-        touched = hit_stop | hit_target
+        b = self.bars
         self.watch_from = hi
-        if not touched.any():
+        touch = first_touch(b.open[lo:hi], b.high[lo:hi], b.low[lo:hi], stop, target, long)
+        if touch is None:
             return
-        j = int(np.argmax(touched))
-        k = lo + j
+        k = lo + touch.index
+        when = b.time(k)
+        if self.fine is not None:
+            replayed = self._replay(k, stop, target, long)
+            if replayed is not None:
+                touch, when = replayed
+                self.run.intrabar_replayed += 1
+            elif touch.both:
+                self.run.intrabar_unresolved += 1
+        elif touch.both:
+            self.run.intrabar_unresolved += 1
         side = Side.SELL if long else Side.BUY
         exit_order = Order(
             user_id=order.user_id,
@@ -396,25 +435,36 @@ class Simulation:
             symbol=trade.symbol,
             side=side,
             quantity=abs(self.account.positions.get(trade.symbol, order.product).quantity),
-            created_at=self.bars.time(k),
+            created_at=when,
             product=order.product,
             origin="system",
             subscription_id=order.subscription_id,
-            algo_tag="stop" if hit_stop[j] else "target",
-        ).with_status(S.SUBMITTED, self.bars.time(k))
-        gapped = (open_[j] <= stop if long else open_[j] >= stop) if hit_stop[j] else False
-        if hit_stop[j]:
-            # Stop first when the bar touched both (pessimistic); a gap through it fills at
-            # the open, else at the stop: a stop-market order, slipped like any market fill.
-            assert stop is not None
-            self._fill(exit_order, open_[j] if gapped else stop, self.bars.time(k), k, "stop")
+            algo_tag=touch.reason,
+        ).with_status(S.SUBMITTED, when)
+        if touch.reason == "stop":
+            # A stop-market order, slipped like any market fill.
+            self._fill(exit_order, touch.price, when, k, "stop")
         else:
-            assert target is not None
-            gap = open_[j] >= target if long else open_[j] <= target
             # A resting limit fills at its price, or at a better open it gapped to.
-            price = open_[j] if gap else target
-            limit = self.instrument.round_price(price)
-            self._fill(exit_order, float(limit), self.bars.time(k), k, "target", exact=True)
+            limit = self.instrument.round_price(touch.price)
+            self._fill(exit_order, float(limit), when, k, "target", exact=True)
+
+    def _replay(
+        self, k: int, stop: float | None, target: float | None, long: bool
+    ) -> tuple[Touch, datetime] | None:
+        """Bar ``k``'s finer candles, in order: the first to touch decides (None: none there,
+        or none touches)."""
+        fine = self.fine
+        assert fine is not None
+        start = int(self.bars.ts[k])
+        lo = int(np.searchsorted(fine.ts, start, side="left"))
+        hi = int(np.searchsorted(fine.ts, start + self.bars.step_ns, side="left"))
+        if lo >= hi:
+            return None
+        touch = first_touch(fine.open[lo:hi], fine.high[lo:hi], fine.low[lo:hi], stop, target, long)
+        if touch is None:
+            return None
+        return touch, fine.time(lo + touch.index)
 
     # -- the curve --------------------------------------------------------------------
 
@@ -431,3 +481,47 @@ class Simulation:
         has = idx >= 0
         safe = np.maximum(idx, 0)
         return np.where(has, cash[safe] + qty[safe] * close, capital)
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """The first bar of a run of bars that reaches a stop or a target, and the exit price."""
+
+    index: int
+    reason: str
+    """``stop`` or ``target``."""
+    price: float
+    both: bool
+    """The bar touched both (the stop was taken first)."""
+
+
+def first_touch(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    stop: float | None,
+    target: float | None,
+    long: bool,
+) -> Touch | None:
+    """The intrabar rule over consecutive bars: the first bar that touches the stop or the
+    target exits; when one bar touches both, the stop first (pessimistic); a gap through the
+    stop fills at the open, a target at its price or at a better open it gapped to."""
+    n = len(open_)
+    hit_stop = hit_target = np.zeros(n, dtype=bool)
+    if stop is not None:
+        hit_stop = low <= stop if long else high >= stop
+    if target is not None:
+        hit_target = high >= target if long else low <= target
+    touched = hit_stop | hit_target
+    if not touched.any():
+        return None
+    j = int(np.argmax(touched))
+    both = bool(hit_stop[j] and hit_target[j])
+    opened = float(open_[j])
+    if hit_stop[j]:
+        assert stop is not None
+        gapped = opened <= stop if long else opened >= stop
+        return Touch(j, "stop", opened if gapped else stop, both)
+    assert target is not None
+    gapped = opened >= target if long else opened <= target
+    return Touch(j, "target", opened if gapped else target, both)

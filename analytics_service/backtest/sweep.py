@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from analytics_service.metrics.report import PerformanceReport
 from shared.errors import DomainError, Unprocessable
 from strategy_workers.strategies.registry import registry as default_registry
 
@@ -91,8 +92,11 @@ def grid_points(
 def summary(request: BacktestRequest, bars: Bars) -> dict[str, Any]:
     """The headline figures of one backtest (what a sweep ranks and shows)."""
     instrument, fees = market_for(request.symbol)
-    run = run_backtest(request, bars, instrument, fees)
-    report = metrics(run)
+    return headline(metrics(run_backtest(request, bars, instrument, fees)))
+
+
+def headline(report: PerformanceReport) -> dict[str, Any]:
+    """The figures a sweep ranks and a walk-forward fold shows, from a run's report."""
     period, trades = report.period, report.trades
     drawdown = period.max_drawdown.depth if period.max_drawdown is not None else 0.0
     return {

@@ -1,7 +1,8 @@
 """/backtests: a trader's backtest runs: submit, list, read, cancel, delete.
 
 A run is checked when submitted (4xx: unknown strategy, parameters outside its schema,
-an unsupported timeframe, no candles in the range, a limit reached), stored queued, and
+an unsupported timeframe, no candles in the range, uploaded data of another symbol or
+timeframe, a limit reached), stored queued, and
 started once the row is committed; progress arrives on the user's WebSocket channel
 (``backtest_progress`` messages) and in the run's ``progress``.
 """
@@ -20,6 +21,7 @@ from analytics_service.api import (
     FillAt,
     Submission,
     SweepSpec,
+    WalkForwardSpec,
     limits_from,
 )
 from api_gateway.context import GatewayContext
@@ -65,7 +67,19 @@ def _submission(body: BacktestCreate) -> Submission:
         settings=settings,
     )
     sweep = None if body.sweep is None else SweepSpec(body.sweep.grid, body.sweep.rank_by)
-    return Submission(request, body.start, body.end, s.risk == "mine", sweep)
+    wf = body.walk_forward
+    return Submission(
+        request,
+        body.start,
+        body.end,
+        s.risk == "mine",
+        sweep,
+        dataset_id=body.dataset_id,
+        intrabar_dataset_id=body.intrabar_dataset_id,
+        walk_forward=None
+        if wf is None
+        else WalkForwardSpec(folds=wf.folds, out_of_sample=wf.out_of_sample, anchored=wf.anchored),
+    )
 
 
 @router.post("", response_model=BacktestRunPublic, status_code=status.HTTP_202_ACCEPTED)

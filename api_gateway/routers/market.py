@@ -15,7 +15,6 @@ from api_gateway.schemas.market import (
     MarketStatusPublic,
     QuotePublic,
 )
-from api_gateway.services.quotes import QuoteService
 from shared.contracts import Timeframe
 from shared.errors import NotFound, Unprocessable
 from shared.instruments import load_catalog
@@ -89,7 +88,7 @@ async def quotes(
                 f"at most {MAX_QUOTES} symbols per request", code="too_many_symbols"
             )
         instruments = [catalog.get(name) for name in names]
-    return await QuoteService(ctx.tickstore()).quotes(instruments, ctx.clock.now())
+    return await ctx.quotes().quotes(instruments, ctx.clock.now())
 
 
 @router.get("/market/status", response_model=list[MarketStatusPublic])

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api_gateway.schemas.common import IsoDatetime, Parsed, PublicModel, RequestModel
 from shared.contracts import Product, Timeframe
 
 MAX_GRID_VALUES = 50
+SYMBOL_PATTERN = r"^[A-Za-z0-9._&-]+$"
 
 
 class BacktestSettingsIn(RequestModel):
@@ -39,20 +40,75 @@ class SweepIn(RequestModel):
     rank_by: str = Field("sharpe", max_length=32)
 
 
+class WalkForwardIn(RequestModel):
+    folds: int = Field(1, ge=1, le=20, description="out-of-sample windows")
+    out_of_sample: float = Field(
+        0.25, gt=0, le=0.9, description="share of the bars traded out of sample"
+    )
+    anchored: bool = Field(False, description="in-sample windows start at the first bar")
+
+
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 class BacktestCreate(RequestModel):
     strategy: str = Field(min_length=1, max_length=64)
     params: dict[str, Any] = Field(default_factory=dict, max_length=50)
-    symbol: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._&-]+$")
+    symbol: str = Field(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)
     timeframe: Parsed[Timeframe]
-    start: IsoDatetime
-    end: IsoDatetime
+    start: IsoDatetime | None = Field(None, description="with end: the store's candles")
+    end: IsoDatetime | None = None
+    dataset_id: Id | None = Field(None, description="uploaded candles instead of a range")
+    intrabar_dataset_id: Id | None = Field(
+        None, description="uploaded finer candles replayed inside bars (with stops)"
+    )
     settings: BacktestSettingsIn = Field(default_factory=BacktestSettingsIn)
     sweep: SweepIn | None = None
+    walk_forward: WalkForwardIn | None = Field(
+        None, description="out-of-sample windows stitched into one report"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BacktestCreate:
+        has_range = self.start is not None or self.end is not None
+        if self.dataset_id is not None and has_range:
+            raise ValueError("give start and end, or dataset_id, not both")
+        if self.dataset_id is None and (self.start is None or self.end is None):
+            raise ValueError("give start and end, or the dataset_id of uploaded candles")
+        if self.intrabar_dataset_id is not None and self.dataset_id is None:
+            raise ValueError("intrabar_dataset_id goes with dataset_id")
+        return self
+
+
+class DatasetQuery(BaseModel):
+    """What an uploaded file holds; the body is the file itself."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    symbol: str = Field(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)
+    timeframe: Timeframe
+    format: Literal["csv", "parquet"] = Field("csv", description="csv or parquet")
+    name: str = Field("", max_length=128, description="a label (default: symbol and timeframe)")
+
+
+class BacktestDatasetPublic(PublicModel):
+    id: int
+    name: str
+    symbol: str
+    timeframe: str
+    format: str
+    size_bytes: int
+    bars: int
+    gaps: int = Field(description="steps longer than the timeframe inside a UTC day")
+    first_bar: datetime
+    last_bar: datetime
+    data_hash: str = Field(description="SHA-256 of the bars, as on a report's run card")
+    created_at: datetime
 
 
 class BacktestRunPublic(PublicModel):
     id: int
-    kind: str = Field(description="backtest or sweep")
+    kind: str = Field(description="backtest, sweep or walk_forward")
     status: str = Field(description="queued, running, done, failed or cancelled")
     strategy: str
     symbol: str

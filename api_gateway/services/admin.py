@@ -92,6 +92,9 @@ class AdminService:
         if await self._last_admin(user):
             raise Conflict("the last active admin cannot be demoted", code="last_admin")
         previous, user.role = user.role, role
+        self.auth.events.append(
+            ControlEvent(action="role_changed", user_id=user.id, ts=self.ctx.clock.now())
+        )
         self.audit.record(
             "admin.user_role",
             actor_id=self.actor_id,

@@ -4,13 +4,22 @@ A quote answers at any hour: while a market trades, from its latest tick and the
 candles closed so far in the session; when it is closed, from the last session's
 candles (a weekend shows Friday's close and Friday's change). The session is the
 exchange's own (NSE 09:15-15:30 IST, a UTC day for crypto), as in the candles.
+
+One ``QuoteService`` serves every request of a process. Building a quote takes
+several candle queries, so what was built is reused for ``ttl`` seconds by every
+user; the price is not: each answer takes the symbol's latest tick from the tick
+store (held in memory, read again after the store's own TTL, the path that keeps
+position marks moving) and, when it is newer than the quote, moves the price, the
+change and the day's high and low with it. Concurrent requests for a symbol whose
+quote is missing or too old share one build.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from shared.contracts import CandleMsg, TickMsg, Timeframe
@@ -48,28 +57,100 @@ class _Last:
 
 
 class QuoteService:
-    """Builds quotes from a tick store; ``now`` decides only whether the market is open."""
+    """Quotes from a tick store, built at most once per ``ttl`` seconds per symbol (0: on
+    every call); ``now`` decides only whether the market is open."""
 
-    def __init__(self, store: TickStore, concurrency: int = CONCURRENCY) -> None:
+    def __init__(
+        self,
+        store: TickStore,
+        concurrency: int = CONCURRENCY,
+        *,
+        ttl: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
+        self.ttl = ttl
+        self.builds = 0  # quotes built from the store (the rest came from the cache)
         self._limit = asyncio.Semaphore(concurrency)
+        self._monotonic = monotonic
+        self._built: dict[str, tuple[float, Quote]] = {}  # symbol -> (built at, quote)
+        self._building: dict[str, asyncio.Task[Quote]] = {}
 
     async def quotes(self, instruments: Sequence[Instrument], now: datetime) -> list[Quote]:
         """One quote per instrument, in the order given."""
-        return list(await asyncio.gather(*(self._guarded(i, now) for i in instruments)))
-
-    async def _guarded(self, instrument: Instrument, now: datetime) -> Quote:
-        async with self._limit:
-            return await self.quote(instrument, now)
+        return list(await asyncio.gather(*(self.quote(i, now) for i in instruments)))
 
     async def quote(self, instrument: Instrument, now: datetime) -> Quote:
-        cal = instrument.calendar()
+        symbol = instrument.symbol
+        held = self._built.get(symbol)
+        if held is not None and self._monotonic() - held[0] <= self.ttl:
+            quote = await self._with_latest_tick(held[1])
+            if quote is None:  # a tick of a later session: the day's figures start again
+                quote = await self._shared_build(instrument)
+        else:
+            quote = await self._shared_build(instrument)
+        return replace(quote, market_open=instrument.calendar().is_open(now))
+
+    async def _shared_build(self, instrument: Instrument) -> Quote:
+        symbol = instrument.symbol
+        building = self._building.get(symbol)
+        if building is None:
+            building = asyncio.get_running_loop().create_task(self._guarded(instrument))
+            self._building[symbol] = building
+            building.add_done_callback(lambda task: self._built_one(symbol, task))
+        return await asyncio.shield(building)
+
+    def _built_one(self, symbol: str, task: asyncio.Task[Quote]) -> None:
+        self._building.pop(symbol, None)
+        if not task.cancelled():
+            task.exception()  # its waiters got it; none left is no error of the loop's
+
+    async def _guarded(self, instrument: Instrument) -> Quote:
+        async with self._limit:
+            started = self._monotonic()
+            quote = await self.build(instrument)
+            self.builds += 1
+            self._built[instrument.symbol] = (started, quote)
+            return quote
+
+    async def _with_latest_tick(self, quote: Quote) -> Quote | None:
+        """``quote`` moved to the symbol's latest tick when that is newer; None when the
+        tick belongs to another session than the quote (or the quote has no price yet)."""
+        tick = await self.store.latest_tick(quote.symbol)
+        if tick is None or (quote.ts is not None and tick.ts <= quote.ts):
+            return quote
+        s_open, s_close = quote.session_open, quote.session_close
+        if quote.ts is None or s_open is None or s_close is None:
+            return None
+        if not s_open <= tick.ts < s_close:
+            return None
+        price = tick.price
+        change = None if quote.prev_close is None else round(price - quote.prev_close, 10)
+        pct = (
+            None
+            if change is None or not quote.prev_close
+            else round(100 * change / quote.prev_close, 2)
+        )
+        return replace(
+            quote,
+            price=price,
+            ts=tick.ts,
+            change=change,
+            change_pct=pct,
+            high=price if quote.high is None else max(quote.high, price),
+            low=price if quote.low is None else min(quote.low, price),
+            open=price if quote.open is None else quote.open,
+        )
+
+    async def build(self, instrument: Instrument) -> Quote:
+        """A quote read from the store now (``market_open`` left False: set per answer)."""
         base = Quote(
             symbol=instrument.symbol,
             exchange=instrument.exchange,
             currency=instrument.currency,
-            market_open=cal.is_open(now),
+            market_open=False,
         )
+        cal = instrument.calendar()
         last = await self._last(instrument.symbol)
         if last is None:
             return base

@@ -18,12 +18,13 @@ from api_gateway.repositories.brokers import BrokerAccountRepository
 from api_gateway.repositories.subscriptions import SignalRepository, SubscriptionRepository
 from api_gateway.schemas.strategies import SubscriptionCreate, SubscriptionUpdate
 from api_gateway.services.auth import RequestMeta
+from shared.candle_cache import DEFAULT_DEPTH
 from shared.contracts import ControlEvent, SubscriptionStatus, Timeframe
 from shared.errors import Conflict, Unprocessable
 from shared.instruments import load_catalog
 from shared.models import BrokerAccount, SignalRecord, StrategySubscription, User
 from shared.repository import Page
-from strategy_workers.api import build_sizer, get_strategy, validate_params
+from strategy_workers.api import build_sizer, get_strategy, validate_params, warmup_bars
 
 PAPER_BROKERS = frozenset({"paper"})
 
@@ -164,6 +165,7 @@ class SubscriptionService:
         sizing: dict[str, Any] = {}
         try:
             params = validate_params(raw["strategy"], raw["params"]).model_dump(mode="json")
+            details += _window_too_long(raw["strategy"], params)
             supported = get_strategy(raw["strategy"]).timeframes
             if raw["timeframe"] not in supported:
                 options = ", ".join(sorted(tf.value for tf in supported))
@@ -239,6 +241,21 @@ def _kept(current: dict[str, Any], old_name: str, new_name: str) -> dict[str, An
 
 def _detail(field: str, message: str) -> dict[str, Any]:
     return {"field": field, "message": message}
+
+
+def _window_too_long(strategy: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Live strategy windows come from the candle cache, which keeps the last
+    ``DEFAULT_DEPTH`` candles of a market: a strategy reading more would never signal."""
+    needed = warmup_bars(strategy, params)
+    if needed <= DEFAULT_DEPTH:
+        return []
+    return [
+        _detail(
+            "params",
+            f"with these parameters the strategy reads {needed} bars, and live windows hold "
+            f"the last {DEFAULT_DEPTH} candles: use shorter periods",
+        )
+    ]
 
 
 def _unknown_symbols(symbols: list[str]) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ class BinanceKlines:
 
     name = "binance"
     timeframes = TIMEFRAMES
+    earliest: date | None = None  # each pair's listing: Binance answers from there on
 
     def __init__(
         self,

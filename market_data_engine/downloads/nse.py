@@ -5,7 +5,9 @@ of every cash market instrument traded that day (published in the evening, IST).
 columns used: ``TradDt`` (the trading date), ``TckrSymb`` (symbol), ``SctySrs``
 (series: ``EQ``, or ``BE``/``BZ`` for trade-for-trade), ``OpnPric``, ``HghPric``,
 ``LwPric``, ``ClsPric``, ``TtlTradgVol`` (shares) and ``TtlNbOfTxsExctd`` (trades).
-It gives daily candles only.
+It gives daily candles only. NSE publishes the bhavcopy in this format from 8 July 2024;
+the files before it are in an older format that is not read, so a range starting earlier
+is refused before any request.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ SERIES = ("EQ", "BE", "BZ")
 _PRICES = ("OpnPric", "HghPric", "LwPric", "ClsPric")
 _COLUMNS = ("TradDt", "TckrSymb", "SctySrs", *_PRICES, "TtlTradgVol", "TtlNbOfTxsExctd")
 TIMEFRAMES = (Timeframe.D1,)
+FIRST_DAY = date(2024, 7, 8)
+"""The first trading day NSE published a CM-UDiFF bhavcopy for."""
 
 
 class NSEBhavcopy:
@@ -34,6 +38,7 @@ class NSEBhavcopy:
     name = "nse"
     timeframe = Timeframe.D1
     timeframes = TIMEFRAMES
+    earliest: date | None = FIRST_DAY
 
     def __init__(
         self,

@@ -2,7 +2,7 @@
 
 from shared.models.alerts import Alert, AlertChannel, AlertDelivery, PriceAlert
 from shared.models.audit import AuditEntry
-from shared.models.backtests import BacktestRun
+from shared.models.backtests import BacktestDataset, BacktestRun
 from shared.models.base import Base
 from shared.models.brokers import BrokerAccount
 from shared.models.outbox import OutboxBatch
@@ -26,6 +26,7 @@ __all__ = [
     "AlertChannel",
     "AlertDelivery",
     "AuditEntry",
+    "BacktestDataset",
     "BacktestRun",
     "Base",
     "BrokerAccount",

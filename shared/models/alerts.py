@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.alerts import Severity
 from shared.models.base import Base, BigId, Money, TimestampMixin, UTCDateTime, ids_never_reused
 
 
@@ -53,7 +54,7 @@ class Alert(Base):
 
 
 class AlertChannel(TimestampMixin, Base):
-    """Where a user's alerts go besides the history: on or off, from a severity, for some kinds.
+    """Where a user's alerts go besides the history: on or off, for some severities and kinds.
 
     ``config`` holds the public settings; the fields the sender names secret (bot tokens,
     webhook secrets, SMTP passwords) are in ``secrets_encrypted`` only, as encrypted JSON.
@@ -67,7 +68,10 @@ class AlertChannel(TimestampMixin, Base):
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
-    min_severity: Mapped[str] = mapped_column(String(10), default="INFO", nullable=False)
+    severities: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: [s.value for s in Severity], nullable=False
+    )
+    """Severities sent through this channel, each on or off (at least one)."""
     kinds: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
     """Alert kinds sent through this channel; empty: every kind."""
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base, BigId, UTCDateTime, ids_never_reused
@@ -39,3 +39,30 @@ class BacktestRun(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class BacktestDataset(Base):
+    """Candles a user uploaded (CSV or Parquet) to backtest on, checked when stored.
+
+    ``content`` is the file as uploaded; the summary columns describe what it held.
+    """
+
+    __tablename__ = "backtest_datasets"
+    __table_args__ = ids_never_reused(Index("ix_backtest_datasets_user", "user_id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    timeframe: Mapped[str] = mapped_column(String(8), nullable=False)
+    format: Mapped[str] = mapped_column(String(8), nullable=False)
+    size_bytes: Mapped[int] = mapped_column(BigId, nullable=False)
+    bars: Mapped[int] = mapped_column(BigId, nullable=False)
+    gaps: Mapped[int] = mapped_column(BigId, nullable=False)
+    first_bar: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_bar: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    data_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -126,3 +126,94 @@ def test_one_data_file_per_symbol_is_required(tmp_path):
 
     assert result.exit_code == 2
     assert "one --data FILE per --symbol" in result.output
+
+
+def test_walk_forward_writes_one_stitched_out_of_sample_report(tmp_path):
+    data = write_csv(tmp_path / "bars.csv", 3_000)
+    out, page = tmp_path / "wf.json", tmp_path / "wf.html"
+
+    result = invoke(
+        "backtest", *BASE, "--data", str(data), "--param", "fast=5", "--param", "slow=20",
+        "--quantity", "1", "--walk-forward", "3", "--out-of-sample", "0.3",
+        "--json", str(out), "--html", str(page),
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "walk-forward: 3 fold(s), 0.3 out of sample" in result.output
+    report = json.loads(out.read_text())
+    assert report["run_card"]["bars"] == 900
+    assert report["run_card"]["first_bar"] == "2024-01-02T11:00:00Z"  # bar 2,100
+    assert [w["out_of_sample"]["bars"] for w in report["walk_forward"]["windows"]] == [300] * 3
+    assert "walk_forward" in report["conventions"]
+    assert page.read_text().startswith("<!doctype html>")
+
+
+def test_walk_forward_sweep_chooses_each_folds_parameters_in_sample(tmp_path):
+    data = write_csv(tmp_path / "bars.csv", 3_000)
+    out = tmp_path / "wf.json"
+
+    result = invoke(
+        "sweep", *BASE, "--data", str(data), "--grid", "fast=3,5", "--grid", "slow=20,30",
+        "--quantity", "1", "--rank-by", "net_pnl", "--processes", "1",
+        "--walk-forward", "2", "--out-of-sample", "0.4", "--anchored", "--json", str(out),
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "stitched out of sample" in result.output
+    windows = json.loads(out.read_text())["walk_forward"]["windows"]
+    assert [w["in_sample"]["bars"] for w in windows] == [1_800, 2_400]  # anchored
+    assert all(w["params"]["fast"] in (3, 5) for w in windows)
+    assert all("net_pnl" in w["in_sample_metrics"] for w in windows)
+
+
+def test_walk_forward_with_too_few_bars_is_refused(tmp_path):
+    data = write_csv(tmp_path / "bars.csv", 60)
+    out = tmp_path / "wf.json"
+
+    result = invoke(
+        "backtest", *BASE, "--data", str(data), "--param", "fast=5", "--param", "slow=20",
+        "--walk-forward", "10", "--json", str(out),
+    )  # fmt: skip
+
+    assert result.exit_code == 2
+    assert "too few" in result.output
+    assert not out.exists()
+
+
+def test_intrabar_data_is_replayed_and_printed_in_the_conventions(tmp_path):
+    fine = synthetic_bars(3_000)
+    coarse = tmp_path / "5m.csv"
+    five = pl.DataFrame(
+        {"ts": fine.ts, "open": fine.open, "high": fine.high, "low": fine.low,
+         "close": fine.close, "volume": fine.volume}
+    ).with_columns(pl.col("ts") // (300 * 10**9)).group_by("ts", maintain_order=True).agg(
+        pl.col("open").first(), pl.col("high").max(), pl.col("low").min(),
+        pl.col("close").last(), pl.col("volume").sum(),
+    )  # fmt: skip
+    stamps = pl.Series((five["ts"] * 300 * 10**9).to_numpy().astype("datetime64[ns]"))
+    five.with_columns(timestamp=stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ")).select(
+        "timestamp", "open", "high", "low", "close", "volume"
+    ).write_csv(coarse)
+    minute = write_csv(tmp_path / "1m.csv", 3_000)
+    out = tmp_path / "r.json"
+
+    result = invoke(
+        "backtest", "ma_crossover", "--symbol", "SYNTH", "--timeframe", "5m",
+        "--data", str(coarse), "--intrabar-data", str(minute), "--param", "fast=5",
+        "--param", "slow=20", "--quantity", "1", "--stops", "--json", str(out),
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    conventions = json.loads(out.read_text())["conventions"]
+    assert conventions["intrabar_candles"] == "1m"
+    assert "replayed on its 1m candles" in conventions["intrabar_rule"]
+    assert "replayed on its 1m candles" in " ".join(result.output.split())  # wrapped
+
+
+def test_anchored_needs_a_walk_forward(tmp_path):
+    data = write_csv(tmp_path / "bars.csv", 300)
+
+    result = invoke("backtest", *BASE, "--data", str(data), "--anchored")
+
+    assert result.exit_code == 2
+    assert "--anchored goes with --walk-forward" in result.output

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+from typer.main import get_command
 from typer.testing import CliRunner
 
 from algotrade.cli import app
@@ -66,6 +69,48 @@ def test_serve_help_keeps_each_service_name_whole_in_a_narrow_terminal():
     assert result.exit_code == 0
     for service in ("market-data", "order-processor", "strategy-worker"):
         assert service in result.output
+
+
+def _every_command() -> list[list[str]]:
+    """Every command and group of the app, walked from its own tree."""
+    found: list[list[str]] = []
+
+    def walk(command: Any, path: list[str]) -> None:
+        found.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(get_command(app), [])
+    return found
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[^\s│╭╮╰╯─]+", text))
+
+
+def _help(command: list[str], columns: int) -> str:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_walk_finds_every_command_of_the_docs():
+    walked = {" ".join(c) for c in _every_command()}
+
+    assert walked >= {" ".join(c) for c in COMMANDS} | {"data import", "data download"}
+
+
+@pytest.mark.parametrize("command", _every_command(), ids=lambda c: " ".join(c) or "algotrade")
+def test_help_keeps_every_word_whole_in_narrow_terminals(command):
+    words = _words(_help(command, 400))  # wide enough that nothing wraps
+
+    for columns in (60, 80):
+        shown = _help(command, columns)
+        assert "<bool>" not in shown
+        # a word cut in two shows as pieces that are no word of the unwrapped help;
+        # a cell too narrow for a word ends it with an ellipsis instead
+        pieces = {w for w in _words(shown) - words if not w.endswith("…")}
+        assert not pieces, f"cut at {columns} columns: {sorted(pieces)}"
 
 
 def test_migrate_then_create_admin_on_sqlite(tmp_path):

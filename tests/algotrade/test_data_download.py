@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,10 +20,13 @@ from market_data_engine.downloads import DownloadError
 from market_data_engine.downloads._http import Fetcher, Pacer
 from market_data_engine.downloads.binance import BinanceKlines
 from shared.calendar import IST, AlwaysOpenCalendar
-from shared.contracts import Timeframe
-from shared.tickstore import LocalTickStore
+from shared.candle_cache_redis import RedisCandleCache
+from shared.contracts import CandleMsg, Timeframe
+from shared.redis_client import create_redis_from_settings
+from shared.tickstore import LocalTickStore, tickstore_from_settings
 from tests.api_gateway.conftest import settings_for
 from tests.market_data_engine.history_server import KlineSeries, error, serve
+from tests.servers import free_port
 
 DEC1 = datetime(2025, 12, 1, tzinfo=UTC)
 DEC1_MS = int(DEC1.timestamp() * 1000)
@@ -323,3 +327,127 @@ def test_nse_serves_daily_candles_only(context, server):
     assert result.exit_code == 2
     assert "nse downloads 1d candles, not '1m'" in result.output
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "range_",
+    [
+        ["--from", "2024-01-01", "--to", "2024-01-10"],
+        ["--from", "2024-06-01", "--to", "2024-08-01"],
+    ],
+    ids=["all-before", "straddling"],
+)
+def test_nse_before_the_udiff_archive_is_refused_before_any_request(context, server, range_):
+    result = _download(context, "--exchange", "nse", "--symbol", "RELIANCE", *range_)
+
+    assert result.exit_code == 2
+    assert "nse history is read from 2024-07-08 on" in result.output
+    assert "use --from 2024-07-08 or later" in result.output
+    assert server.requests == []
+
+
+def test_nse_from_the_first_udiff_day_is_served(context, server):
+    result = _download(
+        context, "--exchange", "nse", "--symbol", "RELIANCE",
+        "--from", "2024-07-08", "--to", "2024-07-08",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert [p for p, _ in server.requests] == [
+        "/content/cm/BhavCopy_NSE_CM_0_0_0_20240708_F_0000.csv.zip"
+    ]
+
+
+@pytest.mark.service
+def test_the_distributed_profile_stores_downloads_in_influxdb_and_the_strategy_windows(
+    request, tmp_path, server, influx_server, redis_server
+):
+    settings = settings_for(
+        "sqlite",
+        request,
+        tmp_path,
+        profile="distributed",  # the database is never asked: downloads touch the tick store
+        influx_url=influx_server.url,
+        influx_database=f"download_{uuid.uuid4().hex[:12]}",
+        redis_host=redis_server.host,
+        redis_port=redis_server.port,
+        download_binance_url=server.url,
+        download_binance_requests_per_second=1000,
+    )
+    live = _minute(DEC1 + timedelta(minutes=MINUTES))  # the running engine's newest candle
+    asyncio.run(_in_candle_cache(settings, "push", [live]))
+
+    result = _download(
+        CliContext.from_settings(settings),
+        "--exchange", "binance", "--symbol", "BTCUSDT", *RANGE,
+    )  # fmt: skip
+    again = _download(
+        CliContext.from_settings(settings),
+        "--exchange", "binance", "--symbol", "BTCUSDT", *RANGE, "--json",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    minutes, hours = asyncio.run(_from_influx(settings))
+    assert len(minutes) == MINUTES
+    assert minutes[0].start == DEC1 and len(hours) == MINUTES // 60
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["fetched"] == 0  # every page found stored in InfluxDB
+    window = asyncio.run(_in_candle_cache(settings, "recent"))
+    assert len(window) == 300  # the cache's depth: downloaded history, then the live candle
+    assert window[-1] == live and window[-2].start == live.start - timedelta(minutes=1)
+
+
+def _minute(start: datetime) -> CandleMsg:
+    return CandleMsg(
+        symbol="BTCUSDT", timeframe=Timeframe.M1, start=start, end=start + timedelta(minutes=1),
+        open=1.0, high=1.0, low=1.0, close=1.0, volume=1.0, trades=1,
+    )  # fmt: skip
+
+
+async def _in_candle_cache(settings, op: str, candles=()):
+    client = create_redis_from_settings(settings)
+    try:
+        cache = RedisCandleCache(client)
+        if op == "push":
+            return await cache.push(list(candles))
+        return await cache.recent("BTCUSDT", Timeframe.M1, 1000)
+    finally:
+        await client.aclose()
+
+
+async def _from_influx(settings):
+    store = tickstore_from_settings(settings)
+    await store.start()
+    try:
+        minutes = await store.query_candles("BTCUSDT", Timeframe.M1, limit=10_000)
+        hours = await store.query_candles("BTCUSDT", Timeframe.H1, limit=10_000)
+    finally:
+        await store.close()
+    return minutes, hours
+
+
+@pytest.mark.service
+def test_redis_away_leaves_the_download_stored_with_a_warning(
+    request, tmp_path, server, influx_server
+):
+    settings = settings_for(
+        "sqlite",
+        request,
+        tmp_path,
+        profile="distributed",
+        influx_url=influx_server.url,
+        influx_database=f"download_{uuid.uuid4().hex[:12]}",
+        redis_port=free_port(),  # nothing listens there
+        download_binance_url=server.url,
+        download_binance_requests_per_second=1000,
+    )
+
+    result = _download(
+        CliContext.from_settings(settings),
+        "--exchange", "binance", "--symbol", "BTCUSDT", *RANGE,
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "warning: stored, but the strategy windows' candle cache (Redis)" in result.stderr
+    minutes, _ = asyncio.run(_from_influx(settings))
+    assert len(minutes) == MINUTES

@@ -157,3 +157,32 @@ def test_an_unknown_symbol_is_refused(context, tmp_path):
     result = CliRunner().invoke(app, ["data", "import", str(path), "--symbol", "NOPE"], obj=context)
 
     assert result.exit_code != 0 and "unknown instrument 'NOPE'" in result.output
+
+
+def test_imported_history_backtests_from_the_store_replaying_its_minutes(context, tmp_path):
+    import json
+    import math
+
+    rows = []
+    for i in range(300):
+        ts = (OPEN + timedelta(minutes=i)).isoformat()
+        price = round(1500 + 30 * math.sin(i / 12), 2)
+        rows.append(f"{ts},{price},{price + 4},{price - 4},{price + 0.5},100")
+    assert _import(context, _csv(tmp_path / "reliance.csv", rows)).exit_code == 0
+    out = tmp_path / "r.json"
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "backtest", "ma_crossover", "--symbol", "RELIANCE", "--timeframe", "5m",
+            "--from", "2025-12-05", "--to", "2025-12-06", "--param", "fast=2",
+            "--param", "slow=5", "--quantity", "1", "--stops", "--json", str(out),
+        ],
+        obj=context,
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["run_card"]["bars"] == 60
+    assert report["conventions"]["intrabar_candles"] == "1m"
+    assert report["trades"]

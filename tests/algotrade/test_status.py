@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
+from shared.probe_server import ProbeServer
 from shared.tickstore import LocalTickStore, to_ns
 
 NO_API = ("--api-url", "http://127.0.0.1:9")  # nothing listens there: the probe fails at once
@@ -109,3 +113,34 @@ def test_status_of_an_unmigrated_database_fails(cli):
     database = _check(report, "database")
     assert database["ok"] is False and "not migrated" in database["detail"]
     assert report["halts"] == []
+
+
+@pytest.fixture
+def unready_api() -> Iterator[str]:
+    """A service that runs (/health 200) while its Redis is away (/ready 503), as the API
+    answers then; served from a thread of its own, since the command runs its own loop."""
+
+    async def redis_away() -> None:
+        raise ConnectionError("redis is away")
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = ProbeServer("127.0.0.1", 0, service="api", checks={"redis": redis_away})
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def test_status_asks_the_api_whether_it_is_ready_not_only_alive(cli, unready_api):
+    result = cli("status", "--api-url", unready_api, "--json")
+
+    api = _check(json.loads(result.stdout), "api")
+    assert api["ok"] is False
+    assert api["detail"] == f"{unready_api}/ready: HTTP 503 (redis not answering)"
+    assert result.exit_code == 0  # the HTTP services are reported, not required

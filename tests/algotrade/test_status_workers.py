@@ -51,3 +51,20 @@ async def test_a_worker_whose_dependency_is_down_is_reported_down():
     }
     assert scrape.status_code == 200 and "algotrade_http_requests_total" in scrape.text
     assert missing.status_code == 404
+
+
+def test_every_configured_listener_is_asked_on_ready_the_analytics_worker_too():
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        market_data_probe_port=9101,
+        order_processor_probe_port=9102,
+        strategy_worker_probe_port=9103,
+        analytics_worker_probe_port=9104,
+    )
+
+    assert worker_urls(settings) == [
+        ("market data", "http://127.0.0.1:9101/ready"),
+        ("order processor process", "http://127.0.0.1:9102/ready"),
+        ("strategy worker", "http://127.0.0.1:9103/ready"),
+        ("analytics worker", "http://127.0.0.1:9104/ready"),
+    ]

@@ -14,7 +14,15 @@ import pytest
 
 from shared.config import Settings
 from shared.contracts import BacktestProgressMsg, user_channel
-from tests.analytics_service.walk_backtests import START, body, store_candles
+from tests.analytics_service.walk_backtests import (
+    START,
+    SYMBOL,
+    body,
+    candles,
+    csv_text,
+    store_candles,
+    upload,
+)
 from tests.api_gateway.conftest import Api, build_api, settings_for
 from tests.api_gateway.route_walk import R
 from tests.servers import ProcessServer
@@ -251,3 +259,298 @@ async def test_another_users_run_is_not_found(api):
         r = await api.client.request(method, path, headers=intruder.headers)
         assert r.status_code == 404, (method, path, r.status_code)
     assert (await api.client.get(B, headers=intruder.headers)).json()["total"] == 0
+
+
+# -- walk-forward, uploaded candles, finer candles, limits ------------------------------
+
+
+async def test_a_walk_forward_run_stitches_its_out_of_sample_windows(api):
+    trader = await api.trader()
+    wf = {"folds": 2, "out_of_sample": 0.5}
+
+    r = await api.client.post(B, headers=trader.headers, json=body(walk_forward=wf))
+
+    assert r.status_code == 202, r.text
+    assert r.json()["kind"] == "walk_forward"
+    run = await finished(api, trader.headers, r.json()["id"])
+    assert run["status"] == "done", run
+    result = run["result"]
+    assert result["run_card"]["bars"] == 200  # the out-of-sample half of 400
+    assert [w["out_of_sample"]["bars"] for w in result["walk_forward"]["windows"]] == [100, 100]
+    assert "walk_forward" in result["conventions"]
+
+
+async def test_a_walk_forward_sweep_chooses_parameters_in_sample(api):
+    trader = await api.trader()
+    sweep = {"grid": {"fast": [3, 5], "slow": [10, 20]}, "rank_by": "net_pnl"}
+    wf = {"folds": 2, "out_of_sample": 0.4, "anchored": True}
+
+    r = await api.client.post(B, headers=trader.headers, json=body(sweep=sweep, walk_forward=wf))
+
+    run = await finished(api, trader.headers, r.json()["id"])
+    assert run["status"] == "done", run
+    windows = run["result"]["walk_forward"]["windows"]
+    assert [w["in_sample"]["bars"] for w in windows] == [240, 320]
+    assert all(w["params"]["fast"] in (3, 5) for w in windows)
+    assert run["result"]["walk_forward"]["rank_by"] == "net_pnl"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "text"),
+    [
+        ({"walk_forward": {"folds": 0}}, "folds"),
+        ({"walk_forward": {"out_of_sample": 1.5}}, "out_of_sample"),
+        ({"walk_forward": {"folds": 2, "extra": 1}}, "extra"),
+        (
+            {
+                "sweep": {"grid": {"fast": [2, 3, 4], "slow": [10, 20]}},
+                "walk_forward": {"folds": 2},
+            },
+            "at most 10 runs",
+        ),
+        ({"sweep": {"grid": {"fast": list(range(2, 15))}}}, "at most 10 runs"),
+    ],
+    ids=["no folds", "fraction", "unknown field", "grid x folds", "grid"],
+)
+async def test_walk_forward_and_sweep_sizes_are_checked_when_submitted(api, overrides, text):
+    api.ctx.settings = api.ctx.settings.model_copy(update={"backtest_max_sweep_points": 10})
+    trader = await api.trader()
+
+    r = await api.client.post(B, headers=trader.headers, json=body(**overrides))
+
+    assert r.status_code == 422, r.text
+    assert text in r.text
+    assert (await api.client.get(B, headers=trader.headers)).json()["total"] == 0
+
+
+async def test_uploaded_candles_are_checked_stored_and_backtested(api):
+    trader = await api.trader()
+
+    up = await upload(api.client, trader)
+
+    assert up.status_code == 201, up.text
+    data = up.json()
+    assert (data["bars"], data["symbol"], data["timeframe"]) == (400, SYMBOL, "1m")
+    assert data["first_bar"].startswith("2025-01-06T00:00:00")
+    r = await api.client.post(
+        B, headers=trader.headers, json=body(start=None, end=None, dataset_id=data["id"])
+    )
+    assert r.status_code == 202, r.text
+    run = await finished(api, trader.headers, r.json()["id"])
+    assert run["status"] == "done", run
+    assert run["result"]["run_card"]["data_hash"] == data["data_hash"]
+    assert run["bars"] == 400
+
+
+async def test_uploaded_parquet_reads_like_the_csv(api):
+    import io
+
+    import polars as pl
+
+    trader = await api.trader()
+    frame = pl.read_csv(io.StringIO(csv_text()))
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+
+    csv = await upload(api.client, trader)
+    parquet = await upload(api.client, trader, buffer.getvalue(), format="parquet")
+
+    assert parquet.status_code == 201, parquet.text
+    assert parquet.json()["data_hash"] == csv.json()["data_hash"]
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "column"),
+    [
+        ("timestamp,open,high,low,close\n2025-01-06T00:00:00Z,1,2,1,1\n", 1, "volume"),
+        (
+            "timestamp,open,high,low,close,volume\n2025-01-06T00:01:00Z,1,2,1,1,1\n"
+            "2025-01-06T00:00:00Z,1,2,1,1,1\n",
+            3,
+            "timestamp",
+        ),
+        (
+            "timestamp,open,high,low,close,volume\n2025-01-06T00:00:00Z,1,2,1,1,1\n"
+            "2025-01-06T00:01:00Z,1,2,0,1,1\n",
+            3,
+            "low",
+        ),
+        ("timestamp,open,high,low,close,volume\n", 2, None),
+    ],
+    ids=["missing column", "unsorted", "non-positive price", "no rows"],
+)
+async def test_a_bad_upload_is_422_naming_line_and_column_and_stores_nothing(
+    api, content, line, column
+):
+    trader = await api.trader()
+
+    r = await upload(api.client, trader, content)
+
+    assert r.status_code == 422, r.text
+    detail = r.json()["details"][0]
+    assert (detail["line"], detail["column"]) == (line, column)
+    listing = await api.client.get(f"{R}/backtest-data", headers=trader.headers)
+    assert listing.json()["total"] == 0
+
+
+async def test_an_upload_over_the_size_limit_is_413(api):
+    trader = await api.trader()
+    limit = api.ctx.settings.backtest_max_upload_bytes
+
+    r = await upload(api.client, trader, csv_text(n=limit // 40 + 100))
+
+    assert r.status_code == 413, r.text
+    assert (await api.client.get(f"{R}/backtest-data", headers=trader.headers)).json()["total"] == 0
+
+
+async def test_uploads_take_bodies_over_the_json_limit_but_other_routes_do_not(api):
+    trader = await api.trader()
+    big = csv_text(n=3_000)
+    assert len(big) > api.ctx.settings.max_body_bytes
+
+    ok = await upload(api.client, trader, big)
+    other = await api.client.post(
+        B, headers={**trader.headers, "content-type": "application/json"}, content=big
+    )
+
+    assert ok.status_code == 201, ok.text
+    assert other.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "text"),
+    [
+        ({"timeframe": "2m"}, 422, "timeframe"),
+        ({"format": "xlsx"}, 422, "format"),
+        ({"user_id": "1"}, 422, "user_id"),
+        ({"format": "parquet"}, 422, "Parquet"),
+    ],
+    ids=["timeframe", "format", "unknown parameter", "not parquet"],
+)
+async def test_upload_parameters_are_checked(api, query, status, text):
+    trader = await api.trader()
+
+    r = await upload(api.client, trader, **query)
+
+    assert r.status_code == status, r.text
+    assert text in r.text
+
+
+async def test_uploaded_candles_must_match_the_run(api):
+    trader = await api.trader()
+    five = (await upload(api.client, trader, timeframe="5m")).json()["id"]
+    other = (await upload(api.client, trader, symbol="BTCUSDT")).json()["id"]
+
+    wrong_tf = await api.client.post(
+        B, headers=trader.headers, json=body(start=None, end=None, dataset_id=five)
+    )
+    wrong_symbol = await api.client.post(
+        B, headers=trader.headers, json=body(start=None, end=None, dataset_id=other)
+    )
+    both = await api.client.post(B, headers=trader.headers, json=body(dataset_id=five))
+
+    assert wrong_tf.status_code == 422 and "5m candles" in wrong_tf.text
+    assert wrong_symbol.status_code == 422 and "BTCUSDT" in wrong_symbol.text
+    assert both.status_code == 422 and "not both" in both.text
+
+
+async def test_another_users_dataset_cannot_be_backtested(api):
+    owner, intruder = await api.trader(), await api.trader()
+    dataset = (await upload(api.client, owner)).json()["id"]
+
+    r = await api.client.post(
+        B, headers=intruder.headers, json=body(start=None, end=None, dataset_id=dataset)
+    )
+
+    assert r.status_code == 404, r.text
+    assert (await api.client.get(B, headers=intruder.headers)).json()["total"] == 0
+
+
+async def test_a_dataset_read_by_an_active_run_cannot_be_deleted(api):
+    api.ctx.backtest_launcher = Parked()
+    trader = await api.trader()
+    dataset = (await upload(api.client, trader)).json()["id"]
+    await api.client.post(
+        B, headers=trader.headers, json=body(start=None, end=None, dataset_id=dataset)
+    )
+
+    busy = await api.client.delete(f"{R}/backtest-data/{dataset}", headers=trader.headers)
+
+    assert busy.status_code == 409, busy.text
+
+
+async def test_stored_datasets_are_limited_per_user(api):
+    api.ctx.settings = api.ctx.settings.model_copy(update={"backtest_max_datasets": 1})
+    trader, other = await api.trader(), await api.trader()
+    assert (await upload(api.client, trader)).status_code == 201
+
+    second = await upload(api.client, trader)
+
+    assert second.status_code == 429, second.text
+    assert (await upload(api.client, other)).status_code == 201
+
+
+def _five_minute(minutes: list) -> list:
+    from shared.contracts import CandleMsg, Timeframe
+
+    out = []
+    for k in range(0, len(minutes), 5):
+        part = minutes[k : k + 5]
+        out.append(
+            CandleMsg(
+                symbol=part[0].symbol, timeframe=Timeframe.M5, start=part[0].start,
+                end=part[0].start + timedelta(minutes=5), open=part[0].open,
+                high=max(c.high for c in part), low=min(c.low for c in part),
+                close=part[-1].close, volume=sum(c.volume for c in part), trades=len(part),
+            )
+        )  # fmt: skip
+    return out
+
+
+async def test_stops_on_longer_bars_replay_the_stored_minute_candles(api):
+    store = api.ctx.tickstore()
+    await store.write_candles(_five_minute(candles()))
+    await store.flush()
+    trader = await api.trader()
+    settings = {"sizing_method": "fixed_quantity", "sizing_params": {"quantity": "1"}}
+
+    r = await api.client.post(
+        B,
+        headers=trader.headers,
+        json=body(
+            timeframe="5m", params={"fast": 2, "slow": 5}, settings={**settings, "stops": True}
+        ),
+    )
+
+    assert r.status_code == 202, r.text
+    run = await finished(api, trader.headers, r.json()["id"])
+    assert run["status"] == "done", run
+    conventions = run["result"]["conventions"]
+    assert conventions["intrabar_candles"] == "1m"
+    assert "replayed on its 1m candles" in conventions["intrabar_rule"]
+
+
+async def test_uploaded_finer_candles_go_with_stops(api):
+    trader = await api.trader()
+    minute = (await upload(api.client, trader)).json()["id"]
+    five_csv = "timestamp,open,high,low,close,volume\n" + "".join(
+        f"{c.start.isoformat()},{c.open},{c.high},{c.low},{c.close},{c.volume}\n"
+        for c in _five_minute(candles())
+    )
+    five = (await upload(api.client, trader, five_csv, timeframe="5m")).json()["id"]
+    settings = {"sizing_method": "fixed_quantity", "sizing_params": {"quantity": "1"}}
+    run_body = body(
+        start=None, end=None, timeframe="5m", params={"fast": 2, "slow": 5},
+        dataset_id=five, intrabar_dataset_id=minute,
+    )  # fmt: skip
+
+    no_stops = await api.client.post(B, headers=trader.headers, json=run_body)
+    r = await api.client.post(
+        B, headers=trader.headers, json={**run_body, "settings": {**settings, "stops": True}}
+    )
+
+    assert no_stops.status_code == 422 and "stops" in no_stops.text
+    assert r.status_code == 202, r.text
+    run = await finished(api, trader.headers, r.json()["id"])
+    assert run["status"] == "done", run
+    assert run["result"]["conventions"]["intrabar_candles"] == "1m"

@@ -78,6 +78,37 @@ async def _run(client: httpx.AsyncClient, owner: Trader) -> int:
     return run_id
 
 
-PARAM_FACTORIES = {"run_id": _run}
+def csv_text(n: int = 400, start: datetime = START) -> str:
+    """The zig-zag candles as an uploaded CSV file."""
+    rows = ["timestamp,open,high,low,close,volume"]
+    rows += [
+        f"{c.start.isoformat()},{c.open},{c.high},{c.low},{c.close},{c.volume}"
+        for c in candles(n, start)
+    ]
+    return "\n".join(rows) + "\n"
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    owner: Trader,
+    content: str | bytes | None = None,
+    **query: str,
+) -> httpx.Response:
+    params = {"symbol": SYMBOL, "timeframe": "1m", **query}
+    return await client.post(
+        f"{R}/backtest-data",
+        headers={**owner.headers, "content-type": "text/csv"},
+        params=params,
+        content=csv_text() if content is None else content,
+    )
+
+
+async def _dataset(client: httpx.AsyncClient, owner: Trader) -> int:
+    r = await upload(client, owner)
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+PARAM_FACTORIES = {"run_id": _run, "dataset_id": _dataset}
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {("POST", f"{R}/backtests"): body()}

@@ -85,3 +85,30 @@ async def test_a_tick_store_outage_leaves_the_warmup_unknown_not_the_subscriptio
     created = await _subscribe(api, trader)
 
     assert created["warmup"] is None and created["status"] == "active"
+
+
+async def test_parameters_needing_more_bars_than_live_windows_hold_are_refused(sqlite_api):
+    api = sqlite_api
+    trader = await api.trader()
+    account = await _broker_account(api.client, trader)
+    # an EMA of 150 reads 3 x 150 bars; windows hold the last 300 candles of a market
+    body = subscription_body(account, params={"fast": 10, "slow": 150, "ma_type": "ema"})
+
+    r = await api.client.post(f"{R}/subscriptions", headers=trader.headers, json=body)
+
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_subscription"
+    [detail] = r.json()["details"]
+    assert detail["field"] == "params"
+    assert "reads 450 bars" in detail["message"] and "last 300 candles" in detail["message"]
+    listed = await api.client.get(f"{R}/subscriptions", headers=trader.headers)
+    assert listed.json()["items"] == []
+
+
+async def test_parameters_within_the_live_window_are_accepted(sqlite_api):
+    api = sqlite_api
+    trader = await api.trader()
+
+    created = await _subscribe(api, trader, params={"fast": 10, "slow": 100, "ma_type": "ema"})
+
+    assert created["warmup"]["needed"] == 300

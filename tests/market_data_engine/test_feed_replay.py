@@ -229,3 +229,21 @@ async def test_an_explicit_bar_interval_overrides_the_inferred_one():
     ticks = await collect(ReplayFeed(BARS_CSV, symbols=["INFY"], bar_interval=timedelta(seconds=8)))
 
     assert ((ticks.ts_ns[1] - ticks.ts_ns[0]) / 1e9) == 2.0
+
+
+async def test_the_rebase_setting_plays_a_recording_from_the_clock_time():
+    from market_data_engine.factory import build_feed
+    from shared.clock import EventClock
+    from shared.config import Settings
+    from shared.instruments import load_catalog
+
+    now = datetime(2026, 1, 5, 3, 45, tzinfo=UTC)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, feed="replay", feed_replay_paths=[str(TICKS_CSV)], feed_replay_rebase=True
+    )
+    original = await collect(ReplayFeed(TICKS_CSV))
+
+    replayed = await collect(build_feed(settings, load_catalog(), clock=EventClock(now)))
+
+    assert replayed.ts_ns[0] == int(now.timestamp()) * 10**9
+    assert np.array_equal(np.diff(replayed.ts_ns), np.diff(original.ts_ns))

@@ -169,6 +169,20 @@ async def test_the_candle_cache_is_filled_from_the_store_for_strategy_windows():
     assert five[-1].end == datetime(2026, 12, 4, 15, 30, tzinfo=IST)
 
 
+async def test_warming_again_merges_history_stored_later_under_the_cached_candles():
+    store = LocalTickStore(max_candles_per_series=50_000)
+    await _backfill(store, SATURDAY, sessions=5).run(["INFY"])
+    stored = await store.query_candles("INFY", Timeframe.H1, limit=500)
+    cache = InProcessCandleCache()
+    await cache.push(stored[-2:])  # what a running engine held before the older history
+
+    added = await warm_candle_cache(store, cache, ["INFY"], depth=200)
+
+    hours = await cache.recent("INFY", Timeframe.H1, 500)
+    assert hours == stored and added >= len(stored) - 2
+    assert await warm_candle_cache(store, cache, ["INFY"], depth=200) == 0  # nothing new
+
+
 async def test_market_status_is_announced_at_start_and_when_a_market_closes():
     bus = InProcessEventBus()
     sub = await bus.subscribe([CHANNEL_MARKET_STATUS])

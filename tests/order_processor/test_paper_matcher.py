@@ -64,6 +64,14 @@ def test_order_outside_the_session_is_rejected():
     assert events[0].order.reason_code == "market_closed"
 
 
+def test_a_closed_market_rejection_names_the_next_open_in_the_exchange_local_time():
+    events = matcher().submit(submitted(created_at=ist(8)), ist(8))
+
+    assert events[0].order.reason == (
+        f"NSE is closed (before the session); it opens {T0:%a %d %b} 09:15 IST"  # T0: IST
+    )
+
+
 def test_same_key_twice_is_refused():
     m = matcher()
     accepted(m)

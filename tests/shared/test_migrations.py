@@ -151,3 +151,86 @@ async def test_risk_decisions_fold_into_one_verdict_per_run_and_back(backend, re
     assert [(o, c, bool(a), code, m) for o, c, a, code, m in back] == [
         (ids[o], c, a, code, m) for o, c, a, code, m, _ in rows
     ]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.service)])
+async def test_channel_threshold_becomes_the_severities_at_or_above_it_and_back(
+    backend, request, tmp_path
+):
+    """0015 turns each channel's ``min_severity`` into the set it let through; its downgrade
+    gives back the threshold."""
+    import json
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+    from alembic import command
+    from sqlalchemy import text
+
+    from algotrade.migrate import alembic_config
+    from shared.config import Settings
+    from shared.db import create_engine, create_sessionmaker, transaction
+    from shared.models import User
+    from shared.models.base import UTCDateTime
+
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'severities.db'}"
+    else:
+        pg = request.getfixturevalue("postgres_server")
+        pg.create_database("severities")
+        url = pg.dsn("severities")
+    await asyncio.to_thread(upgrade, url, "0014")
+    engine = create_engine(Settings(_env_file=None, database_url=url), url)
+    now = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    thresholds = ["CRITICAL", "INFO", "ERROR", "WARNING"]
+    channels = sa.table(
+        "alert_channels",
+        *(sa.column(c) for c in ("user_id", "kind", "name", "enabled", "min_severity")),
+        sa.column("kinds", sa.JSON()),
+        sa.column("config", sa.JSON()),
+        sa.column("created_at", UTCDateTime()),
+        sa.column("updated_at", UTCDateTime()),
+    )
+    async with transaction(create_sessionmaker(engine)) as session:
+        user = User(email="sev@example.com", password_hash="-")
+        session.add(user)
+        await session.flush()
+        await session.execute(
+            sa.insert(channels),
+            [
+                {
+                    "user_id": user.id,
+                    "kind": "webhook",
+                    "name": f"c{n}",
+                    "enabled": True,
+                    "min_severity": threshold,
+                    "kinds": ["kill_switch"],
+                    "config": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n, threshold in enumerate(thresholds)
+            ],
+        )
+    await asyncio.to_thread(upgrade, url, "0015")
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT name, severities, kinds FROM alert_channels ORDER BY id")
+            )
+        ).all()
+    decoded = [(n, s if isinstance(s, list) else json.loads(s), k) for n, s, k in rows]
+    assert [(n, s) for n, s, _ in decoded] == [
+        ("c0", ["CRITICAL"]),
+        ("c1", ["INFO", "WARNING", "ERROR", "CRITICAL"]),
+        ("c2", ["ERROR", "CRITICAL"]),
+        ("c3", ["WARNING", "ERROR", "CRITICAL"]),
+    ]
+    assert all("kill_switch" in str(k) for _, _, k in decoded)  # the rest of the row is kept
+
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0014")
+    async with engine.connect() as conn:
+        back = (
+            await conn.execute(sa.text("SELECT min_severity FROM alert_channels ORDER BY id"))
+        ).scalars()
+        assert list(back) == thresholds
+    await engine.dispose()

@@ -91,17 +91,20 @@ async def test_asking_for_more_bars_than_kept_reads_the_cache_again(cache):
     assert len(window) == 30 and store.stats.fetched == 2
 
 
-async def test_short_history_is_served_locally_once_known_to_be_complete():
+async def test_a_short_window_is_read_again_and_gets_history_the_cache_gained():
     cache = InProcessCandleCache()
-    await cache.push(candles("INFY", 3))
+    await cache.push(candles("INFY", 3, start=7))
     store = WindowStore(cache)
-    await load(store, candles("INFY", 1, start=2)[0], 10)
-    [following] = candles("INFY", 1, start=3)
+    await load(store, candles("INFY", 1, start=9)[0], 10)
+    # older history stored meanwhile and merged into the cache (a download)
+    await cache.merge("INFY", Timeframe.M5, candles("INFY", 10, start=0))
+    [following] = candles("INFY", 1, start=10)
     await cache.push([following])
 
     window = await load(store, following, 10)
 
-    assert len(window) == 4 and store.stats.appended == 1
+    assert len(window) == 10 and store.stats.appended == 0
+    assert int(window.ts[0]) == to_ns(candles("INFY", 1, start=1)[0].start)
 
 
 async def test_many_appends_past_the_buffer_keep_the_window_exact(cache):

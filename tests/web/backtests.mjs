@@ -196,6 +196,45 @@ try {
     `${made.strategy} ${made.symbols.join(",")} ${made.timeframe} fast=${made.params.fast}`,
   );
 
+  // The subscription has the run's strategy, symbol and timeframe: its live results
+  // beside the run, over the run's period.
+  const compareLive = page.locator(`#run-${second} button.compare-live`);
+  await compareLive.click();
+  const compare = page.locator(`#run-${second} #live-vs-backtest`);
+  const cell = (figure, column) =>
+    compare.locator(`tr[data-figure="${figure}"] td.${column}`);
+  await page.waitForFunction(
+    (id) =>
+      document
+        .querySelector(
+          `#run-${id} #live-vs-backtest tr[data-figure="Round trips"] td.backtest`,
+        )
+        ?.textContent.trim() !== "-",
+    second,
+  );
+  step(
+    "COMPARE_LIVE",
+    `run ${await compare.getAttribute("data-run")} of subscription ${made.id}: round trips live ${(await cell("Round trips", "live").textContent()).trim()}, backtest ${(await cell("Round trips", "backtest").textContent()).trim()}`,
+  );
+  for (const [width, height] of SIZES) {
+    await page.setViewportSize({ width, height });
+    await page.waitForTimeout(300);
+    const overflow = await page.evaluate(
+      () =>
+        Math.max(
+          document.documentElement.scrollWidth,
+          document.body.scrollWidth,
+        ) - innerWidth,
+    );
+    step("LAYOUT", `backtests-compare@${width}x${height} overflow=${overflow}`);
+    await compare.scrollIntoViewIfNeeded();
+    await page.screenshot({
+      path: path.join(ARTIFACTS, `backtests-compare-${width}x${height}.png`),
+      fullPage: true,
+    });
+  }
+  await page.setViewportSize({ width: SIZES[0][0], height: SIZES[0][1] });
+
   if (pageErrors.length)
     throw new Error(`uncaught page errors: ${pageErrors.join(" | ")}`);
   step("NO_PAGE_ERRORS");

@@ -218,7 +218,11 @@ async function traderFlows(context) {
   await page.locator("#sign-up input[name=full_name]").fill(trader.name);
   await page.locator("#sign-up input[name=email]").fill(trader.email);
   await page.locator("#sign-up input[name=password]").fill(trader.password);
-  await page.locator("#sign-up button[type=submit]").click();
+  const [registered] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/auth/register")),
+    page.locator("#sign-up button[type=submit]").click(),
+  ]);
+  trader.id = (await registered.json()).id;
   await page.locator("#sign-out").waitFor();
   step("SIGNED_UP", trader.email);
 
@@ -519,6 +523,20 @@ async function adminFlows(context, traderPage) {
     (await admin.locator("#global-state").textContent()).trim(),
   );
 
+  // No reload: the admin page follows a trader's own halt and resume (`admin:trading`).
+  const haltRow = admin.locator(`#user-halts tr[data-user="${trader.id}"]`);
+  await traderPage.locator("#panic").click();
+  await confirmDialog(traderPage);
+  await haltRow.waitFor();
+  step(
+    "ADMIN_SEES_USER_HALT_LIVE",
+    `${(await haltRow.locator("td").nth(3).textContent()).trim()}`,
+  );
+  await traderPage.locator("#resume-trading").click();
+  await confirmDialog(traderPage);
+  await haltRow.waitFor({ state: "detached" });
+  step("ADMIN_SEES_USER_RESUME_LIVE");
+
   // The global halt: readable state, the reason field empty again, traders see it.
   await admin
     .locator("#global-halt input[name=reason]")
@@ -644,7 +662,11 @@ async function docsOffline(context) {
   await page.locator(".opblock").first().waitFor();
   step("DOCS_SWAGGER", String(await page.locator(".opblock").count()));
   await page.goto(`${BASE_URL}/api/v1/redoc`);
-  await page.locator("h1", { hasText: "algotrade" }).first().waitFor();
+  // ReDoc renders the whole schema before its first heading: seconds on a busy machine.
+  await page
+    .locator("h1", { hasText: "algotrade" })
+    .first()
+    .waitFor({ timeout: 60_000 });
   step("DOCS_REDOC", (await page.locator("h1").first().textContent()).trim());
   await page.screenshot({ path: path.join(ARTIFACTS, "api-docs-redoc.png") });
   step("DOCS_OUTSIDE_REQUESTS", outside.length ? outside.join(" ") : "none");

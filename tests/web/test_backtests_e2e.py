@@ -49,13 +49,23 @@ def test_subscribing_starts_from_the_runs_parameters(run: Run) -> None:
     assert run.line("SUBSCRIBED") == "ma_crossover BTCUSDT 15m fast=8"
 
 
+def test_a_run_sits_beside_the_live_results_of_its_subscription(run: Run) -> None:
+    shown = run.line("COMPARE_LIVE")
+    head, trips = shown.split(": ")
+    assert head.startswith("run ") and " of subscription " in head
+    live, backtest = trips.removeprefix("round trips ").split(", ")
+    assert live == "live 0"  # the subscription has just started
+    assert backtest.startswith("backtest ") and backtest != "backtest -"
+
+
 def test_the_page_never_scrolls_sideways_and_screenshots_are_saved(run: Run) -> None:
     layouts = run.all("LAYOUT")
-    assert len(layouts) == len(SIZES)
+    assert len(layouts) == 2 * len(SIZES)  # the reports, then with the live comparison
     assert all(line.endswith("overflow=0") for line in layouts), layouts
     for size in SIZES:
-        data = (ARTIFACTS / f"backtests-{size}.png").read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, size
+        for name in (f"backtests-{size}.png", f"backtests-compare-{size}.png"):
+            data = (ARTIFACTS / name).read_bytes()
+            assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
 
 
 def test_the_page_raises_no_uncaught_errors(run: Run) -> None:

@@ -109,6 +109,13 @@ def test_the_admin_halts_everyone_readably_and_the_reason_field_clears(run: Run)
     assert "halted by an administrator" in run.line("TRADER_SEES_GLOBAL_HALT")
 
 
+def test_the_admin_page_follows_a_traders_own_halt_and_resume_without_a_reload(
+    run: Run,
+) -> None:
+    assert run.line("ADMIN_SEES_USER_HALT_LIVE") == "the user"
+    run.line("ADMIN_SEES_USER_RESUME_LIVE")
+
+
 def test_the_admin_liquidates_and_halts_one_user(run: Run) -> None:
     run.line("LIQUIDATED")
     assert run.line("USER_HALT_REASON_CLEARED") == '""'

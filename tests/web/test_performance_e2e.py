@@ -20,7 +20,7 @@ SIZES = ["1366x768", "390x844"]
 @pytest.fixture(scope="module")
 def run(platform: str) -> Run:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return run_script(SCRIPT, {"BASE_URL": platform, "ARTIFACTS": str(ARTIFACTS)}, timeout=180)
+    return run_script(SCRIPT, {"BASE_URL": platform, "ARTIFACTS": str(ARTIFACTS)}, timeout=360)
 
 
 def test_the_browser_run_completes_every_step(run: Run) -> None:
@@ -44,13 +44,29 @@ def test_a_subscriptions_report_opens(run: Run) -> None:
     assert run.line("SUBSCRIPTION_REPORT") == "No round trip closed in this range."
 
 
+def test_the_trade_chart_marks_the_fills_and_a_new_fill_live(run: Run) -> None:
+    fills, markers = run.line("FILL_MARKS").split(", ")
+    assert int(fills.split()[0]) >= 2 and int(markers.split()[0]) >= 1
+    before, after = (int(n) for n in run.line("FILL_MARKED_LIVE").split(" -> "))
+    assert after == before + 1
+
+
+def test_a_subscriptions_live_results_sit_beside_a_backtest_of_the_same_period(
+    run: Run,
+) -> None:
+    shown = run.line("LIVE_VS_BACKTEST")
+    assert shown.startswith("run ") and "round trips live 0 backtest " in shown
+    assert not shown.endswith("backtest -")
+
+
 def test_the_page_never_scrolls_sideways_and_screenshots_are_saved(run: Run) -> None:
     layouts = run.all("LAYOUT")
-    assert len(layouts) == len(SIZES)
+    assert len(layouts) == 2 * len(SIZES)  # the report, then with the comparison
     assert all(line.endswith("overflow=0") for line in layouts), layouts
     for size in SIZES:
-        data = (ARTIFACTS / f"performance-{size}.png").read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, size
+        for name in (f"performance-{size}.png", f"performance-compare-{size}.png"):
+            data = (ARTIFACTS / name).read_bytes()
+            assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
 
 
 def test_the_page_raises_no_uncaught_errors(run: Run) -> None:

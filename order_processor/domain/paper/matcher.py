@@ -21,6 +21,7 @@ from decimal import Decimal
 from shared.contracts import OrderStatus, OrderType, Validity
 from shared.errors import Conflict, NotFound
 from shared.instruments import Instrument
+from shared.market_status import closed_message
 
 from ..fills import Fill
 from ..instruments import SessionCalendar
@@ -84,7 +85,7 @@ class PaperMatcher:
         if errors:
             return [self._reject(order, ts, errors[0].code, errors[0].message)]
         if not calendar.is_open(ts):
-            return [self._reject(order, ts, "market_closed", f"{calendar.name} is closed")]
+            return [self._reject(order, ts, "market_closed", closed_message(calendar, ts))]
         opened = order.with_status(OrderStatus.OPEN, ts)
         self._rest(opened, ts, instrument, calendar)
         return [OrderAccepted(opened, ts)]

@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 from analytics_service.alerts import channels
 from analytics_service.alerts.consumer import AlertConsumer
 from analytics_service.alerts.delivery import DeliveryWorker
+from analytics_service.alerts.rules import AlertDraft
 from analytics_service.alerts.service import purge_history
+from analytics_service.alerts.store import record
 from shared.alerts import AlertKind, FeedStatusMsg, Severity, SubscriptionErrorMsg, alerts_channel
 from shared.bus import InProcessEventBus
 from shared.clock import EventClock
@@ -243,7 +245,7 @@ async def _channel(db, user: int, **kw) -> int:
             kind="webhook",
             name="hook",
             enabled=True,
-            min_severity=kw.get("min_severity", "INFO"),
+            severities=kw.get("severities", [s.value for s in Severity]),
             kinds=kw.get("kinds", []),
             config={"url": "https://example.com/hook"},
             secrets_encrypted=box.encrypt(json.dumps({"secret": "whsec_x"})),
@@ -255,13 +257,34 @@ async def _channel(db, user: int, **kw) -> int:
 
 async def test_channel_filters_choose_the_deliveries(db):
     user = db.users[0]
-    await _channel(db, user, min_severity="ERROR")
+    await _channel(db, user, severities=["ERROR", "CRITICAL"])
     wanted = await _channel(db, user, kinds=["order_filled"])
     consumer = AlertConsumer(db.sessions, InProcessEventBus(), EventClock(NOW))
     await consumer.handle([(user_channel(user), order(user, db.accounts[0], OrderStatus.FILLED))])
     async with db.sessions() as s:
         rows = (await s.scalars(select(AlertDelivery))).all()
     assert [r.channel_id for r in rows] == [wanted]
+
+
+async def test_a_channel_takes_the_severities_it_has_on_and_no_others(db):
+    user = db.users[0]
+    gapped = await _channel(db, user, severities=["CRITICAL", "WARNING"])
+    drafts = [
+        AlertDraft(user, AlertKind.RISK_LIMIT, severity, str(severity), "", f"sev:{severity}")
+        for severity in Severity
+    ]
+    async with transaction(db.sessions) as s:
+        await record(s, drafts, NOW)
+    async with db.sessions() as s:
+        got = (
+            await s.execute(
+                select(Alert.severity)
+                .join(AlertDelivery, AlertDelivery.alert_id == Alert.id)
+                .where(AlertDelivery.channel_id == gapped)
+                .order_by(Alert.id)
+            )
+        ).scalars()
+        assert list(got) == ["WARNING", "CRITICAL"]
 
 
 async def test_delivery_retries_with_backoff_then_records_the_failure(db, monkeypatch):

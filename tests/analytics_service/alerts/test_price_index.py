@@ -101,3 +101,88 @@ def test_ticks_of_other_symbols_cost_nothing():
     index = PriceIndex([rule(1, ABOVE, 100.0, PriceRepeat.ONCE)])
     assert index.on_tick("TCS", 1.0, T0) == []
     assert index.on_tick("TCS", 1000.0, T0) == []
+
+
+def naive_moves(rules: list[PriceRule], ticks: list[tuple[int, float]]) -> list[tuple[int, int]]:
+    """(tick index, rule id) of every move trigger, from each window's prices scanned in full."""
+    alive = {r.id: r for r in rules}
+    muted: dict[int, int] = {}
+    out = []
+    for i, (second, price) in enumerate(ticks):
+        fired = []
+        for minutes in sorted({r.window_minutes for r in alive.values() if r.window_minutes}):
+            seen = [p for s, p in ticks[: i + 1] if s >= second - minutes * 60]
+            low, high = min(seen), max(seen)
+            up, down = (price - low) / low * 100, (high - price) / high * 100
+            move = up if up >= down else down
+            if move == 0:
+                continue
+            for r in alive.values():
+                assert r.percent is not None
+                if r.window_minutes != minutes or r.percent > move:
+                    continue
+                if r.id in muted and second < muted[r.id]:
+                    continue
+                fired.append(r.id)
+                if r.repeat is PriceRepeat.REPEATING:
+                    muted[r.id] = second + minutes * 60
+        for rid in fired:
+            out.append((i, rid))
+            if alive[rid].repeat is PriceRepeat.ONCE:
+                del alive[rid]
+    return sorted(out)
+
+
+moves_st = st.lists(
+    st.tuples(
+        st.sampled_from([1, 2, 5]),
+        st.sampled_from([0.5, 1.0, 2.0, 3.0, 5.0]),
+        st.sampled_from(list(PriceRepeat)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+ticks_st = st.lists(
+    st.tuples(st.integers(1, 40), st.integers(95, 105).map(float)), min_size=1, max_size=80
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=ticks_st, specs=moves_st)
+def test_moves_over_several_windows_match_a_scan_of_each_window(steps, specs):
+    """Windows of several lengths share one record of the symbol's extremes."""
+    rules = [
+        PriceRule(i + 1, 1, "INFY", MOVES, percent=pct, window_minutes=minutes, repeat=repeat)
+        for i, (minutes, pct, repeat) in enumerate(specs)
+    ]
+    ticks, second = [], 0
+    for gap, price in steps:
+        second += gap
+        ticks.append((second, price))
+    index = PriceIndex(rules)
+    got = []
+    for i, (s, price) in enumerate(ticks):
+        for trigger in index.on_tick("INFY", price, T0 + timedelta(seconds=s)):
+            got.append((i, trigger.rule.id))
+    assert sorted(got) == naive_moves(rules, ticks)
+
+
+def test_a_long_run_of_ticks_drops_expired_extremes_and_still_matches_the_scan():
+    import random
+
+    rng = random.Random(7)
+    price, ticks = 100.0, []
+    for i in range(1500):  # a falling then rising walk: long runs of suffix minima to expire
+        price = round(price * (1 + rng.gauss(-0.0004 if i < 750 else 0.0004, 0.002)), 2)
+        ticks.append((i * 3, price))
+    rules = [
+        PriceRule(1, 1, "INFY", MOVES, percent=1.0, window_minutes=1, repeat=PriceRepeat.REPEATING),
+        PriceRule(2, 1, "INFY", MOVES, percent=2.0, window_minutes=5, repeat=PriceRepeat.REPEATING),
+    ]
+    index = PriceIndex(rules)
+    got = [
+        (i, t.rule.id)
+        for i, (s, p) in enumerate(ticks)
+        for t in index.on_tick("INFY", p, T0 + timedelta(seconds=s))
+    ]
+    assert got and sorted(got) == naive_moves(rules, ticks)

@@ -209,3 +209,28 @@ def test_bad_bars_name_the_line_and_the_column():
         bars([10.0, 11.0, -1.0])
 
     assert (raised.value.line, raised.value.column) == (4, "open")
+
+
+def test_trade_statistics_carry_mae_and_mfe_and_the_breakdowns_their_figures():
+    from analytics_service.backtest import build_report
+
+    high, low = list(HIGH), list(LOW)
+    high[6], low[6] = 40.0, 1.0
+    result = run(request(stops=True), bars(CROSS, open_=OPEN, high=high, low=low))
+    closed = [t for t in result.trades if t.exit_time is not None]
+    stopped = [t for t in closed if t.exit_reason == "stop"]
+
+    report = build_report(result, version="x")
+
+    stats = report["metrics"]["trades"]
+    assert stats["average_mae"] == pytest.approx(np.mean([t.mae for t in closed]))
+    assert stats["average_mfe"] == pytest.approx(np.mean([t.mfe for t in closed]))
+    assert (
+        stats["worst_mae"] == pytest.approx(min(t.mae for t in closed)) and stats["worst_mae"] < 0
+    )
+    assert stats["best_mfe"] == pytest.approx(max(t.mfe for t in closed))
+    stop = report["by_exit_reason"]["stop"]
+    assert Decimal(stop["expectancy"]) == sum(t.pnl for t in stopped) / len(stopped)
+    assert stop["average_mae"] == pytest.approx(np.mean([t.mae for t in stopped]))
+    assert "profit_factor" in stop
+    assert report["by_tag"]["ma_crossover"]["average_mfe"] == pytest.approx(stats["average_mfe"])

@@ -15,11 +15,21 @@ export const keys = {
   /** Backtest runs: ["backtests", "list", offset] and ["backtests", "run", id]. */
   backtests: ["backtests"] as const,
   marketStatus: ["market-status"] as const,
+  /** The alert history, its statistics (the bell's count) and one page of it. */
+  alerts: ["alerts"] as const,
+  alertStats: ["alerts", "stats"] as const,
+  alertsOf: (filters: object, offset: number) => ["alerts", "list", filters, offset] as const,
+  notificationChannels: ["notification-channels"] as const,
+  priceAlerts: ["price-alerts"] as const,
+  priceAlertsOf: (offset: number) => ["price-alerts", offset] as const,
   myTradingStatus: ["trading-status"] as const,
   orders: ["orders"] as const,
   fills: ["fills"] as const,
   fillsOf: (accountId: number | null, symbol: string, offset: number) =>
     ["fills", accountId, symbol, offset] as const,
+  /** The fills marked on the chart: under `fills`, so a fill seen live reads them again. */
+  chartFills: (accountId: number | null, symbol: string) =>
+    ["fills", "chart", accountId, symbol] as const,
   positions: ["positions"] as const,
   positionsOf: (accountId: number) => ["positions", accountId] as const,
   summary: (accountId: number) => ["account-summary", accountId] as const,

@@ -8,6 +8,7 @@ import { useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { useEffect, useRef } from "react";
 import { useClients, useSelection } from "../context";
 import type { AccountSummary, Order, Position, Quote, Signal, TickFrame } from "../types";
+import type { AlertStats } from "./alerts";
 import { keys } from "./keys";
 import { mergeOrder } from "./orderBook";
 import { addSignal } from "./queries";
@@ -27,6 +28,7 @@ export function useLiveCache(): void {
   useEffect(() => {
     let positionsTimer: number | undefined;
     let fillsTimer: number | undefined;
+    let alertsTimer: number | undefined;
     const stops = [
       live.on("orders", (data) => {
         // Order events carry the whole order and its version.
@@ -82,11 +84,26 @@ export function useLiveCache(): void {
         void queryClient.invalidateQueries({ queryKey: keys.tradingStatus });
         void queryClient.invalidateQueries({ queryKey: keys.orders });
       }),
+      // A new alert: the bell counts it at once; the history (and the price alerts, whose
+      // trigger counts moved) are read again, a burst once.
+      live.on("alerts", (data) => {
+        const alert = data as { alert_kind?: string; severity?: string };
+        queryClient.setQueryData<AlertStats>(keys.alertStats, (held) =>
+          held ? { ...held, unread: held.unread + 1, total: held.total + 1 } : held,
+        );
+        window.clearTimeout(alertsTimer);
+        alertsTimer = window.setTimeout(() => {
+          void queryClient.invalidateQueries({ queryKey: keys.alerts });
+          if (alert.alert_kind === "price_alert")
+            void queryClient.invalidateQueries({ queryKey: keys.priceAlerts });
+        }, POSITIONS_DEBOUNCE_MS);
+      }),
       live.onResync(() => void resync(queryClient)),
     ];
     return () => {
       window.clearTimeout(positionsTimer);
       window.clearTimeout(fillsTimer);
+      window.clearTimeout(alertsTimer);
       stops.forEach((stop) => stop());
     };
   }, [live, replay, queryClient]);

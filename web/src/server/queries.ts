@@ -257,6 +257,17 @@ export function useFills(accountId: number | null, symbol: string, offset: numbe
   });
 }
 
+/** The newest fills of one symbol (of the selected account, or all), marked on the chart. */
+export function useChartFills(accountId: number | null, symbol: string) {
+  const { api } = useClients();
+  return useQuery({
+    queryKey: keys.chartFills(accountId, symbol),
+    queryFn: () =>
+      api.get<Page<Fill>>("/fills", { broker_account_id: accountId, symbol, limit: 200 }),
+    enabled: symbol !== "",
+  });
+}
+
 export function useAdminUser(id: number) {
   const { api } = useClients();
   return useQuery({

@@ -21,7 +21,10 @@ export function headline(message: string, details: FieldError[]): string {
   if (!details.length) return message;
   const lead = message.indexOf(": ");
   const repeats = details.some((d) => message.includes(d.message));
-  return repeats && lead > 0 ? message.slice(0, lead) : message;
+  if (!repeats || lead <= 0) return message;
+  // A message that is only "field: problem" has no lead-in of its own.
+  const leadIn = message.slice(0, lead);
+  return details.some((d) => d.field === leadIn) ? "Please correct this:" : leadIn;
 }
 
 /** The API's message, and for a 422 its details as `field: message`. Nothing without an error. */

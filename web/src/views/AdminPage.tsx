@@ -7,6 +7,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useClients } from "../context";
 import { time } from "../format";
+import { useChannels } from "../liveHooks";
 import { keys } from "../server/keys";
 import {
   ADMIN_PAGE,
@@ -26,6 +27,7 @@ import { AdminUserData } from "./AdminUserData";
 
 export default function AdminPage() {
   const [managed, setManaged] = useState<number | null>(null);
+  useAdminTradingFeed();
   return (
     <section className="admin" id="admin">
       <HaltPanel manage={setManaged} />
@@ -36,6 +38,22 @@ export default function AdminPage() {
       <AuditPanel />
     </section>
   );
+}
+
+/**
+ * Every user's halts, resumes and liquidations, live (`admin:trading`, admins only): the
+ * halts, the user's panel and data (a liquidation's orders) and the audit log are read
+ * again, so the page follows what another admin or a trader did without a reload.
+ */
+function useAdminTradingFeed(): void {
+  const queryClient = useQueryClient();
+  useChannels(["admin:trading"], (data) => {
+    const event = data as { user_id?: number | null };
+    void queryClient.invalidateQueries({ queryKey: keys.tradingStatus });
+    void queryClient.invalidateQueries({ queryKey: ["admin", "audit"] });
+    if (typeof event.user_id === "number")
+      void queryClient.invalidateQueries({ queryKey: keys.adminUser(event.user_id) });
+  });
 }
 
 /** Who set a halt: "admin #3", "the user", or "the platform". */

@@ -11,7 +11,7 @@ import { useClients, useSelection } from "../context";
 import { money, pnlClass, price, qty, time } from "../format";
 import { ParamsForm, type ParamsFormHandle } from "../params/ParamsForm";
 import { keys } from "../server/keys";
-import { useCatalog } from "../server/queries";
+import { useCatalog, useSubscriptions } from "../server/queries";
 import type { Page, Strategy } from "../types";
 import { ErrorBox, NotAvailable, invalid, routeMissing } from "../ui/errors";
 import { useConfirm, useToast } from "../ui/feedback";
@@ -19,6 +19,7 @@ import { Field, Select } from "../ui/fields";
 import { Pager } from "../ui/Pager";
 import { CurveChart } from "./CurveChart";
 import type { CurvePoint } from "./equityChart";
+import { LiveVsBacktest } from "./LiveVsBacktest";
 import { Figures, Flags, MonthlyReturns, duration, type Metrics } from "./reportParts";
 import { strategyTitle } from "./strategyTitle";
 import { ALL_TIMEFRAMES, SubscriptionForm } from "./SubscriptionForm";
@@ -489,6 +490,16 @@ function RunReport({
   const detail = run.data;
   const report = detail?.result;
   const points = useMemo(() => curve(report?.equity), [report]);
+  const [comparing, setComparing] = useState(false);
+  // A subscription of this run's strategy, symbol and timeframe: its live results compare.
+  const live = useSubscriptions().data?.find(
+    (s) =>
+      detail !== undefined &&
+      s.strategy === detail.strategy &&
+      s.timeframe === detail.timeframe &&
+      s.symbols.includes(detail.symbol),
+  );
+  const range = detail ? { start: detail.request.start, end: detail.request.end } : {};
   return (
     <div className="card run-report" id={`run-${id}`} data-run={id}>
       <div className="card-head">
@@ -502,10 +513,23 @@ function RunReport({
             Subscribe with these parameters
           </button>
         ) : null}
+        {live && report?.metrics && range.start && range.end ? (
+          <button
+            type="button"
+            className="small compare-live"
+            aria-pressed={comparing}
+            onClick={() => setComparing((held) => !held)}
+          >
+            {`Compare with live #${live.id}`}
+          </button>
+        ) : null}
         <button type="button" className="small secondary" onClick={close}>
           Close
         </button>
       </div>
+      {comparing && live && range.start && range.end ? (
+        <LiveVsBacktest subscription={live} start={range.start} end={range.end} run={id} />
+      ) : null}
       <ErrorBox error={run.error} />
       {detail ? (
         <p className="small params">

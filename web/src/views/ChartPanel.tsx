@@ -1,18 +1,30 @@
-/** The chart card: the selected symbol, its last price and the timeframe buttons. */
+/**
+ * The chart card: the selected symbol, its last price, the timeframe buttons, and the
+ * user's fills of the symbol (of the selected account) marked on their bars, live.
+ */
+import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { useClients, useSelection } from "../context";
 import { price } from "../format";
+import { useChannels } from "../liveHooks";
+import { keys } from "../server/keys";
 import { DEFAULT_PREFERENCES, usePreferences } from "../server/preferences";
-import { useInstrument } from "../server/queries";
+import { useChartFills, useInstrument } from "../server/queries";
 import { ClosedNote } from "../ui/MarketState";
 import { useEffectiveTheme } from "../theme";
+import { BellIcon } from "./AlertBell";
 import { CandleChart, TIMEFRAMES } from "./candleChart";
+import { PriceAlertDialog } from "./PriceAlertForm";
 
 const TIMEFRAME_KEY = "algotrade.timeframe";
 
 export function ChartPanel() {
   const { api, live } = useClients();
-  const { symbol } = useSelection();
+  const { symbol, accountId } = useSelection();
+  const queryClient = useQueryClient();
+  const fills = useChartFills(accountId, symbol).data?.items;
+  const [marked, setMarked] = useState({ markers: 0, fills: 0 });
+  const [alerting, setAlerting] = useState(false);
   const theme = useEffectiveTheme((usePreferences().data ?? DEFAULT_PREFERENCES).theme);
   const [timeframe, setTimeframe] = useState(() => sessionStorage.getItem(TIMEFRAME_KEY) ?? "1m");
   const [last, setLast] = useState<{ price: number | null; direction: string }>({
@@ -32,6 +44,7 @@ export function ChartPanel() {
           direction: rising === null ? prev.direction : rising ? "up" : "down",
         })),
       notice: setNotice,
+      marked: (markers, fills) => setMarked({ markers, fills }),
     });
     chart.current = created;
     return () => {
@@ -45,6 +58,14 @@ export function ChartPanel() {
   useEffect(() => {
     chart.current?.setTheme(theme);
   }, [theme, api, live]);
+  useEffect(() => {
+    chart.current?.setFills(fills ?? []);
+  }, [fills, api, live]);
+  // A fill of this symbol (the event names no account): the marked fills are read again.
+  useChannels(["fills"], (data) => {
+    if ((data as { symbol?: string }).symbol !== symbol) return;
+    void queryClient.invalidateQueries({ queryKey: keys.chartFills(accountId, symbol) });
+  });
 
   return (
     <section className="card chart">
@@ -54,6 +75,16 @@ export function ChartPanel() {
           {last.price === null ? "" : price(last.price)}
         </span>
         <ClosedNote exchange={exchange} />
+        <button
+          type="button"
+          className="icon price-alert"
+          id="chart-price-alert"
+          title={`Price alert on ${symbol}`}
+          aria-label={`Price alert on ${symbol}`}
+          onClick={() => setAlerting(true)}
+        >
+          <BellIcon size={14} />
+        </button>
         <span className="spacer" />
         <div className="segmented" role="group" aria-label="Timeframe">
           {TIMEFRAMES.map(([tf]) => (
@@ -76,7 +107,16 @@ export function ChartPanel() {
       <p className="muted chart-status" hidden={notice === null}>
         {notice}
       </p>
-      <div className="chart-host" id="chart" ref={host} />
+      {alerting ? (
+        <PriceAlertDialog symbol={symbol} last={last.price} close={() => setAlerting(false)} />
+      ) : null}
+      <div
+        className="chart-host"
+        id="chart"
+        data-fill-marks={marked.markers}
+        data-fills-marked={marked.fills}
+        ref={host}
+      />
     </section>
   );
 }

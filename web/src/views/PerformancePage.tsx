@@ -15,6 +15,7 @@ import { Field, Select } from "../ui/fields";
 import { Pager } from "../ui/Pager";
 import { CurveChart } from "./CurveChart";
 import type { CurvePoint } from "./equityChart";
+import { LiveVsBacktest } from "./LiveVsBacktest";
 import {
   Flags,
   Figures,
@@ -119,6 +120,10 @@ function target(scope: string): { path: string; query: Record<string, string> } 
 
 function Report({ scope, start }: { scope: string; start: string | undefined }) {
   const { api } = useClients();
+  const subscriptions = useSubscriptions().data ?? [];
+  const subscription = scope.startsWith("subscription:")
+    ? subscriptions.find((s) => `subscription:${s.id}` === scope)
+    : undefined;
   const { path, query } = target(scope);
   const params = { ...query, from: start };
   const metrics = useQuery({
@@ -152,6 +157,9 @@ function Report({ scope, start }: { scope: string; start: string | undefined }) 
           {m ? <Figures m={m} /> : <p className="muted">Loading...</p>}
         </div>
       </div>
+      {subscription && m ? (
+        <LiveVsBacktest subscription={subscription} start={m.start} end={m.end} />
+      ) : null}
       <div className="card" id="perf-monthly">
         <h2>Monthly returns</h2>
         {m ? <MonthlyReturns months={m.monthly} /> : null}

@@ -8,6 +8,7 @@ import { MarketBadges } from "../ui/MarketState";
 import { PageBoundary } from "../ui/PageBoundary";
 import { useAccounts } from "../server/queries";
 import { AccountsPage } from "./AccountsPage";
+import { AlertBell } from "./AlertBell";
 import { HaltBanner, HaltControls } from "./HaltControls";
 import { TradePage } from "./TradePage";
 
@@ -19,6 +20,7 @@ const PerformancePage = lazy(() => import("./PerformancePage"));
 const BacktestsPage = lazy(() => import("./BacktestsPage"));
 const ProfilePage = lazy(() => import("./ProfilePage"));
 const AdminPage = lazy(() => import("./AdminPage"));
+const AlertsPage = lazy(() => import("./AlertsPage"));
 
 interface Tab {
   id: string;
@@ -33,6 +35,7 @@ const TABS: Tab[] = [
   { id: "backtests", label: "Backtests", page: () => <BacktestsPage /> },
   { id: "strategies", label: "Strategies", page: () => <StrategiesPage /> },
   { id: "accounts", label: "Broker accounts", page: () => <AccountsPage /> },
+  { id: "alerts", label: "Alerts", page: () => <AlertsPage /> },
   { id: "profile", label: "Profile", page: () => <ProfilePage /> },
 ];
 const ADMIN_TAB: Tab = { id: "admin", label: "Admin", page: () => <AdminPage /> };
@@ -58,6 +61,7 @@ export function Shell({ signOut }: { signOut: () => void }) {
         <MarketBadges />
         <span className="spacer" />
         <HaltControls />
+        <AlertBell />
         <a className="who" href="#/profile" title={`${user.email}: profile and security`}>
           {user.full_name || user.email}
           {user.role === "admin" ? <em> admin</em> : null}

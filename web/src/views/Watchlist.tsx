@@ -1,4 +1,7 @@
-/** The watchlist: symbols with live prices from `ticks:SYMBOL`; a click selects the symbol. */
+/**
+ * The watchlist: symbols with live prices from `ticks:SYMBOL`; a click selects the symbol,
+ * the bell sets a price alert on it.
+ */
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useClients, useSelection } from "../context";
@@ -15,6 +18,8 @@ import { instrumentQuery, useInstrumentSearch, useQuotes } from "../server/queri
 import type { Quote, TickFrame } from "../types";
 import { ErrorBox, routeMissing } from "../ui/errors";
 import { ClosedNote } from "../ui/MarketState";
+import { BellIcon } from "./AlertBell";
+import { PriceAlertDialog } from "./PriceAlertForm";
 
 const SEARCH_DELAY_MS = 200;
 
@@ -28,6 +33,7 @@ export function Watchlist() {
   const [text, setText] = useState("");
   const search = useInstrumentSearch(useDebounced(text.trim(), SEARCH_DELAY_MS));
   const quotes = useQuotes(symbols);
+  const [alertOn, setAlertOn] = useState<string | null>(null);
 
   useChannels(
     symbols.map((s) => `ticks:${s}`),
@@ -99,10 +105,18 @@ export function Watchlist() {
               selected={symbol === selected}
               select={() => setSymbol(symbol)}
               remove={() => update({ watchlist: symbols.filter((s) => s !== symbol) })}
+              alert={() => setAlertOn(symbol)}
             />
           ))}
         </tbody>
       </table>
+      {alertOn ? (
+        <PriceAlertDialog
+          symbol={alertOn}
+          last={quotes.data?.find((q) => q.symbol === alertOn)?.price ?? null}
+          close={() => setAlertOn(null)}
+        />
+      ) : null}
     </section>
   );
 }
@@ -113,12 +127,14 @@ function Row({
   selected,
   select,
   remove,
+  alert,
 }: {
   symbol: string;
   quote: Quote | undefined;
   selected: boolean;
   select: () => void;
   remove: () => void;
+  alert: () => void;
 }) {
   const last = quote?.price ?? null;
   // The direction of the last change colours the price; a missing price keeps the one shown.
@@ -140,7 +156,19 @@ function Row({
       <td className={`num ${shown.direction}`} title={quote?.ts ? `at ${time(quote.ts)}` : ""}>
         {shown.price === null ? "-" : price(shown.price)}
       </td>
-      <td className="end">
+      <td className="end nowrap">
+        <button
+          type="button"
+          className="icon price-alert"
+          title={`Price alert on ${symbol}`}
+          aria-label={`Price alert on ${symbol}`}
+          onClick={(event) => {
+            event.stopPropagation();
+            alert();
+          }}
+        >
+          <BellIcon size={13} />
+        </button>
         <button
           type="button"
           className="icon"

@@ -2,12 +2,16 @@
  * The candle chart of one symbol and timeframe (lightweight-charts): history from
  * GET /market/candles, then closed candles live from `candles:SYMBOL:TF`; ticks between two
  * closes draw the forming bar. The React panel (ChartPanel.tsx) owns one and tells it what
- * to show; it reports the last price and any notice back.
+ * to show and which of the user's fills to mark; it reports the last price and any notice
+ * back.
  */
 import {
   CandlestickSeries,
   HistogramSeries,
   createChart,
+  createSeriesMarkers,
+  type ISeriesMarkersPluginApi,
+  type SeriesMarker,
   type CandlestickData,
   type HistogramData,
   type IChartApi,
@@ -39,17 +43,31 @@ interface Bar {
   close: number;
 }
 
+/** A fill to mark on the chart (the user's, of the symbol shown). */
+export interface FillMark {
+  side: string;
+  quantity: string;
+  price: string;
+  ts: string;
+}
+
 export interface ChartEvents {
   /** The newest price; `rising` is unknown (null) for a tick outside any drawn bar. */
   last(price: number | null, rising: boolean | null): void;
   /** A notice under the title (no candles yet, an error), or null. */
   notice(text: string | null): void;
+  /** How many markers are drawn and how many fills they mark (after each change of the
+   * fills or the bars). */
+  marked?(markers: number, fills: number): void;
 }
 
 export class CandleChart {
   private readonly chart: IChartApi;
   private readonly candles: ISeriesApi<"Candlestick">;
   private readonly volume: ISeriesApi<"Histogram">;
+  private readonly markers: ISeriesMarkersPluginApi<Time>;
+  private fills: FillMark[] = [];
+  private barTimes: number[] = []; // starts (s) of the bars drawn, ascending
   private symbol = "";
   private timeframe = "1m";
   private lastTime = 0; // start (s) of the newest bar drawn
@@ -75,6 +93,7 @@ export class CandleChart {
         borderColor: "#d5dbe3",
         timeVisible: true,
         secondsVisible: false,
+        rightOffset: 4, // room for the newest bar's fill marker and its text
         tickMarkFormatter: (t: Time) => formatTick(t, this.timeframe),
       },
       localization: { timeFormatter: (t: Time) => formatTime(t) },
@@ -95,7 +114,20 @@ export class CandleChart {
     // Volume in the bottom fifth, candles above it.
     this.chart.priceScale("volume").applyOptions({ scaleMargins: { top: 0.82, bottom: 0 } });
     this.candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.22 } });
+    this.markers = createSeriesMarkers(this.candles, [], { zOrder: "aboveSeries" });
     this.unresync = live.onResync(() => void this.load());
+  }
+
+  /** Mark these fills (of the symbol shown) on their bars: buys below, sells above. */
+  setFills(fills: FillMark[]): void {
+    this.fills = fills;
+    this.drawMarkers();
+  }
+
+  private drawMarkers(): void {
+    const { markers, placed } = fillMarkers(this.fills, this.barTimes);
+    this.markers.setMarkers(markers);
+    this.events.marked?.(markers.length, placed);
   }
 
   /** Text, grid and border colours for a light or a dark page. */
@@ -132,10 +164,15 @@ export class CandleChart {
 
   private draw(bar: Bar, vol: number | null): void {
     if (bar.time < this.lastTime) return; // the chart only appends or updates its newest bar
+    const added = bar.time > this.lastTime;
     this.lastTime = bar.time;
     this.candles.update(toCandle(bar));
     if (vol !== null) this.volume.update(toVolume(bar, vol));
     this.events.last(bar.close, bar.close >= bar.open);
+    if (added) {
+      this.barTimes.push(bar.time);
+      if (this.fills.length) this.drawMarkers(); // a fill may belong to the new bar
+    }
   }
 
   private onCandle(c: CandleFrame): void {
@@ -176,6 +213,8 @@ export class CandleChart {
     this.stops = [];
     this.forming = null;
     this.lastTime = this.lastEnd = 0;
+    this.barTimes = [];
+    this.drawMarkers();
     this.candles.setData([]);
     this.volume.setData([]);
     this.events.last(null, null);
@@ -208,6 +247,8 @@ export class CandleChart {
         this.volume.setData(history.map((x) => toVolume(x.bar, x.c.volume)));
         this.lastTime = newest.bar.time;
         this.lastEnd = toSeconds(newest.c.end);
+        this.barTimes = history.map((x) => x.bar.time);
+        this.drawMarkers();
         this.events.last(newest.bar.close, null);
       } else {
         this.events.notice(
@@ -225,6 +266,56 @@ export class CandleChart {
       );
     }
   }
+}
+
+const MARK_BUY = "#2563eb";
+const MARK_SELL = "#d97706";
+
+/**
+ * One marker per bar and side, its text the quantity the bar's fills add up to (short
+ * enough for a phone). A fill belongs to the last bar that starts at or before it; fills
+ * before the first bar drawn are not marked.
+ */
+export function fillMarkers(
+  fills: FillMark[],
+  barTimes: number[],
+): { markers: SeriesMarker<Time>[]; placed: number } {
+  if (!barTimes.length) return { markers: [], placed: 0 };
+  const grouped = new Map<string, { time: number; side: string; quantity: number }>();
+  let placed = 0;
+  for (const fill of fills) {
+    const time = barAt(barTimes, toSeconds(fill.ts));
+    if (time === null) continue;
+    placed += 1;
+    const side = fill.side === "SELL" ? "SELL" : "BUY";
+    const key = `${time}:${side}`;
+    const held = grouped.get(key) ?? { time, side, quantity: 0 };
+    held.quantity += Number(fill.quantity);
+    grouped.set(key, held);
+  }
+  const markers = [...grouped.values()]
+    .sort((a, b) => a.time - b.time || a.side.localeCompare(b.side))
+    .map(({ time, side, quantity }): SeriesMarker<Time> => ({
+      time: time as UTCTimestamp,
+      position: side === "BUY" ? "belowBar" : "aboveBar",
+      shape: side === "BUY" ? "arrowUp" : "arrowDown",
+      color: side === "BUY" ? MARK_BUY : MARK_SELL,
+      text: `${side === "BUY" ? "B" : "S"} ${Number(quantity.toPrecision(12))}`,
+    }));
+  return { markers, placed };
+}
+
+/** The start of the last bar at or before `ts` (binary search), or null before the first. */
+function barAt(times: number[], ts: number): number | null {
+  let lo = 0;
+  let hi = times.length - 1;
+  if (ts < times[0]!) return null;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (times[mid]! <= ts) lo = mid;
+    else hi = mid - 1;
+  }
+  return times[lo]!;
 }
 
 function toSeconds(iso: string): number {

@@ -1,0 +1,243 @@
+"""Walk-forward and out-of-sample runs, stitched into one report.
+
+The bars are cut into an in-sample part and ``folds`` out-of-sample windows that tile the
+last ``out_of_sample`` fraction of the data. For each fold the parameters are chosen on
+its in-sample window (the best grid point by ``rank_by``, or the request's own parameters
+without a grid), then traded on its out-of-sample window only. In-sample windows roll
+forward with the folds (same length), or are anchored at the first bar.
+
+An out-of-sample window reads the bars before it for the strategy's warm-up but never
+trades them, and a position still open at its end is closed at its last close, so every
+fold starts flat with the run's capital. The folds' out-of-sample runs are then stitched
+into one run: their bars, orders, fills and round trips in time order, and one equity
+curve carrying each fold's P&L into the next. The report of that run is the walk-forward
+result; the folds (windows, chosen parameters, in- and out-of-sample figures) go with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from shared.errors import Unprocessable
+from shared.instruments import Instrument
+from strategy_workers.strategies.registry import registry
+
+from .data import Bars, from_ns
+from .engine import build_strategy, run_backtest
+from .market import market_for
+from .report import build_report, jsonable, metrics
+from .results import BacktestCancelled, BacktestRun, Identity
+from .settings import BacktestRequest
+from .sweep import headline, run_sweep
+
+MAX_FOLDS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class WalkForwardSpec:
+    """How the data is split: ``folds`` out-of-sample windows covering the last
+    ``out_of_sample`` fraction of the bars; in-sample windows rolling or ``anchored``."""
+
+    folds: int = 1
+    out_of_sample: float = 0.25
+    anchored: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.folds <= MAX_FOLDS:
+            raise Unprocessable(f"folds must be between 1 and {MAX_FOLDS}")
+        if not 0.0 < self.out_of_sample <= 0.9:
+            raise Unprocessable("the out-of-sample fraction must be above 0 and at most 0.9")
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """Bar index ranges ``[lo, hi)`` of one fold's in-sample and out-of-sample windows."""
+
+    index: int
+    in_sample: tuple[int, int]
+    out_of_sample: tuple[int, int]
+
+
+def split(n: int, spec: WalkForwardSpec, warmup: int) -> list[Fold]:
+    """The folds of ``n`` bars; 422 when a window would be too short to trade in."""
+    length = int(n * spec.out_of_sample) // spec.folds
+    first = n - length * spec.folds
+    if length < 2 or first < warmup + 1:
+        raise Unprocessable(
+            f"{n} bars are too few for {spec.folds} out-of-sample window(s) of "
+            f"{spec.out_of_sample:g} of the data after an in-sample window longer than the "
+            f"strategy's warm-up of {warmup} bars"
+        )
+    folds = []
+    for j in range(spec.folds):
+        lo = first + j * length
+        start = 0 if spec.anchored else lo - first
+        folds.append(Fold(j, (start, lo), (lo, lo + length)))
+    return folds
+
+
+@dataclass(slots=True)
+class FoldResult:
+    fold: Fold
+    params: dict[str, Any]
+    in_sample: dict[str, Any]
+    run: BacktestRun
+
+
+def run_walk_forward(
+    request: BacktestRequest,
+    bars: Bars,
+    spec: WalkForwardSpec,
+    *,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    rank_by: str = "sharpe",
+    processes: int = 1,
+    max_points: int = 10_000,
+    fine: Bars | None = None,
+    progress: Callable[[float], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> list[FoldResult]:
+    """Every fold: parameters chosen in sample, then traded out of sample."""
+    warmup = build_strategy(request, registry).warmup
+    folds = split(len(bars), spec, warmup)
+    instrument, fees = market_for(request.symbol)
+    out = []
+    for fold in folds:
+        if cancelled is not None and cancelled():
+            raise BacktestCancelled("the walk-forward run was cancelled")
+        in_bars = bars.slice(*fold.in_sample)
+
+        def point(n: int, total: int) -> None:
+            if cancelled is not None and cancelled():
+                raise BacktestCancelled("the walk-forward run was cancelled")
+
+        if grid:
+            ranked, _ = run_sweep(
+                request, in_bars, grid, rank_by=rank_by, processes=processes,
+                max_points=max_points, on_point=point,
+            )  # fmt: skip
+            params, in_sample = ranked[0].params, ranked[0].summary
+        else:
+            params = dict(request.params)
+            run = run_backtest(request, in_bars, instrument, fees, cancelled=cancelled)
+            in_sample = headline(metrics(run))
+        chosen = request.model_copy(update={"params": params})
+        oos = _out_of_sample(chosen, bars, fold, fine, cancelled)
+        out.append(FoldResult(fold, params, in_sample, oos))
+        if progress is not None:
+            progress(len(out) / len(folds))
+    return out
+
+
+def _out_of_sample(
+    request: BacktestRequest,
+    bars: Bars,
+    fold: Fold,
+    fine: Bars | None,
+    cancelled: Callable[[], bool] | None,
+) -> BacktestRun:
+    lo, hi = fold.out_of_sample
+    lead = min(lo, build_strategy(request, registry).warmup)
+    instrument, fees = market_for(request.symbol)
+    return run_backtest(
+        request, bars.slice(lo - lead, hi), instrument, fees,
+        identity=Identity(subscription_id=fold.index + 1), fine=fine, trade_from=lead,
+        flatten=True, cancelled=cancelled,
+    )  # fmt: skip
+
+
+def stitch(request: BacktestRequest, bars: Bars, results: Sequence[FoldResult]) -> BacktestRun:
+    """The folds' out-of-sample runs as one run over their windows, one equity curve."""
+    first = results[0].fold.out_of_sample[0]
+    whole = bars.slice(first, results[-1].fold.out_of_sample[1])
+    instrument: Instrument = results[0].run.instrument
+    capital = request.settings.capital
+    out = BacktestRun(
+        request,
+        whole,
+        instrument,
+        fee_model=results[0].run.fee_model,
+        fine_timeframe=results[0].run.fine_timeframe,
+    )
+    curves = []
+    carried = Decimal(0)
+    for r in results:
+        run, shift = r.run, r.fold.out_of_sample[0] - first
+        out.orders += run.orders
+        out.fills += [dataclasses.replace(f, bar=f.bar + shift) for f in run.fills]
+        out.trades += [
+            dataclasses.replace(
+                t,
+                entry_bar=t.entry_bar + shift,
+                exit_bar=t.exit_bar + shift if t.exit_bar is not None else None,
+            )
+            for t in run.trades
+        ]
+        out.skipped += run.skipped
+        out.signals += run.signals
+        out.signal_log += [(i + shift, s) for i, s in run.signal_log]
+        out.evaluated_bars += run.evaluated_bars
+        out.intrabar_replayed += run.intrabar_replayed
+        out.intrabar_unresolved += run.intrabar_unresolved
+        curves.append(run.equity + float(carried))
+        carried += run.final_equity - capital
+    out.equity = np.concatenate(curves)
+    out.final_equity = capital + carried
+    return out
+
+
+def walk_forward_report(
+    request: BacktestRequest,
+    bars: Bars,
+    spec: WalkForwardSpec,
+    results: Sequence[FoldResult],
+    *,
+    rank_by: str | None = None,
+    version: str | None = None,
+    stitched: BacktestRun | None = None,
+) -> dict[str, Any]:
+    """The stitched out-of-sample report, with each fold's windows, parameters and figures."""
+    if stitched is None:
+        stitched = stitch(request, bars, results)
+    report = build_report(stitched, version=version)
+    report["conventions"]["walk_forward"] = (
+        f"{spec.folds} out-of-sample window(s) over the last {spec.out_of_sample:g} of the "
+        f"bars, in-sample windows {'anchored at the first bar' if spec.anchored else 'rolling'}"
+        "; parameters chosen in sample"
+        + (f" (best by {rank_by})" if rank_by else " (the request's own)")
+        + "; each window trades flat to flat from the capital, the curve carries the P&L"
+    )
+
+    def window(lo: int, hi: int) -> dict[str, Any]:
+        return {
+            "first_bar": from_ns(int(bars.ts[lo])),
+            "last_bar": from_ns(int(bars.ts[hi - 1])),
+            "bars": hi - lo,
+        }
+
+    report["walk_forward"] = jsonable(
+        {
+            "folds": spec.folds,
+            "out_of_sample": spec.out_of_sample,
+            "anchored": spec.anchored,
+            "rank_by": rank_by,
+            "windows": [
+                {
+                    "fold": r.fold.index + 1,
+                    "in_sample": window(*r.fold.in_sample),
+                    "out_of_sample": window(*r.fold.out_of_sample),
+                    "params": r.params,
+                    "in_sample_metrics": r.in_sample,
+                    "out_of_sample_metrics": headline(metrics(r.run)),
+                }
+                for r in results
+            ],
+        }
+    )
+    return report

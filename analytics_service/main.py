@@ -26,12 +26,17 @@ def worker_argv(settings: Settings) -> list[str]:
         f"--hostname=analytics-worker-{os.getpid()}@%h",
         f"--loglevel={settings.log_level.upper()}",
         "--pool=solo",
-        # Alert deliveries too, so a deployment without a worker of its own for them still
-        # sends them; a dedicated ``-Q alerts`` worker keeps them clear of long backtests.
-        f"--queues={settings.backtest_queue},{ALERTS_QUEUE}",
+        f"--queues={worker_queues(settings)}",
         "--without-gossip",
         "--without-mingle",
     ]
+
+
+def worker_queues(settings: Settings) -> str:
+    """``analytics_worker_queues``, else the backtest queue and alert deliveries: a deployment
+    without a worker of its own for deliveries still sends them, and one with a worker of
+    ``alerts`` alone (docker-compose's ``alerts-worker``) keeps them clear of long backtests."""
+    return settings.analytics_worker_queues or f"{settings.backtest_queue},{ALERTS_QUEUE}"
 
 
 def run(settings: Settings) -> None:

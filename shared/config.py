@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     backtest_max_datasets: int = Field(20, ge=1)
     # Distributed profile: run backtests as Celery tasks on this queue (embedded: in-process).
     backtest_queue: str = "analytics"
+    # The Celery queues an analytics worker takes, comma-separated; empty: the backtest queue
+    # and the alerts queue. A worker of "alerts" alone keeps deliveries clear of long runs.
+    analytics_worker_queues: str = Field("", pattern=r"^[A-Za-z0-9_.-]*(,[A-Za-z0-9_.-]+)*$")
 
     # Trading defaults
     # A paper account's capital when none is given: 50,000 in an INR account, 10,000 in a USD

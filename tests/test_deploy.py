@@ -32,6 +32,7 @@ PORT_SETTING = {
     "order-processor": "order_processor_probe_port",
     "strategy-worker": "strategy_worker_probe_port",
     "analytics-worker": "analytics_worker_probe_port",
+    "alerts-worker": "analytics_worker_probe_port",
     "alerts": "alerts_probe_port",
 }
 _SUBSTITUTION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
@@ -169,3 +170,17 @@ def test_the_dashboard_shows_only_metrics_the_platform_exports():
             used |= set(re.findall(r"\balgotrade_\w+", target["expr"]))
     assert used, "the dashboard uses no metric of the platform"
     assert used <= exported, used - exported
+
+
+def test_alert_deliveries_have_a_worker_apart_from_the_backtests(monkeypatch):
+    from analytics_service.main import worker_queues
+    from shared.alerts import ALERTS_QUEUE
+
+    taken = {}
+    for name in ("analytics-worker", "alerts-worker"):
+        with monkeypatch.context() as patch:
+            taken[name] = worker_queues(_settings(APP[name], patch)).split(",")
+    assert taken["alerts-worker"] == [ALERTS_QUEUE]
+    assert ALERTS_QUEUE not in taken["analytics-worker"]
+    # A deployment that sets nothing still sends deliveries.
+    assert ALERTS_QUEUE in worker_queues(Settings(_env_file=None)).split(",")  # type: ignore[call-arg]

@@ -15,9 +15,10 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics_service.alerts import rules
@@ -35,14 +36,27 @@ from shared.contracts import (
     MarketStatusMsg,
     Message,
     OrderEvent,
+    OrderStatus,
 )
 from shared.db import transaction
-from shared.models import BrokerAccount, Fill, TradingHalt, User
+from shared.models import Alert, BrokerAccount, Fill, TradingHalt, User
+from shared.models import Order as OrderRow
 
 log = logging.getLogger(__name__)
 
 EVENT_IDS_KEPT = 50_000
 DRAIN = 500  # messages written in one transaction at most
+CATCH_UP_WINDOW = timedelta(hours=24)
+"""How far back a start looks for order states that made no alert (at most)."""
+CATCH_UP_MARGIN = timedelta(minutes=5)
+"""How far before the newest stored alert the look starts (events in flight then)."""
+CATCH_UP_LIMIT = 10_000
+CATCH_UP_STATES = (
+    OrderStatus.FILLED,
+    OrderStatus.PARTIALLY_FILLED,
+    OrderStatus.DENIED,
+    OrderStatus.REJECTED,
+)
 
 OnRecorded = Callable[[list[Recorded]], Awaitable[None]]
 
@@ -76,6 +90,49 @@ class AlertConsumer:
             maxsize=100_000,
         )
         self._task = asyncio.create_task(self._pump(), name="alerts-consumer")
+        try:
+            await self.catch_up()
+        except Exception:
+            log.exception("catching up on order alerts failed; live events go on")
+
+    async def catch_up(self) -> list[Recorded]:
+        """Alerts of the order states reached while nothing was listening.
+
+        The bus does not keep what it publishes: events of orders that filled, were
+        denied or rejected while this consumer was down reach nobody. On start (after
+        subscribing, so nothing falls between) the orders that changed since shortly
+        before the newest stored alert (at most ``CATCH_UP_WINDOW`` back) are read and
+        turned into alerts as their events would have been; an order whose alert exists
+        already makes none (``source_key``). What the bus alone carries (feed status,
+        subscription errors) and kill-switch events are not caught up; a partly filled
+        order gets one alert for its current quantity, not one per fill missed.
+        """
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            newest = await session.scalar(select(func.max(Alert.created_at)))
+            since = now - CATCH_UP_WINDOW
+            if newest is not None:
+                since = max(since, newest - CATCH_UP_MARGIN)
+            rows = (
+                await session.scalars(
+                    select(OrderRow)
+                    .where(
+                        OrderRow.updated_at >= since,
+                        OrderRow.status.in_([str(s) for s in CATCH_UP_STATES]),
+                    )
+                    .order_by(OrderRow.id)
+                    .limit(CATCH_UP_LIMIT)
+                )
+            ).all()
+            drafts = [d for d in (rules.from_order(_event_of(r)) for r in rows) if d is not None]
+            recorded = await record(session, drafts, now)
+        if recorded:
+            log.info("%d order alerts made on start for events missed", len(recorded))
+            self.recorded += len(recorded)
+            await push(self.bus, recorded)
+            if self.on_recorded is not None:
+                await self.on_recorded(recorded)
+        return recorded
 
     async def stop(self) -> None:
         if self._subscription is not None:
@@ -197,6 +254,37 @@ class AlertConsumer:
         day = status.trading_day.isoformat()
         drafts = [rules.daily_summary(u, status.exchange, day, a) for u, a in by_user.items()]
         return [d for d in drafts if d is not None]
+
+
+def _event_of(row: OrderRow) -> OrderEvent:
+    """The order event a stored order's state would have published."""
+    return OrderEvent(
+        user_id=row.user_id,
+        order_id=row.id,
+        version=row.version,
+        broker_account_id=row.broker_account_id,
+        client_order_id=row.client_order_id,
+        symbol=row.symbol,
+        side=row.side,
+        order_type=row.order_type,
+        product=row.product,
+        validity=row.validity,
+        status=row.status,
+        quantity=row.quantity,
+        filled_quantity=row.filled_quantity,
+        limit_price=row.limit_price,
+        trigger_price=row.trigger_price,
+        average_price=row.average_price,
+        origin=row.origin,
+        subscription_id=row.subscription_id,
+        algo_tag=row.algo_tag,
+        stop_price=row.stop_price,
+        target_price=row.target_price,
+        reason_code=row.reason_code,
+        reason=row.reason,
+        created_at=row.created_at,
+        ts=row.updated_at,
+    )
 
 
 async def _traders(session: AsyncSession) -> list[int]:

@@ -404,3 +404,73 @@ async def test_embedded_alerts_turn_a_published_event_into_a_delivered_alert(db,
         await runtime.bus.close()
         await runtime.engine.dispose()
     assert [a.kind for a in await alerts_of(db, user)] == [AlertKind.ORDER_FILLED]
+
+
+async def _stored_order(db, n: int, status: str, updated_at: datetime, **kw) -> int:
+    async with transaction(db.sessions) as s:
+        row = Order(
+            user_id=db.users[0],
+            broker_account_id=db.accounts[0],
+            client_order_id=f"missed-{n}",
+            request_hash="h",
+            symbol="INFY",
+            side="BUY",
+            quantity=Decimal(10),
+            filled_quantity=Decimal(10) if status == "FILLED" else Decimal(0),
+            average_price=Decimal("1500.5") if status == "FILLED" else None,
+            order_type="MARKET",
+            product="MIS",
+            validity="DAY",
+            status=status,
+            origin="manual",
+            created_at=updated_at,
+            updated_at=updated_at,
+            **kw,
+        )
+        s.add(row)
+        await s.flush()
+        return row.id
+
+
+async def test_a_start_makes_the_alerts_of_order_states_missed_while_down(db):
+    """Fills and denials while no consumer listened reach the trader once it starts; states
+    with no alert, orders older than the look back and alerts made already are left alone."""
+    user = db.users[0]
+    filled = await _stored_order(db, 1, "FILLED", NOW - timedelta(minutes=3))
+    denied = await _stored_order(
+        db, 2, "DENIED", NOW - timedelta(minutes=2), reason_code="max_order_value", reason="big"
+    )
+    await _stored_order(db, 3, "OPEN", NOW - timedelta(minutes=1))
+    await _stored_order(db, 4, "FILLED", NOW - timedelta(days=3))  # beyond the look back
+    bus = InProcessEventBus()
+    pushed = await bus.subscribe([alerts_channel(user)])
+    consumer = AlertConsumer(db.sessions, bus, EventClock(NOW))
+    await consumer.start()
+    await consumer.stop()
+    got = await alerts_of(db, user)
+    assert sorted((a.kind, a.data["order_id"]) for a in got) == sorted(
+        [(AlertKind.ORDER_FILLED, filled), (AlertKind.ORDER_DENIED, denied)]
+    )
+    assert pushed.qsize() == 2  # pushed on the trader's alerts channel as live ones are
+    # Started again, and the live event of the fill arriving late: no second alert.
+    again = AlertConsumer(db.sessions, InProcessEventBus(), EventClock(NOW + timedelta(minutes=1)))
+    assert await again.catch_up() == []
+    late = order(user, db.accounts[0], OrderStatus.FILLED, order_id=filled, event_id="late")
+    assert await again.handle([(user_channel(user), late)]) == []
+    assert len(await alerts_of(db, user)) == 2
+
+
+async def test_the_look_back_starts_shortly_before_the_newest_alert(db):
+    user = db.users[0]
+    async with transaction(db.sessions) as s:
+        await record(
+            s, [AlertDraft(user, AlertKind.TEST, Severity.INFO, "t", "", "test:1", {})], NOW
+        )
+    await _stored_order(db, 1, "FILLED", NOW - timedelta(hours=2))  # before the newest alert
+    recent = await _stored_order(db, 2, "FILLED", NOW - timedelta(minutes=1))
+    later = EventClock(NOW + timedelta(hours=1))
+    made = await AlertConsumer(db.sessions, InProcessEventBus(), later).catch_up()
+    assert len(made) == 1
+    assert [a.data["order_id"] for a in await alerts_of(db, user) if a.kind != AlertKind.TEST] == [
+        recent
+    ]

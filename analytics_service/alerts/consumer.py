@@ -128,10 +128,8 @@ class AlertConsumer:
             recorded = await record(session, drafts, now)
         if recorded:
             log.info("%d order alerts made on start for events missed", len(recorded))
-            self.recorded += len(recorded)
-            await push(self.bus, recorded)
-            if self.on_recorded is not None:
-                await self.on_recorded(recorded)
+        self.recorded += len(recorded)
+        await self._announce(recorded)
         return recorded
 
     async def stop(self) -> None:
@@ -170,11 +168,16 @@ class AlertConsumer:
             recorded = await record(session, drafts, now)
         self.recorded += len(recorded)
         self.duplicates += len(drafts) - len(recorded)
-        if recorded:
-            await push(self.bus, recorded)
-            if self.on_recorded is not None:
-                await self.on_recorded(recorded)
+        await self._announce(recorded)
         return recorded
+
+    async def _announce(self, recorded: list[Recorded]) -> None:
+        """Push new alerts on their users' channels and hand them to ``on_recorded``."""
+        if not recorded:
+            return
+        await push(self.bus, recorded)
+        if self.on_recorded is not None:
+            await self.on_recorded(recorded)
 
     def _wanted(self, message: Message) -> bool:
         if isinstance(message, AccountEvent):

@@ -9,47 +9,23 @@
 // Environment: BASE_URL, CHROMIUM, ARTIFACTS. Prints one line per step ("STEP detail");
 // exits 1 with "FAIL ..." on the first step that does not hold.
 import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const webDir = path.resolve(here, "../../web");
-const { chromium } = createRequire(path.join(webDir, "package.json"))(
-  "playwright-core",
-);
+import {
+  API,
+  ARTIFACTS,
+  BASE_URL,
+  SIZES,
+  call,
+  chromium,
+  step,
+} from "./harness.mjs";
 
-const BASE_URL = process.env.BASE_URL;
-const ARTIFACTS = process.env.ARTIFACTS;
-const API = `${BASE_URL}/api/v1`;
 const STEP_TIMEOUT = 20_000;
-const SIZES = [
-  [1366, 768],
-  [390, 844],
-];
 const trader = {
   email: `perf-${Date.now()}@example.com`,
   password: "correct horse battery",
 };
-
-function step(name, detail = "") {
-  console.log(detail === "" ? name : `${name} ${detail}`);
-}
-
-async function call(method, route, body, token) {
-  const response = await fetch(API + route, {
-    method,
-    headers: {
-      "Content-Type": "application/json",
-      ...(token ? { Authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok)
-    throw new Error(`${method} ${route}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
 
 /** Wait until the order is FILLED (the simulated feed prices BTCUSDT around the clock). */
 async function filled(token, id) {

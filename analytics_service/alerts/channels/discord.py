@@ -92,12 +92,8 @@ async def send(
     client: httpx.AsyncClient | None,
 ) -> None:
     parsed = parse(DiscordConfig, config)
-    response = await safe_http.post(
-        parsed.url,
-        content=json.dumps(payload(message)).encode(),
-        headers={"Content-Type": "application/json", "Accept-Encoding": "identity"},
-        settings=settings,
-        client=client,
+    response = await safe_http.post_json(
+        parsed.url, payload(message), settings=settings, client=client
     )
     if response.status_code == 429 and safe_http.retry_after_seconds(response.headers) is None:
         # Discord also gives the wait in the JSON body: {"retry_after": 1.5, ...}.

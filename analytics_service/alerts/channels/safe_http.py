@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import socket
 import ssl
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -257,6 +259,26 @@ async def post(
         async with make_client(settings) as own:
             return await _post_pinned(own, destination, content, headers, settings)
     return await _post_pinned(client, destination, content, headers, settings)
+
+
+JSON_HEADERS = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+
+
+async def post_json(
+    url: str,
+    body: Any,
+    *,
+    settings: Settings,
+    client: httpx.AsyncClient | None = None,
+) -> SafeResponse:
+    """``post`` of ``body`` as JSON (the chat services' APIs)."""
+    return await post(
+        url,
+        content=json.dumps(body).encode(),
+        headers=JSON_HEADERS,
+        settings=settings,
+        client=client,
+    )
 
 
 async def _post_pinned(

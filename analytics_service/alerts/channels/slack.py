@@ -7,7 +7,6 @@ Any Slack-compatible incoming webhook (Mattermost, Rocket.Chat) takes the same p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -77,12 +76,8 @@ async def send(
     client: httpx.AsyncClient | None,
 ) -> None:
     parsed = parse(SlackConfig, config)
-    response = await safe_http.post(
-        parsed.url,
-        content=json.dumps(payload(message)).encode(),
-        headers={"Content-Type": "application/json", "Accept-Encoding": "identity"},
-        settings=settings,
-        client=client,
+    response = await safe_http.post_json(
+        parsed.url, payload(message), settings=settings, client=client
     )
     # Slack answers errors as a short code in plain text: "invalid_payload", "no_service".
     detail = printable(response.body.decode("utf-8", "replace"), 100)

@@ -68,12 +68,8 @@ async def send(
 ) -> None:
     parsed = parse(TelegramConfig, config)
     url = f"{settings.alerts_telegram_api_url.rstrip('/')}/bot{parsed.bot_token}/sendMessage"
-    response = await safe_http.post(
-        url,
-        content=json.dumps(payload(parsed, message)).encode(),
-        headers={"Content-Type": "application/json", "Accept-Encoding": "identity"},
-        settings=settings,
-        client=client,
+    response = await safe_http.post_json(
+        url, payload(parsed, message), settings=settings, client=client
     )
     answer = _answer(response.body)
     # A 2xx is success: the Bot API answers errors with 4xx/5xx and {"ok": false}. The body

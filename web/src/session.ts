@@ -87,8 +87,19 @@ export class Session {
     return this.inflight;
   }
 
+  /** Why the session is about to end, when the user asked for it: the reason any ending
+   * gives meanwhile (the server may close the live link before the request answers). */
+  private expected: string | null = null;
+
+  /** The user asked to end the session (``reason`` shown then); null: the request failed. */
+  expectEnd(reason: string | null): void {
+    this.expected = reason;
+  }
+
   /** Forget the tokens; listeners learn why (shown on the sign-in page). */
   end(reason = ""): void {
+    reason = this.expected ?? reason;
+    this.expected = null;
     const had = this.tokens !== null;
     this.tokens = null;
     window.clearTimeout(this.timer);

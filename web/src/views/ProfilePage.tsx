@@ -481,8 +481,12 @@ function Sessions() {
     queryFn: () => api.get<LoginSession[]>("/users/me/sessions"),
   });
   const endAll = useMutation({
-    mutationFn: () => api.post("/users/me/sessions/end-all", {}),
-    onSuccess: () => session.end("You signed out everywhere."),
+    mutationFn: () => {
+      session.expectEnd("You signed out everywhere.");
+      return api.post("/users/me/sessions/end-all", {});
+    },
+    onSuccess: () => session.end(),
+    onError: () => session.expectEnd(null),
   });
   if (routeMissing(sessions.error)) return <NotAvailable what="Sessions" />;
   return (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime
 
 import numpy as np
@@ -26,6 +27,7 @@ from shared.tickstore import TickStore
 log = logging.getLogger(__name__)
 __all__ = ["CandleHandler", "MarketDataService"]
 STOP_DELIVERY_TIMEOUT = 5.0  # seconds a stopping service keeps trying to hand on candles
+QUIET_AFTER = 1.0  # seconds the consumer waits on the feed before the timer may use wall time
 
 
 class MarketDataService:
@@ -37,6 +39,12 @@ class MarketDataService:
     candles go to the tick store first, then ``md:candles:SYMBOL:TF``, then the
     candle cache and ``on_candles`` (strategy evaluation); the last two are retried
     until they succeed (see ``CandleDelivery``), so a bus outage loses no candle.
+
+    The timer closes the candles of quiet symbols. It goes by wall time only while the
+    feed is quiet (the consumer has waited ``quiet_after`` seconds for the next batch);
+    while batches are being processed, or wait unread behind a slow one, it goes by the
+    feed's own latest tick time instead. Ticks that queued up while a dependency stalled
+    the consumer are therefore merged when they are read, not dropped as late.
     """
 
     def __init__(
@@ -54,6 +62,7 @@ class MarketDataService:
         live_clock: bool = True,
         max_ticks_published_per_symbol: int = 50,
         feed_watch: FeedWatch | None = None,
+        quiet_after: float = QUIET_AFTER,
     ) -> None:
         self.feed = feed
         self.validator = validator
@@ -67,6 +76,8 @@ class MarketDataService:
         self.live_clock = live_clock
         self.max_published = max_ticks_published_per_symbol
         self.feed_watch = feed_watch
+        self.quiet_after = quiet_after
+        self._waiting_since: float | None = time.monotonic()  # None while a batch is handled
         self.ticks_in = 0
         self.ticks_rejected = 0
         self.candles_closed = 0
@@ -98,20 +109,39 @@ class MarketDataService:
         await self.tickstore.flush()
 
     async def _consume(self) -> None:
+        self._waiting_since = time.monotonic()
         async for batch in self.feed:
+            self._waiting_since = None
             try:
                 await self.process(batch)
             except Exception:  # one bad batch must not stop the feed
                 log.exception("processing a batch of %d ticks failed", len(batch))
+            finally:
+                self._waiting_since = time.monotonic()
 
     async def _timer(self) -> None:
         while True:
             await asyncio.sleep(self.timer_interval)
             try:
-                await self.close_due(self.clock.now())
+                await self.close_due(self.timer_horizon())
             except Exception:
                 log.exception("closing candles on the timer failed")
             await self.check_feed(self.clock.now())
+
+    def timer_horizon(self) -> datetime:
+        """How far the timer may close candles: now if the feed is quiet, else the feed's time.
+
+        A consumer held up (a bus outage, a slow write) leaves ticks unread in the feed;
+        closing their candles at wall time would drop them as late, the whole candle with
+        them. Until the consumer has caught up and waited ``quiet_after`` seconds, the
+        timer goes no further than the newest tick the engine has seen.
+        """
+        now = self.clock.now()
+        waiting = self._waiting_since
+        if waiting is not None and time.monotonic() - waiting >= self.quiet_after:
+            return now
+        seen = self.engine.event_time()
+        return now if seen is None else min(now, seen)
 
     async def check_feed(self, now: datetime) -> None:
         """Tell the feed stale if it has been quiet too long while a market is open."""
@@ -194,9 +224,9 @@ class MarketDataService:
         if not closed:
             return
         closed.closed_at = self.clock.now()
+        await self.tickstore.write_candles(closed)
         self.candles_closed += len(closed)
         _observe_lag(self.feed.name, closed)
-        await self.tickstore.write_candles(closed)
         try:
             await self.bus.publish_many(closed.events())
         except Exception:  # an adapter that raises must not keep candles from the strategies

@@ -327,6 +327,14 @@ class CandleEngine:
         s = self._symbols
         return SymbolStats(int(s.accepted[sid]), int(s.late[sid]), int(s.out_of_session[sid]))
 
+    def event_time(self) -> datetime | None:
+        """The latest tick time seen for any symbol (None before the first tick)."""
+        marks = self._symbols.watermark
+        if marks.size == 0:
+            return None
+        latest = int(marks.max())
+        return None if latest == NO_TIME else from_ns(latest)
+
     def watermark(self, symbol: str) -> datetime | None:
         """The latest tick time seen for ``symbol`` (None if never seen)."""
         sid = self._symbols.ids.get(symbol)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
 from market_data_engine.candles.engine import CandleEngine
+from market_data_engine.feeds.base import Feed
 from market_data_engine.feeds.simulated import SimulatedFeed
 from market_data_engine.service import MarketDataService
 from market_data_engine.ticks import TickBatch
@@ -19,7 +20,7 @@ from market_data_engine.validation import TickValidator
 from shared.bus import EventBus, InProcessEventBus
 from shared.candle_cache import CandleCache, InProcessCandleCache
 from shared.clock import EventClock
-from shared.contracts import CandleMsg, Timeframe
+from shared.contracts import CandleMsg, Message, Timeframe
 from shared.instruments import load_catalog
 from shared.tickstore import create_tickstore
 from tests.servers import RedisServer
@@ -191,3 +192,72 @@ async def test_a_redis_outage_during_a_timer_close_loses_no_candle(own_redis: Re
     assert [c.close for c in await cache.recent("INFY", Timeframe.M1, 10)] == [1500.0]
     await bus.close()
     await client.aclose()
+
+
+class QueueFeed(Feed):
+    """A feed the test hands batches to, as a live connection would deliver them."""
+
+    def __init__(self) -> None:
+        super().__init__("queue", ["INFY"])
+        self.queue: asyncio.Queue[TickBatch] = asyncio.Queue()
+
+    async def _stream(self) -> AsyncGenerator[TickBatch, None]:
+        while True:
+            yield await self.queue.get()
+
+
+class StallingBus(InProcessEventBus):
+    """An in-process bus whose publishes hang while ``flowing`` is clear (a Redis outage
+    with its connect retries)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+
+    async def publish_many(self, items: Sequence[tuple[str, Message]]) -> None:
+        await self.flowing.wait()
+        await super().publish_many(items)
+
+
+def batch_at(minute: int, second: int, price: float) -> TickBatch:
+    t = int((OPEN + timedelta(minutes=minute, seconds=second)).timestamp() * 1e9)
+    return TickBatch(ONE, np.array([t]), np.array([price]), np.array([1.0]))
+
+
+async def test_ticks_held_up_behind_a_stalled_publish_still_make_their_candle():
+    """The consumer hangs on a publish while wall time passes the end of the next minute;
+    the ticks of that minute, queued in the feed meanwhile, must still build its candle."""
+    catalog = load_catalog()
+    bus = StallingBus()
+    clock = EventClock(OPEN + timedelta(seconds=1))
+    feed = QueueFeed()
+    svc = MarketDataService(
+        feed,
+        validator=TickValidator(catalog),
+        engine=CandleEngine(catalog.calendar),
+        tickstore=create_tickstore("local"),
+        bus=bus,
+        candle_cache=InProcessCandleCache(),
+        clock=clock,
+        timer_interval=0.01,
+        quiet_after=0.2,
+    )
+    await svc.start()
+    try:
+        feed.queue.put_nowait(batch_at(0, 1, 1500.0))
+        await asyncio.sleep(0.3)  # handled; the feed is quiet
+        bus.flowing.clear()
+        clock.advance_to(OPEN + timedelta(minutes=1, seconds=1))
+        feed.queue.put_nowait(batch_at(1, 1, 1510.0))  # closes minute 0, hangs publishing
+        feed.queue.put_nowait(batch_at(1, 30, 1520.0))  # waits unread behind it
+        await asyncio.sleep(0.1)
+        clock.advance_to(OPEN + timedelta(minutes=2, seconds=10))  # past minute 1 + grace
+        await asyncio.sleep(0.3)  # the timer runs many times while the consumer hangs
+        bus.flowing.set()
+        await asyncio.sleep(0.5)  # the backlog is read, the feed is quiet, the timer closes
+        assert await stored_1m(svc) == [1500.0, 1520.0]
+        assert svc.engine.stats("INFY").late == 0
+    finally:
+        bus.flowing.set()
+        await svc.stop()

@@ -14,6 +14,7 @@ from market_data_engine.candles.engine import CandleEngine, ClosedCandles
 from market_data_engine.delivery import CandleDelivery, CandleHandler
 from market_data_engine.feed_watch import FeedWatch
 from market_data_engine.feeds.base import Feed
+from market_data_engine.publishing import EventPublisher
 from market_data_engine.ticks import TickBatch
 from market_data_engine.validation import TickValidator
 from shared import metrics
@@ -39,6 +40,8 @@ class MarketDataService:
     candles go to the tick store first, then ``md:candles:SYMBOL:TF``, then the
     candle cache and ``on_candles`` (strategy evaluation); the last two are retried
     until they succeed (see ``CandleDelivery``), so a bus outage loses no candle.
+    While the bus fails, events are dropped without an attempt for a back-off
+    (``EventPublisher``), so the feed is not held up by connect retries.
 
     The timer closes the candles of quiet symbols. It goes by wall time only while the
     feed is quiet (the consumer has waited ``quiet_after`` seconds for the next batch);
@@ -72,6 +75,7 @@ class MarketDataService:
         self.candle_cache = candle_cache
         self.clock = clock
         self.delivery = CandleDelivery(candle_cache, on_candles)
+        self.publisher = EventPublisher(bus, feed.name)
         self.timer_interval = timer_interval
         self.live_clock = live_clock
         self.max_published = max_ticks_published_per_symbol
@@ -185,7 +189,7 @@ class MarketDataService:
         closed = self.engine.ingest(valid)
         await self._hand_on(closed)  # candles the batch closed come before its ticks
         self.engine.settle()
-        await self.bus.publish_many(self._tick_messages(valid))
+        await self.publisher.publish_many(self._tick_messages(valid))
         return closed
 
     def _tick_messages(self, batch: TickBatch) -> list[tuple[str, Message]]:
@@ -213,13 +217,14 @@ class MarketDataService:
         """History first, then the events, then the candle cache and strategy evaluation.
 
         The tick store buffers and never raises on an outage, so no candle depends on the
-        bus being up. Pub/sub events may drop (at most once, as for ticks). The cache and
-        ``on_candles`` are handed the burst through ``CandleDelivery``, which retries them
-        in order; evaluation reads windows from the cache, so the cache comes first. The
-        embedded evaluator listens on the bus instead, but in that profile store, bus and
-        cache are in-process: its consumer runs only once this service yields to the event
-        loop, and nothing yields before the cache holds the candles. The engine leaves
-        its own bookkeeping for ``settle``, which the caller runs afterwards.
+        bus being up. Pub/sub events may drop (at most once, as for ticks; ``EventPublisher``
+        never raises). The cache and ``on_candles`` are handed the burst through
+        ``CandleDelivery``, which retries them in order; evaluation reads windows from
+        the cache, so the cache comes first. The embedded evaluator listens on the bus
+        instead, but in that profile store, bus and cache are in-process: its consumer
+        runs only once this service yields to the event loop, and nothing yields before
+        the cache holds the candles. The engine leaves its own bookkeeping for
+        ``settle``, which the caller runs afterwards.
         """
         if not closed:
             return
@@ -227,10 +232,7 @@ class MarketDataService:
         await self.tickstore.write_candles(closed)
         self.candles_closed += len(closed)
         _observe_lag(self.feed.name, closed)
-        try:
-            await self.bus.publish_many(closed.events())
-        except Exception:  # an adapter that raises must not keep candles from the strategies
-            log.exception("publishing %d candle events failed", len(closed))
+        await self.publisher.publish_many(closed.events())
         await self.delivery.hand_on(closed)
 
 

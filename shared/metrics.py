@@ -50,6 +50,11 @@ TICKS_REJECTED = Counter(
 CANDLES_CLOSED = Counter(
     "algotrade_candles_closed_total", "Candles closed, by timeframe.", ["feed", "timeframe"]
 )
+EVENTS_DROPPED = Counter(
+    "algotrade_market_events_dropped_total",
+    "Tick and candle events not published because the bus was failing (pub/sub, at most once).",
+    ["feed"],
+)
 CANDLE_LAG = Gauge(
     "algotrade_candle_close_lag_seconds",
     "Seconds between a candle's end and its close by the engine (the last one closed).",

@@ -8,11 +8,13 @@ of any number of accounts. One transaction:
 3. reads what the checks need of every account at once: fills above the last one
    each account model has seen, open orders, recent submission times, halts,
    limits;
-4. inserts the new PENDING rows (one statement), then decides every order in
-   stream order, each account's orders seeing the ones decided before them in
-   the batch as working orders; a paper order is placed in the book here;
-5. stores every decision, passes included (one statement), stages the events in
-   the outbox, and commits.
+4. decides every order in stream order, each account's orders seeing the ones
+   decided before them in the batch as working orders; a paper order is placed in
+   the book here. On PostgreSQL new orders take their ids from the sequence first
+   (one query) and are inserted once, decided; on SQLite they are inserted PENDING
+   (one statement) before deciding, for their ids;
+5. inserts the new orders, stores every decision, passes included (one statement),
+   stages the events in the outbox, and commits.
 
 So a batch costs about ten round trips to the database however many orders it
 holds, with every guarantee of deciding one order at a time: the decision is
@@ -32,7 +34,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, tuple_
+from sqlalchemy import Table, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.accounting import RATE_WINDOW, AccountReader
@@ -331,6 +333,24 @@ class Decider:
         if closing is None:
             return None
         return replace(order, side=closing.side, quantity=closing.quantity, algo_tag=row.algo_tag)
+
+
+async def assign_ids(session: AsyncSession, rows: Sequence[OrderRow]) -> bool:
+    """Give new order rows their ids from the table's sequence, in one round trip.
+
+    With its id known, a row can be decided (placed, announced) before it is stored, and is
+    then inserted once in its decided state instead of inserted PENDING and updated. False
+    where ids come only from an insert (SQLite): the caller inserts the rows first.
+    """
+    if not rows or session.get_bind().dialect.name != "postgresql":
+        return False
+    found = await session.execute(
+        text("SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, :n)"),
+        {"n": len(rows)},
+    )
+    for row, (order_id,) in zip(rows, found.all(), strict=True):
+        row.id = int(order_id)
+    return True
 
 
 async def record_decisions(

@@ -23,7 +23,14 @@ from order_processor.accounting import AccountReader
 from order_processor.booking import Booker
 from order_processor.brokers.base import BrokerAdapter, BrokerRejected, BrokerUnavailable
 from order_processor.config import DEFAULT_OPTIONS, ProcessorOptions
-from order_processor.decisions import Batch, Decider, lock_and_find, read_states, record_decisions
+from order_processor.decisions import (
+    Batch,
+    Decider,
+    assign_ids,
+    lock_and_find,
+    read_states,
+    record_decisions,
+)
 from order_processor.domain.orders import InvalidOrder, Order, validate_order
 from order_processor.domain.paper import (
     OrderAccepted,
@@ -140,9 +147,10 @@ class OrderProcessor:
                 todo = self.decider.accept(intents, accounts, stored, states, batch)
                 new = [r for r in todo if r.id is None]
                 todo += [r for r in rows.values() if r.status == S.PENDING]  # the sweeper's
-                if new:
+                if new and not await assign_ids(session, new):
                     session.add_all(new)
                     await session.flush()
+                    new = []  # stored PENDING already
                 verdicts = []
                 for row in todo:
                     state = states.get(row.broker_account_id)
@@ -161,6 +169,9 @@ class OrderProcessor:
                     verdicts.append((row, decisions, now))
                     outbox.order(row, now)
                     batch.rows.append(row)
+                if new:  # inserted once, as decided
+                    session.add_all(new)
+                    await session.flush()
                 await record_decisions(session, verdicts)
                 await outbox.stage(session, now)
         except BaseException:

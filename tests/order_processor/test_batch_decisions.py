@@ -115,6 +115,42 @@ async def test_round_trips_do_not_grow_with_the_batch(pg_env):
     assert small <= 16
 
 
+async def test_new_orders_are_inserted_once_in_their_decided_state(pg_env):
+    """Ids come from the sequence first, so a new order is stored once, decided (OPEN or
+    DENIED), never inserted PENDING and then updated; its events carry the stored id."""
+    env = pg_env
+    user, account = await env.account()
+    intents = [
+        env.intent(user, account, client_order_id="first", **LIMIT),
+        env.intent(user, account, client_order_id="again", **LIMIT),  # a duplicate: DENIED
+    ]
+    engine = env.sessions.kw["bind"].sync_engine
+    statements: list[tuple[str, object]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append((" ".join(statement.split()), parameters))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert await env.engine.processor.accept_many(intents) == {}
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    order_writes = [
+        (sql, params)
+        for sql, params in statements
+        if sql.startswith(("INSERT INTO orders", "UPDATE orders"))
+    ]
+    assert len(order_writes) == 1 and order_writes[0][0].startswith("INSERT INTO orders")
+    first = await env.order_by_key(user, "first")
+    again = await env.order_by_key(user, "again")
+    assert (first.status, again.status) == ("OPEN", "DENIED")
+    assert "PENDING" not in str(order_writes[0][1])
+    assert again.id > first.id
+    async with env.sessions() as session:
+        verdicts = await RiskDecisionRepository(session, user).for_order(again.id)
+    assert verdicts  # the verdicts point at the ids the orders were stored under
+
+
 async def test_a_failing_batch_is_handled_one_by_one(env, monkeypatch):
     user, account = await env.account()
     async with transaction(env.sessions) as session:

@@ -545,6 +545,19 @@ async def test_distributed_platform_end_to_end_under_faults(postgres_server):
             # -- a minute after the last fault: candles, signals, orders, fills -------------
             final_close = _minute(datetime.now(UTC)) + timedelta(minutes=1)
             await _sleep_until(final_close + timedelta(seconds=GRACE_S))
+
+            async def candles_stored(until: datetime) -> bool:
+                # Closed at ``until`` + grace, written by the tick store's next flush.
+                last = until - timedelta(minutes=1)
+                candles = await _candles(cluster, live_from)
+                return all(any(c.start == last for c in got) for got in candles.values())
+
+            await _wait(
+                "the candles closed at the final close in InfluxDB",
+                lambda: candles_stored(final_close),
+                30,
+                logs,
+            )
             await _wait(
                 "the signals of the first candles closed after the faults",
                 lambda: signals_stored(final_close),

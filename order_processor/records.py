@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import orjson
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from order_processor.domain.closing import Closing, WorkingQuantity
 from order_processor.domain.orders import Order
@@ -105,7 +106,7 @@ def row_from_intent(intent: OrderIntent, digest: str, closing: Closing | None = 
     else:
         assert intent.side is not None and intent.quantity is not None  # the contract's rule
         side, quantity, algo_tag = intent.side, intent.quantity, intent.algo_tag
-    return OrderRow(
+    return new_row(
         user_id=intent.user_id,
         broker_account_id=intent.broker_account_id,
         client_order_id=intent.client_order_id,
@@ -137,6 +138,21 @@ def row_from_intent(intent: OrderIntent, digest: str, closing: Closing | None = 
         reason=None,
         broker_order_id=None,
     )
+
+
+_ROW_MANAGER = manager_of_class(OrderRow)
+
+
+def new_row(**values: Any) -> OrderRow:
+    """A new (transient) order row holding ``values``, as ``OrderRow(**values)`` makes it.
+
+    The values go into the instance's dictionary at once rather than through the mapped
+    attributes one by one (each an instrumented call): a row is made for every order, and
+    an insert reads the values from that dictionary either way.
+    """
+    row: OrderRow = _ROW_MANAGER.new_instance()
+    row.__dict__.update(values)
+    return row
 
 
 _DOMAIN_COLUMNS = {

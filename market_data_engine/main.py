@@ -1,7 +1,9 @@
 """``algotrade serve market-data``: the market data engine as its own process.
 
 Closed candles are handed to the strategy workers as Celery tasks (by name, one
-per shard of symbols) on the Redis broker.
+per shard of symbols) on the Redis broker. Each task is recorded in the evaluation
+ledger before it is sent, and a sweeper sends again those that never finished
+(``shared.task_ledger``, ``market_data_engine.redispatch``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from celery import Celery
 from market_data_engine.backfill import warm_candle_cache
 from market_data_engine.candles.engine import ClosedCandles
 from market_data_engine.factory import build_service
+from market_data_engine.redispatch import Redispatcher
 from market_data_engine.status import MarketStatusPublisher
 from shared.bus import create_event_bus
 from shared.candle_cache import candle_cache_from_settings
@@ -26,6 +29,7 @@ from shared.market_status import exchanges_of
 from shared.probe_server import ProbeServer, tickstore_sampler
 from shared.readiness import bus_checks, redis_url_check, tickstore_checks
 from shared.runtime import Runtime, freeze_startup_heap
+from shared.task_ledger import ledger_from_settings
 from shared.tasks import broker_url, dispatch_candles
 from shared.tickstore import tickstore_from_settings
 
@@ -69,10 +73,15 @@ async def _serve(settings: Settings) -> None:
         clock=SystemClock(),
     )
     sender = Celery("market_data_engine", broker=broker_url(settings), set_as_current=False)
+    ledger = ledger_from_settings(settings)
+    redispatcher = Redispatcher(sender, ledger, every=settings.evaluation_redispatch_every_seconds)
 
     async def to_workers(candles: ClosedCandles) -> None:
         # When they closed travels with the task: a worker skips candles delivered too late.
-        await asyncio.to_thread(dispatch_candles, sender, candles, closed_at=candles.closed_at)
+        # Recorded in the ledger before it is sent: a task a worker loses is sent again.
+        await asyncio.to_thread(
+            dispatch_candles, sender, candles, closed_at=candles.closed_at, ledger=ledger
+        )
 
     service = await build_service(runtime, on_candles=to_workers)
     try:  # strategy windows are read from the cache: give it the stored history
@@ -82,6 +91,7 @@ async def _serve(settings: Settings) -> None:
             "filling the candle cache from the tick store failed (it fills as they close)"
         )
     await service.start()
+    redispatcher.start()
     catalog = await asyncio.to_thread(load_catalog)
     status = MarketStatusPublisher(runtime.bus, runtime.clock, exchanges_of(catalog))
     await status.start()
@@ -97,6 +107,8 @@ async def _serve(settings: Settings) -> None:
         await probe.stop()
     await status.stop()
     await service.stop()
+    await redispatcher.stop()
+    ledger.redis.close()
     await runtime.tickstore.close()
     await runtime.bus.close()
     await engine.dispose()

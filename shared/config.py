@@ -180,6 +180,14 @@ class Settings(BaseSettings):
     # Strategies act on a candle only this many bars of its timeframe after its close at
     # most; an older one (a task delivered again late) is recorded as skipped.
     strategy_max_candle_age_bars: float = Field(1.0, gt=0)
+    # Distributed profile: the evaluation ledger (docs/operations.md). An evaluation task
+    # not finished this long after it was sent (lost by a worker killed as it took it) is
+    # sent again by the market data engine, the delay doubling after each send, at most
+    # MAX_ATTEMPTS times (then given up, logged at ERROR); the engine looks for due tasks
+    # every EVERY_SECONDS.
+    evaluation_redispatch_after_seconds: float = Field(20.0, gt=0)
+    evaluation_redispatch_max_attempts: int = Field(5, ge=0, le=20)
+    evaluation_redispatch_every_seconds: float = Field(5.0, gt=0)
     # Backtests (docs/backtesting.md): per-user limits on the REST runs.
     backtest_max_concurrent: int = Field(2, ge=1, le=100)
     backtest_max_bars: int = Field(2_000_000, ge=1_000)

@@ -416,6 +416,13 @@ CHANNEL_MARKET_STATUS = "md:status"  # MarketStatusMsg when an exchange opens or
 TASK_EVALUATE_CANDLES = "strategy_workers.evaluate_candles"
 TASK_RUN_BACKTEST = "analytics_service.run_backtest"
 
+# Keys (Redis): the ledger of evaluation tasks sent and not yet finished (shared/task_ledger.py),
+# on the Celery broker's Redis. A hash (task id -> the task as JSON) and a sorted set (task id
+# by when it is due to be sent again, Unix seconds). The braces are a Redis Cluster hash tag
+# (literal, not a format field): both keys live in one slot, so they change together.
+EVALUATION_LEDGER = "tasks:evaluations:{ledger}"
+EVALUATION_LEDGER_DUE = "tasks:evaluations:{ledger}:due"
+
 
 def user_channel(user_id: int) -> str:
     return CHANNEL_USER.format(user_id=user_id)

@@ -111,6 +111,22 @@ TASK_FAILURES = Counter(
 SIGNALS = Counter(
     "algotrade_signals_total", "Strategy signals that became order intents.", ["action"]
 )
+TASKS_RESENT = Counter(
+    "algotrade_tasks_resent_total",
+    "Tasks the task ledger sent again because they did not finish in time, by task name.",
+    ["task"],
+)
+TASKS_GIVEN_UP = Counter(
+    "algotrade_tasks_given_up_total",
+    "Tasks the task ledger stopped sending again after its last attempt (never finished).",
+    ["task"],
+)
+TASK_LEDGER_SIZE = Gauge(
+    "algotrade_task_ledger_size",
+    "Tasks sent and not yet finished, held by the task ledger (sampled by its sweeper).",
+    ["task"],
+    multiprocess_mode="max",
+)
 
 # -- orders ------------------------------------------------------------------------
 ORDER_TRANSITIONS = Counter(

@@ -10,6 +10,18 @@ is idempotent (signals are stored once by ``signal_id``; intents carry a
 deterministic ``client_order_id``), so running it twice is harmless; and a task
 that arrives too long after its candles closed (``closed_at``) records them as
 skipped instead of trading on them late.
+
+The evaluation ledger (``shared.task_ledger``) makes every task the market data engine
+sent run at least once, including one lost by a worker killed between taking it off the
+queue and recording it as unacknowledged (Celery's Redis transport does those in two
+steps, and the visibility timeout cannot bring such a task back). The engine records each
+task under its task id before sending it; this task, when it starts, moves its record's due
+time ``STRATEGY_TASK_TIMEOUT`` ahead (and, before a retry, past the retry's countdown), and
+removes the record once the task is finished: evaluated, skipped as stale, dropped as
+malformed, or out of retries. A record still held when it falls due is sent again by the
+engine's sweeper with the same task id and ``closed_at`` (docs/operations.md). The ledger is
+on the broker's Redis; a worker that cannot reach it logs a WARNING and evaluates anyway
+(the record then stays and its task runs once more, harmlessly).
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from pydantic import ValidationError
 from shared import metrics
 from shared.config import Settings, get_settings
 from shared.contracts import TASK_EVALUATE_CANDLES, CandleMsg
+from shared.task_ledger import EvaluationLedger, ledger_from_settings
 from shared.tasks import broker_url
 from strategy_workers.options import WorkerOptions
 from strategy_workers.worker import close_runtime, runtime_for
@@ -60,6 +73,7 @@ def create_celery_app(
         # Carried by the app, so its tasks build their clients from these, not from globals.
         algotrade_settings=settings,
         algotrade_worker_options=options,
+        algotrade_ledger=ledger_from_settings(settings),
     )
     app.conf.update(overrides)
     app.task(
@@ -78,16 +92,21 @@ def evaluate_candles(
     """Evaluate one shard of closed candles; retried with back-off when a dependency fails.
 
     ``closed_at`` (ISO 8601) is when the candles closed; a retry keeps it, so a task
-    retried or delivered again too late skips its candles.
+    retried or delivered again too late skips its candles. The task's record in the
+    evaluation ledger is held while it runs and removed once it is finished.
     """
+    conf = task.app.conf
+    ledger: EvaluationLedger | None = conf.get("algotrade_ledger")
+    timeout = conf["algotrade_worker_options"].task_timeout if ledger is not None else 0.0
+    _hold(ledger, task, timeout)
     try:
         burst = [CandleMsg.model_validate(c) for c in candles]
     except ValidationError:
         # A payload that can never parse is dropped, not retried forever.
         log.exception("dropping an evaluation task with malformed candles")
+        _finish(ledger, task)
         return {"candles": 0}
     closed = _closed_at(closed_at)
-    conf = task.app.conf
     started = time.perf_counter()
     if closed is not None:
         delay = (datetime.now(UTC) - closed).total_seconds()
@@ -98,10 +117,16 @@ def evaluate_candles(
     except Exception as exc:
         metrics.TASK_FAILURES.labels(TASK_EVALUATE_CANDLES).inc()
         retries = task.request.retries or 0
+        countdown = min(30, 2**retries)
         log.warning("evaluation of %d candles failed (try %d): %r", len(burst), retries + 1, exc)
-        raise task.retry(exc=exc, countdown=min(30, 2**retries)) from exc
+        if task.max_retries is not None and retries >= task.max_retries:
+            _finish(ledger, task)  # Celery gives up on it: so does the ledger
+        else:
+            _hold(ledger, task, countdown + timeout)
+        raise task.retry(exc=exc, countdown=countdown) from exc
     finally:
         metrics.TASK_LATENCY.labels(TASK_EVALUATE_CANDLES).observe(time.perf_counter() - started)
+    _finish(ledger, task)
     for signal in outcome.signals:
         metrics.SIGNALS.labels(signal.action.value).inc()
     return {
@@ -112,6 +137,31 @@ def evaluate_candles(
         "stale": outcome.stale,
         "skipped": len(outcome.skipped),
     }
+
+
+def _hold(ledger: EvaluationLedger | None, task: Task, seconds: float) -> None:
+    """Keep the ledger from sending the task again for ``seconds`` (it is running)."""
+    if ledger is None or not task.request.id:
+        return
+    try:
+        ledger.started(task.request.id, seconds)
+    except Exception as exc:
+        log.warning("holding evaluation task %s in the ledger failed: %r", task.request.id, exc)
+
+
+def _finish(ledger: EvaluationLedger | None, task: Task) -> None:
+    """The task is done with: the ledger forgets it (else it is sent again, harmlessly)."""
+    if ledger is None or not task.request.id:
+        return
+    try:
+        ledger.finished(task.request.id)
+    except Exception as exc:
+        log.warning(
+            "removing finished evaluation task %s from the ledger failed (it will run once "
+            "more): %r",
+            task.request.id,
+            exc,
+        )
 
 
 def _closed_at(value: str | None) -> datetime | None:

@@ -1,5 +1,6 @@
 """Real Celery worker processes on a real Redis broker and PostgreSQL: a worker SIGKILLed in the
-middle of a batch loses no evaluation and duplicates no intent."""
+middle of a batch loses no evaluation and duplicates no intent; a task lost before the broker
+noted it as taken is sent again from the evaluation ledger."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ import redis
 from sqlalchemy import select
 
 from algotrade.migrate import upgrade
+from market_data_engine.redispatch import Redispatcher
 from shared.bus.codec import decode
 from shared.config import Settings
 from shared.contracts import ORDER_STREAMS, CandleMsg, OrderIntent, Timeframe
 from shared.db import create_engine, create_sessionmaker
 from shared.models import BrokerAccount, SignalRecord, StrategySubscription, User
 from shared.redis_client import create_redis
+from shared.task_ledger import EvaluationLedger
 from shared.tasks import dispatch_candles, shard_candles
 from strategy_workers.celery_app import create_celery_app
 from strategy_workers.evaluation import Evaluator
@@ -270,3 +273,92 @@ def test_a_task_arriving_more_than_a_bar_after_its_candles_closed_trades_nothing
     assert late_ids and fresh_ids  # both bars would trade
     assert not late_ids & set(stored)
     assert fresh_ids <= set(stored)
+
+
+def ledger_of(redis_server: RedisServer, redispatch_after: float) -> EvaluationLedger:
+    client = redis.Redis(host=redis_server.host, port=redis_server.port, decode_responses=True)
+    return EvaluationLedger(client, redispatch_after=redispatch_after, max_attempts=3)
+
+
+def signals_of(world: dict, candles: list[CandleMsg]) -> set[str]:
+    windows = HistoryWindows(*(CandleWindow.from_candles(c) for c in world["candles"].values()))
+    return {s.signal_id for s in Evaluator(windows).evaluate(candles, world["specs"]).signals}
+
+
+def test_a_task_lost_before_the_broker_noted_it_taken_is_sent_again_and_evaluated(
+    world, redis_server
+):
+    settings, client = world["settings"], world["redis"]
+    sender = create_celery_app(settings, WorkerOptions(_env_file=None))
+    ledger = ledger_of(redis_server, redispatch_after=1.0)
+    fresh = [world["candles"][s][BARS - 1] for s in SYMBOLS]
+    want = signals_of(world, fresh)
+    sent = dispatch_candles(sender, fresh, shards=SHARDS, ledger=ledger)
+    # What a worker killed between BRPOP and noting the task in "unacked" leaves behind: the
+    # messages are gone from the queue and nowhere else in the broker.
+    lost = client.delete("strategy_workers")
+    proc = worker(settings, redis_server)
+    proc.start()
+
+    async def sweep_until_evaluated() -> tuple[bool, int]:
+        redispatcher = Redispatcher(sender, ledger, every=0.2)
+        redispatcher.start()
+        try:
+            deadline = time.monotonic() + 45
+            while time.monotonic() < deadline:
+                stored = set(await asyncio.to_thread(stored_signal_ids, settings))
+                if want <= stored and ledger.size() == 0:
+                    return True, redispatcher.sent
+                await asyncio.sleep(0.25)
+            return False, redispatcher.sent
+        finally:
+            await redispatcher.stop()
+
+    try:
+        done, resent = asyncio.run(sweep_until_evaluated())
+    finally:
+        proc.cleanup()
+        sender.close()
+        ledger.redis.close()
+
+    assert lost == 1 and sent > 1 and want
+    assert done, proc.log_tail(200)
+    # Every lost task sent again (more than once if the worker was still starting) and
+    # forgotten once evaluated.
+    assert resent >= sent
+    assert want == set(stored_signal_ids(settings))
+
+
+def test_the_worker_forgets_a_task_once_evaluated_or_skipped_as_stale(world, redis_server):
+    settings, client = world["settings"], world["redis"]
+    sender = create_celery_app(settings, WorkerOptions(_env_file=None))
+    ledger = ledger_of(redis_server, redispatch_after=600.0)  # never due in this test
+    late = [world["candles"][s][BARS - 2] for s in SYMBOLS]
+    fresh = [world["candles"][s][BARS - 1] for s in SYMBOLS]
+    closed_late = datetime.now(UTC) - timedelta(minutes=6)
+    sent = dispatch_candles(sender, late, closed_at=closed_late, ledger=ledger)
+    sent += dispatch_candles(sender, fresh, ledger=ledger)
+    recorded = ledger.size()
+    proc = worker(settings, redis_server)
+    proc.start()
+    try:
+        drained = wait_for(
+            lambda: (
+                client.llen("strategy_workers") == 0
+                and client.hlen("unacked") == 0
+                and ledger.size() == 0
+            ),
+            timeout=45,
+            every=0.25,
+        )
+        log = proc.log_tail(200)
+    finally:
+        proc.cleanup()
+        sender.close()
+        ledger.redis.close()
+
+    assert recorded == sent > 2
+    assert drained, log
+    stored = set(stored_signal_ids(settings))
+    assert signals_of(world, fresh) <= stored  # evaluated
+    assert not signals_of(world, late) & stored  # skipped as stale

@@ -24,7 +24,10 @@ def _task() -> SimpleNamespace:
 
     conf = {"algotrade_settings": None, "algotrade_worker_options": None}
     return SimpleNamespace(
-        app=SimpleNamespace(conf=conf), request=SimpleNamespace(retries=0), retry=retry
+        app=SimpleNamespace(conf=conf),
+        request=SimpleNamespace(retries=0),
+        max_retries=8,
+        retry=retry,
     )
 
 

@@ -16,8 +16,9 @@ sent run at least once, including one lost by a worker killed between taking it 
 queue and recording it as unacknowledged (Celery's Redis transport does those in two
 steps, and the visibility timeout cannot bring such a task back). The engine records each
 task under its task id before sending it; this task, when it starts, moves its record's due
-time ``STRATEGY_TASK_TIMEOUT`` ahead (and, before a retry, past the retry's countdown), and
-removes the record once the task is finished: evaluated, skipped as stale, dropped as
+time one re-send delay ahead and renews that while it runs (a killed worker's task is so
+sent again about 20 s later; before a retry, past the retry's countdown too), and removes
+the record once the task is finished: evaluated, skipped as stale, dropped as
 malformed, or out of retries. A record still held when it falls due is sent again by the
 engine's sweeper with the same task id and ``closed_at`` (docs/operations.md). The ledger is
 on the broker's Redis; a worker that cannot reach it logs a WARNING and evaluates anyway
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +84,7 @@ def create_celery_app(
         max_retries=options.max_retries,
         acks_late=True,
         reject_on_worker_lost=True,
+        shared=False,  # this app's own options, not those of another app made in the process
     )(evaluate_candles)
     return app
 
@@ -97,8 +100,8 @@ def evaluate_candles(
     """
     conf = task.app.conf
     ledger: EvaluationLedger | None = conf.get("algotrade_ledger")
-    timeout = conf["algotrade_worker_options"].task_timeout if ledger is not None else 0.0
-    _hold(ledger, task, timeout)
+    span = ledger.redispatch_after if ledger is not None else 0.0
+    _hold(ledger, task, span)
     try:
         burst = [CandleMsg.model_validate(c) for c in candles]
     except ValidationError:
@@ -113,7 +116,8 @@ def evaluate_candles(
         metrics.TASK_DELAY.labels(TASK_EVALUATE_CANDLES).observe(max(delay, 0.0))
     try:
         runtime = runtime_for(conf["algotrade_settings"], conf["algotrade_worker_options"])
-        outcome = runtime.evaluate(burst, closed)
+        with _Lease(ledger, task, span):
+            outcome = runtime.evaluate(burst, closed)
     except Exception as exc:
         metrics.TASK_FAILURES.labels(TASK_EVALUATE_CANDLES).inc()
         retries = task.request.retries or 0
@@ -122,7 +126,7 @@ def evaluate_candles(
         if task.max_retries is not None and retries >= task.max_retries:
             _finish(ledger, task)  # Celery gives up on it: so does the ledger
         else:
-            _hold(ledger, task, countdown + timeout)
+            _hold(ledger, task, countdown + span)
         raise task.retry(exc=exc, countdown=countdown) from exc
     finally:
         metrics.TASK_LATENCY.labels(TASK_EVALUATE_CANDLES).observe(time.perf_counter() - started)
@@ -147,6 +151,45 @@ def _hold(ledger: EvaluationLedger | None, task: Task, seconds: float) -> None:
         ledger.started(task.request.id, seconds)
     except Exception as exc:
         log.warning("holding evaluation task %s in the ledger failed: %r", task.request.id, exc)
+
+
+class _Lease:
+    """Holds a running task's record ``span`` seconds ahead, renewed every quarter span.
+
+    A worker killed mid-task stops renewing, so its task is sent again about one span
+    later (20 s by default), soon enough for a 1m candle to be evaluated rather than
+    skipped as stale; the broker's visibility timeout alone takes minutes. A task that
+    runs long is renewed, not sent again while it runs.
+    """
+
+    def __init__(self, ledger: EvaluationLedger | None, task: Task, span: float) -> None:
+        self.ledger, self.span = ledger, span
+        self.task_id: str | None = task.request.id  # the request is this thread's own
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Lease:
+        if self.ledger is not None and self.task_id and self.span > 0:
+            self._thread = threading.Thread(
+                target=self._renew, name="evaluation-lease", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def _renew(self) -> None:
+        assert self.ledger is not None and self.task_id is not None
+        while not self._stop.wait(self.span / 4):
+            try:
+                self.ledger.started(self.task_id, self.span)
+            except Exception as exc:
+                log.warning(
+                    "renewing evaluation task %s in the ledger failed: %r", self.task_id, exc
+                )
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
 def _finish(ledger: EvaluationLedger | None, task: Task) -> None:

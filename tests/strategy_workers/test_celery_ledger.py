@@ -87,7 +87,7 @@ def test_a_task_out_of_retries_leaves_the_ledger(app, client, monkeypatch):
     assert ledger.get("failing") is None and ledger.size() == 0
 
 
-def test_a_task_that_will_retry_is_held_past_its_countdown_and_timeout(app, client, monkeypatch):
+def test_a_task_that_will_retry_is_held_past_its_countdown_and_a_span(app, client, monkeypatch):
     ledger = record(client, "retrying", payload())
     held: list[float | None] = []
 
@@ -106,5 +106,37 @@ def test_a_task_that_will_retry_is_held_past_its_countdown_and_timeout(app, clie
     task.apply(args=[payload()], kwargs={"closed_at": CLOSED.isoformat()}, task_id="retrying")
 
     [due] = held
-    assert due is not None and due >= started + TIMEOUT + 1  # countdown 1 s on the first try
+    span = app.conf["algotrade_ledger"].redispatch_after
+    assert due is not None and due >= started + span + 1  # countdown 1 s on the first try
     assert ledger.get("retrying") is not None
+
+
+def test_a_running_task_renews_its_hold_and_stops_when_it_ends(app, client, monkeypatch):
+    """Held a short span at a time, renewed while it runs: a worker killed mid-task stops
+    renewing, and its task falls due about one span later (not after the task timeout)."""
+    span = 0.4
+    ledger = EvaluationLedger(client, redispatch_after=span)
+    ledger.record([LedgerEntry("slow", payload(), CLOSED.isoformat(), "strategy_workers")])
+    app.conf["algotrade_ledger"] = ledger
+    seen: list[float] = []
+
+    class Slow:
+        def evaluate(self, burst, closed):
+            for _ in range(8):  # 1.2 s, three spans
+                time.sleep(0.15)
+                seen.append(float(client.zscore(EVALUATION_LEDGER_DUE, "slow")))
+            raise ConnectionError("stop here: the record stays for the check below")
+
+    monkeypatch.setattr(celery_app, "runtime_for", lambda settings, options: Slow())
+    task = app.tasks[TASK_EVALUATE_CANDLES]
+    monkeypatch.setattr(task, "retry", lambda *a, **k: RuntimeError("no retry in this test"))
+    started = time.time()
+
+    task.apply(args=[payload()], kwargs={"closed_at": CLOSED.isoformat()}, task_id="slow")
+    ended = time.time()
+
+    assert seen[-1] > started + 1.0 + span / 2  # renewed during the run
+    due = ledger.due_at("slow")
+    assert due is not None and due <= ended + 1 + span + 0.2  # the retry's hold, no renewal
+    time.sleep(span)
+    assert ledger.due_at("slow") == due  # nothing renews it once the task has ended

@@ -48,6 +48,8 @@ from strategy_workers.worker import close_runtime, runtime_for
 
 log = logging.getLogger(__name__)
 
+UNACKED_MUTEX_EXPIRE = 30  # seconds
+
 
 def create_celery_app(
     settings: Settings | None = None, options: WorkerOptions | None = None, **overrides: Any
@@ -69,6 +71,10 @@ def create_celery_app(
         broker_transport_options={
             "visibility_timeout": options.visibility_timeout,
             "unacked_restore_interval": options.restore_interval,
+            # The lock a worker takes while it restores abandoned tasks (milliseconds of
+            # work). Held by a worker killed meanwhile, it blocks every restore until it
+            # expires: 30 s, not kombu's 5 minutes.
+            "unacked_mutex_expire": UNACKED_MUTEX_EXPIRE,
         },
         worker_hijack_root_logger=False,
         enable_utc=True,

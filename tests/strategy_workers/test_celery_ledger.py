@@ -140,3 +140,15 @@ def test_a_running_task_renews_its_hold_and_stops_when_it_ends(app, client, monk
     assert due is not None and due <= ended + 1 + span + 0.2  # the retry's hold, no renewal
     time.sleep(span)
     assert ledger.due_at("slow") == due  # nothing renews it once the task has ended
+
+
+def test_the_restore_lock_of_a_killed_worker_expires_in_seconds(app):
+    """kombu's lock around restoring abandoned tasks lives 5 minutes by default; a worker
+    killed while holding it would stop every restore for that long."""
+    options = app.conf.broker_transport_options
+    assert options["unacked_mutex_expire"] == celery_app.UNACKED_MUTEX_EXPIRE <= 30
+    channel = app.connection_for_write().default_channel
+    try:
+        assert channel.unacked_mutex_expire == celery_app.UNACKED_MUTEX_EXPIRE
+    finally:
+        channel.connection.client.release()

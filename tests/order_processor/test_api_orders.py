@@ -305,7 +305,7 @@ async def test_cancel_all_cancels_open_orders_of_the_symbol_only(tapi):
     r = await tapi.client.post(f"{R}/orders/cancel-all?symbol=SOLUSDT", headers=trader.headers)
 
     assert r.json()["count"] == 1
-    assert (await _get(tapi, trader, sol["id"]))["status"] == "CANCELLED"
+    assert await tapi.status_of(trader, sol["id"], "CANCELLED") == "CANCELLED"
     assert (await _get(tapi, trader, eth.json()["id"]))["status"] == "OPEN"
 
 

@@ -52,7 +52,7 @@ async def test_panic_button_cancels_working_orders(tapi):
 
     assert r.status_code == 200
     assert r.json()["halted"] is True
-    assert await _status(tapi, trader, order_id) == "CANCELLED"
+    assert await tapi.status_of(trader, order_id, "CANCELLED") == "CANCELLED"
 
 
 async def test_halted_user_cannot_open_new_exposure(tapi):

@@ -152,6 +152,17 @@ class TradingApi:
         async with transaction(self.ctx.sessions) as session:
             await session.merge(UserRiskLimits(user_id=user_id, limits=limits))
 
+    async def status_of(self, trader: Any, order_id: int, want: str, timeout: float = 10.0) -> str:
+        """The order's status once it is ``want`` (or whatever it is after ``timeout``):
+        cancels go to the processor after the request has answered."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            r = await self.client.get(f"{R}/orders/{order_id}", headers=trader.headers)
+            status = str(r.json()["status"])
+            if status == want or asyncio.get_running_loop().time() > deadline:
+                return status
+            await asyncio.sleep(0.02)
+
     async def settle(self) -> None:
         """Let the engine's loops run what is queued."""
         for _ in range(5):

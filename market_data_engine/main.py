@@ -30,7 +30,7 @@ from shared.probe_server import ProbeServer, tickstore_sampler
 from shared.readiness import bus_checks, redis_url_check, tickstore_checks
 from shared.runtime import Runtime, freeze_startup_heap
 from shared.task_ledger import ledger_from_settings
-from shared.tasks import broker_url, dispatch_candles
+from shared.tasks import TaskRouting, broker_url, dispatch_candles
 from shared.tickstore import tickstore_from_settings
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,19 @@ async def _serve(settings: Settings) -> None:
     ledger = ledger_from_settings(settings)
     redispatcher = Redispatcher(sender, ledger, every=settings.evaluation_redispatch_every_seconds)
 
+    routing = TaskRouting()  # the queue and shards the strategy workers are set up with
+
     async def to_workers(candles: ClosedCandles) -> None:
         # When they closed travels with the task: a worker skips candles delivered too late.
         # Recorded in the ledger before it is sent: a task a worker loses is sent again.
         await asyncio.to_thread(
-            dispatch_candles, sender, candles, closed_at=candles.closed_at, ledger=ledger
+            dispatch_candles,
+            sender,
+            candles,
+            routing.shards,
+            queue=routing.queue,
+            closed_at=candles.closed_at,
+            ledger=ledger,
         )
 
     service = await build_service(runtime, on_candles=to_workers)

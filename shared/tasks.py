@@ -19,6 +19,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from shared import metrics
 from shared.config import Settings
 from shared.contracts import TASK_EVALUATE_CANDLES, CandleMsg
@@ -28,6 +31,19 @@ log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = "strategy_workers"
 DEFAULT_SHARDS = 8
+
+
+class TaskRouting(BaseSettings):
+    """Where the sender puts evaluation tasks, from the variables the strategy workers read
+    too (``ALGOTRADE_STRATEGY_QUEUE``, ``ALGOTRADE_STRATEGY_SHARDS``): a queue renamed for the
+    workers is the queue the market data engine sends to."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALGOTRADE_STRATEGY_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    shards: int = Field(DEFAULT_SHARDS, ge=1, le=1024)
+    queue: str = DEFAULT_QUEUE
 
 
 class TaskSender(Protocol):

@@ -84,6 +84,9 @@ def test_served_engine_records_evaluation_tasks_and_sends_unfinished_ones_again(
         "ALGOTRADE_EVALUATION_REDISPATCH_AFTER_SECONDS": "1",
         "ALGOTRADE_EVALUATION_REDISPATCH_MAX_ATTEMPTS": "1",
         "ALGOTRADE_EVALUATION_REDISPATCH_EVERY_SECONDS": "0.2",
+        # The queue the strategy workers are told to read is where the tasks go.
+        "ALGOTRADE_STRATEGY_QUEUE": "evaluations",
+        "ALGOTRADE_STRATEGY_SHARDS": "2",
     }
     proc = ProcessServer(
         [sys.executable, "-m", "algotrade.cli", "serve", "market-data"],
@@ -95,7 +98,7 @@ def test_served_engine_records_evaluation_tasks_and_sends_unfinished_ones_again(
     recorded: set[str] = set()
 
     def sent_ids() -> list[str]:
-        return [json.loads(m)["headers"]["id"] for m in client.lrange("strategy_workers", 0, -1)]
+        return [json.loads(m)["headers"]["id"] for m in client.lrange("evaluations", 0, -1)]
 
     def settled() -> bool:
         """Every task recorded, sent twice under its id (sent, sent again), and given up."""

@@ -1,7 +1,8 @@
 """``algotrade backtest`` and ``algotrade sweep``: a strategy over history, from a terminal.
 
 Candles come from a CSV or Parquet file (``--data``) or from the platform's store
-(``--from``/``--to``). The run uses the live strategy, sizing, exit rule, risk chain (with
+(``--from``/``--to``); a run starting at ``--from`` reads the bars before it as the
+strategy's warm-up. The run uses the live strategy, sizing, exit rule, risk chain (with
 ``--risk default``) and paper fill model; see docs/backtesting.md for the conventions.
 """
 
@@ -9,40 +10,36 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
-from datetime import UTC, date, datetime, time
-from enum import StrEnum
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from algotrade._backtest_inputs import (
+    FillOption,
+    RiskOption,
+    build_request,
+    fine_bars,
+    pairs,
+    symbol_data,
+    walk_spec,
+)
 from algotrade._typer import Command, typer_app
-from algotrade.console import EXIT_BAD_INPUT, console, fail, print_table, run
+from algotrade.console import EXIT_BAD_INPUT, console, fail, print_table
 from shared.contracts import Product, Timeframe
 from shared.errors import DomainError
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from algotrade.context import CliContext
-    from analytics_service.backtest import BacktestRequest, Bars
-    from analytics_service.backtest.walkforward import WalkForwardSpec
+    from analytics_service.backtest import BacktestRequest
+    from analytics_service.backtest.engine import BacktestRun
+    from analytics_service.backtest.portfolio import SymbolData
+    from analytics_service.backtest.sweep import SweepPoint
+    from analytics_service.backtest.walkforward import FoldResult, WalkForwardSpec
 
 app = typer_app()
-
-STORE_LIMIT = 5_000_000
-
-
-class FillOption(StrEnum):
-    NEXT_OPEN = "next-open"
-    CLOSE = "close"
-
-
-class RiskOption(StrEnum):
-    DEFAULT = "default"
-    OFF = "off"
-
 
 Strategy = Annotated[str, typer.Argument(metavar="STRATEGY", help="A catalog strategy name.")]
 Symbol = Annotated[str, typer.Option("--symbol", metavar="SYMBOL", help="The instrument.")]
@@ -70,8 +67,13 @@ DataFiles = Annotated[
         "one per --symbol, in the same order.",
     ),
 ]
-From = Annotated[str | None, typer.Option("--from", metavar="DATE", help="Start (store).")]
-To = Annotated[str | None, typer.Option("--to", metavar="DATE", help="End, exclusive (store).")]
+From = Annotated[
+    str | None,
+    typer.Option(
+        "--from", metavar="DATE", help="Start (store; with --data, earlier bars are warm-up)."
+    ),
+]
+To = Annotated[str | None, typer.Option("--to", metavar="DATE", help="End, exclusive.")]
 Params = Annotated[
     list[str] | None,
     typer.Option("--param", metavar="NAME=VALUE", help="A strategy parameter (repeatable)."),
@@ -136,157 +138,9 @@ Anchored = Annotated[
 ProductOpt = Annotated[Product, typer.Option("--product", help="MIS (intraday) or CNC.")]
 
 
-def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            fail(f"{what} {item!r} is not NAME=VALUE", code="bad_option")
-        out[name.strip()] = value.strip()
-    return out
-
-
-def _moment(text: str, option: str) -> datetime:
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(0), UTC)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text!r} is not an ISO-8601 date or time", code="bad_option")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _request(
-    strategy: str,
-    symbol: str,
-    timeframe: Timeframe,
-    params: list[str] | None,
-    capital: str,
-    quantity: str | None,
-    sizing: str,
-    sizing_params: list[str] | None,
-    long_only: bool,
-    no_costs: bool,
-    fill: FillOption,
-    slippage_bps: str,
-    slippage_ticks: int,
-    stops: bool,
-    risk: RiskOption,
-    product: Product,
-) -> BacktestRequest:
-    from pydantic import ValidationError
-
-    from algotrade.console import validation_message
-    from analytics_service.backtest import BacktestRequest, BacktestSettings, Direction, FillAt
-    from order_processor.domain.risk import RiskLimits
-
-    sizing_values: dict[str, Any] = _pairs(sizing_params, "--sizing-param")
-    if quantity is not None:
-        sizing, sizing_values = "fixed_quantity", {"quantity": quantity}
-    try:
-        return BacktestRequest(
-            strategy=strategy,
-            params=_pairs(params, "--param"),
-            symbol=symbol,
-            timeframe=timeframe,
-            settings=BacktestSettings(
-                capital=capital,
-                sizing_method=sizing,
-                sizing_params=sizing_values,
-                fill=FillAt.CLOSE if fill is FillOption.CLOSE else FillAt.NEXT_OPEN,
-                slippage_bps=slippage_bps,
-                slippage_ticks=slippage_ticks,
-                charges=not no_costs,
-                direction=Direction.LONG_ONLY if long_only else Direction.LONG_SHORT,
-                stops=stops,
-                product=product,
-                risk=RiskLimits(disabled_checks=frozenset({"market_hours", "order_rate"}))
-                if risk is RiskOption.DEFAULT
-                else None,
-            ),
-        )
-    except ValidationError as exc:
-        fail(validation_message(exc), code="validation_error")
-    except DomainError as exc:
-        fail(exc.message, code=exc.code)
-
-
-def _bars(
-    ctx: typer.Context,
-    request: BacktestRequest,
-    data: Path | None,
-    start: str | None,
-    end: str | None,
-) -> Bars:
-    from analytics_service.backtest import bars_from_candles, load_bars
-
-    if (data is None) == (start is None and end is None):
-        fail("give either --data FILE or --from DATE --to DATE", code="bad_option")
-    if data is not None:
-        try:
-            return load_bars(data, request.symbol, request.timeframe)
-        except DomainError as exc:
-            fail(f"{data}: {exc.message}", code=exc.code)
-    if start is None or end is None:
-        fail("--from and --to go together", code="bad_option")
-    lo, hi = _moment(start, "--from"), _moment(end, "--to")
-    if hi <= lo:
-        fail("--to must be after --from", code="bad_option")
-
-    async def work(cli: CliContext) -> Bars:
-        candles = await cli.tickstore.query_candles(
-            request.symbol, request.timeframe, lo, hi, limit=STORE_LIMIT
-        )
-        return bars_from_candles(request.symbol, request.timeframe, candles)
-
-    return run(ctx, work, as_json=False)
-
-
-def _fine(
-    ctx: typer.Context,
-    request: BacktestRequest,
-    path: Path | None,
-    timeframe: Timeframe,
-    start: str | None,
-    end: str | None,
-) -> Bars | None:
-    """Finer candles to replay inside bars: the file given, or the store's 1m candles over
-    the range when there are any (only with stops: nothing else happens inside a bar)."""
-    from analytics_service.backtest import bars_from_candles, load_bars
-
-    if path is not None:
-        try:
-            return load_bars(path, request.symbol, timeframe)
-        except DomainError as exc:
-            fail(f"{path}: {exc.message}", code=exc.code)
-    if not request.settings.stops or request.timeframe is Timeframe.M1 or start is None:
-        return None
-    lo, hi = _moment(start, "--from"), _moment(end or start, "--to")
-
-    async def work(cli: CliContext) -> Bars | None:
-        candles = await cli.tickstore.query_candles(
-            request.symbol, Timeframe.M1, lo, hi, limit=STORE_LIMIT
-        )
-        return bars_from_candles(request.symbol, Timeframe.M1, candles) if candles else None
-
-    return run(ctx, work, as_json=False)
-
-
-def _walk_spec(folds: int | None, fraction: float | None, anchored: bool) -> WalkForwardSpec | None:
-    from analytics_service.backtest.walkforward import WalkForwardSpec
-
-    if folds is None and fraction is None:
-        if anchored:
-            fail("--anchored goes with --walk-forward or --out-of-sample", code="bad_option")
-        return None
-    try:
-        return WalkForwardSpec(
-            folds=folds or 1,
-            out_of_sample=fraction if fraction is not None else 0.25,
-            anchored=anchored,
-        )
-    except DomainError as exc:
-        fail(exc.message, code=exc.code)
+HtmlOut = Annotated[
+    Path | None, typer.Option("--html", metavar="OUT", help="Write an offline HTML report.")
+]
 
 
 def _print_folds(report: dict[str, Any], rank_by: str | None) -> None:
@@ -371,9 +225,7 @@ def backtest(
     json_out: Annotated[
         Path | None, typer.Option("--json", metavar="OUT", help="Write the report as JSON.")
     ] = None,
-    html_out: Annotated[
-        Path | None, typer.Option("--html", metavar="OUT", help="Write an offline HTML report.")
-    ] = None,
+    html_out: HtmlOut = None,
     check_lookahead: Annotated[
         bool,
         typer.Option("--check-lookahead", help="Evaluate every signal again on data cut there."),
@@ -392,65 +244,65 @@ def backtest(
     """
     from rich.progress import Progress
 
-    from analytics_service.backtest import build_report, market_for, run_backtest
-    from analytics_service.backtest.engine import build_strategy
+    from analytics_service.backtest import build_report
+    from analytics_service.backtest.engine import warmup_bars
     from analytics_service.backtest.html import render_html
-    from analytics_service.backtest.lookahead import check_lookahead as lookahead
-    from strategy_workers.strategies.registry import registry
+    from analytics_service.backtest.portfolio import SymbolData, run_portfolio
 
     if data is not None and len(data) != len(symbols):
         fail("give one --data FILE per --symbol, in the same order", code="bad_option")
     if intrabar_data is not None and len(intrabar_data) != len(symbols):
         fail("give one --intrabar-data FILE per --symbol, in the same order", code="bad_option")
-    spec = _walk_spec(walk_forward, out_of_sample, anchored)
-    if spec is not None and (len(symbols) > 1 or check_lookahead):
-        fail(
-            "a walk-forward run takes one --symbol and no --check-lookahead (run the "
-            "look-ahead check on the whole history)",
-            code="bad_option",
-        )
-    base = _request(
+    spec = walk_spec(walk_forward, out_of_sample, anchored)
+    if spec is not None and len(symbols) > 1:
+        fail("a walk-forward run takes one --symbol", code="bad_option")
+    base = build_request(
         strategy, symbols[0], timeframe, params, capital, quantity, sizing, sizing_params,
         long_only, no_costs, fill, slippage_bps, slippage_ticks, stops, risk, product,
     )  # fmt: skip
-    jobs = []
+    try:
+        # A walk-forward run's windows are cut from the range; each reads the bars before it.
+        warmup = 0 if spec is not None else warmup_bars(base)
+    except DomainError as exc:
+        fail(exc.message, code=exc.code)
+    inputs = []
     for n, symbol in enumerate(symbols):
         request = base.model_copy(update={"symbol": symbol})
-        bars = _bars(ctx, request, data[n] if data else None, start, end)
+        file = data[n] if data else None
+        item = symbol_data(ctx, request, file, start, end, warmup=warmup)
         fine_file = intrabar_data[n] if intrabar_data else None
-        fine = _fine(ctx, request, fine_file, intrabar_timeframe, start, end)
-        jobs.append((request, bars, fine))
-    results = []
-    findings = []
+        fine = fine_bars(ctx, request, fine_file, intrabar_timeframe, file, start, end)
+        inputs.append(SymbolData(item.bars, item.trade_from, fine))
+    checked: list[tuple[int | None, BacktestRun]] = []
     try:
         with Progress(console=console(), transient=True) as progress:
-            for request, bars, fine in jobs:
-                instrument, fees = market_for(request.symbol)
-                task = progress.add_task(f"{request.symbol}: {len(bars):,} bars", total=1.0)
-                if spec is not None:
-                    report = _walk_forward(request, bars, spec, fine, _advance(progress, task))
-                    results.append(report.pop("_run"))
-                    continue
-                result = run_backtest(
-                    request, bars, instrument, fees, progress=_advance(progress, task), fine=fine
+            tasks = [
+                progress.add_task(f"{d.bars.symbol}: {d.traded_bars:,} bars", total=1.0)
+                for d in inputs
+            ]
+            if spec is not None:
+                report, stitched, folds = _walk_forward(
+                    base, inputs[0], spec, _advance(progress, tasks[0])
                 )
-                results.append(result)
-                if check_lookahead:
-                    findings += lookahead(result, build_strategy(request, registry))
-        if spec is None:
-            report = build_report(results)
+                results = [stitched]
+                checked = [(f.fold.index + 1, f.run) for f in folds]
+            else:
+                results = run_portfolio(
+                    base, inputs, progress=lambda n, done: progress.update(tasks[n], completed=done)
+                )
+                report = build_report(results)
+                checked = [(None, r) for r in results]
+        findings = _lookahead(checked) if check_lookahead else []
     except DomainError as exc:
         fail(exc.message, code=exc.code)
     if check_lookahead:
-        report["lookahead"] = [
-            {"time": f.bar_time.isoformat(), "problem": f.problem} for f in findings
-        ]
+        report["lookahead"] = findings
     if json_out is not None:
         _write(json_out, json.dumps(report, indent=1, ensure_ascii=False))
     if html_out is not None:
         _write(html_out, render_html(results, report))
     conv = report["conventions"]
-    bars_total = sum(len(b) for _, b, _ in jobs)
+    bars_total = sum(d.traded_bars for d in inputs)
     card = report["run_card"]
     print_table(
         f"{strategy} {', '.join(symbols)} {timeframe} - {bars_total:,} bars, "
@@ -465,48 +317,74 @@ def backtest(
     )
     if spec is not None:
         _print_folds(report, None)
-    for _, bars, _ in jobs:
-        if bars.gap_count:
+    for d in inputs:
+        if d.bars.gap_count:
             console().print(
-                f"{bars.symbol}: {bars.gap_count} gaps "
-                f"(first after {bars.gaps[0].after.isoformat()})"
+                f"{d.bars.symbol}: {d.bars.gap_count} gaps "
+                f"(first after {d.bars.gaps[0].after.isoformat()})"
             )
     if check_lookahead:
         console().print(
             f"look-ahead check: {len(findings)} signal(s) changed on cut data"
-            + "".join(f"\n  {f.bar_time.isoformat()}: {f.problem}" for f in findings)
+            + "".join(
+                f"\n  {f['symbol']} {f['time']}"
+                + (f" (fold {f['fold']})" if "fold" in f else "")
+                + f": {f['problem']}"
+                for f in findings
+            )
         )
         if findings:
             raise typer.Exit(1)
 
 
+def _lookahead(runs: Sequence[tuple[int | None, BacktestRun]]) -> list[dict[str, Any]]:
+    """Each run's signals evaluated again on data cut at their bar; what changed, with the
+    symbol (and the walk-forward fold whose out-of-sample window it was in)."""
+    from analytics_service.backtest.engine import build_strategy
+    from analytics_service.backtest.lookahead import check_lookahead
+    from strategy_workers.strategies.registry import registry
+
+    out: list[dict[str, Any]] = []
+    for fold, run in runs:
+        for finding in check_lookahead(run, build_strategy(run.request, registry)):
+            found: dict[str, Any] = {
+                "symbol": run.bars.symbol,
+                "time": finding.bar_time.isoformat(),
+                "problem": finding.problem,
+            }
+            if fold is not None:
+                found["fold"] = fold
+            out.append(found)
+    return out
+
+
 def _walk_forward(
     request: BacktestRequest,
-    bars: Bars,
+    data: SymbolData,
     spec: WalkForwardSpec,
-    fine: Bars | None,
     progress: Callable[[float], None] | None = None,
     grid: dict[str, list[Any]] | None = None,
     rank_by: str | None = None,
     processes: int = 1,
-) -> dict[str, Any]:
-    """The stitched walk-forward report; its run (for the HTML page) under ``_run``."""
+) -> tuple[dict[str, Any], BacktestRun, list[FoldResult]]:
+    """The stitched walk-forward report, its run (for the HTML page) and the folds, over
+    the range of ``data`` (the bars before it are not read)."""
     from analytics_service.backtest.walkforward import (
         run_walk_forward,
         stitch,
         walk_forward_report,
     )
 
+    bars = data.bars.slice(data.trade_from, len(data.bars)) if data.trade_from else data.bars
     folds = run_walk_forward(
         request, bars, spec, grid=grid, rank_by=rank_by or "sharpe", processes=processes,
-        fine=fine, progress=progress,
+        fine=data.fine, progress=progress,
     )  # fmt: skip
     stitched = stitch(request, bars, folds)
     report = walk_forward_report(
         request, bars, spec, folds, rank_by=rank_by if grid else None, stitched=stitched
     )
-    report["_run"] = stitched
-    return report
+    return report, stitched, folds
 
 
 def _advance(progress: Progress, task: TaskID) -> Callable[[float], None]:
@@ -557,6 +435,14 @@ def sweep(
     json_out: Annotated[
         Path | None, typer.Option("--json", metavar="OUT", help="Write every point as JSON.")
     ] = None,
+    html_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            metavar="OUT",
+            help="Write an offline HTML page: the ranked points and the best one's report.",
+        ),
+    ] = None,
     walk_forward: WalkForward = None,
     out_of_sample: OutOfSample = None,
     anchored: Anchored = False,
@@ -565,31 +451,37 @@ def sweep(
 
     With --walk-forward or --out-of-sample the grid is searched on each fold's in-sample
     window and the best point traded on its out-of-sample window; the windows are stitched
-    into one report (--json writes it)."""
+    into one report (--json and --html write it)."""
     from rich.progress import Progress
 
-    from analytics_service.backtest.sweep import parse_values, run_sweep
+    from analytics_service.backtest.sweep import parse_values, run_sweep, sweep_warmup
 
-    request = _request(
+    request = build_request(
         strategy, symbol, timeframe, params, capital, quantity, sizing, sizing_params, long_only,
         no_costs, fill, slippage_bps, slippage_ticks, False, risk, product,
     )  # fmt: skip
     try:
-        values = {name: parse_values(text) for name, text in _pairs(grid, "--grid").items()}
+        values = {name: parse_values(text) for name, text in pairs(grid, "--grid").items()}
     except DomainError as exc:
         fail(exc.message, code=exc.code)
-    spec = _walk_spec(walk_forward, out_of_sample, anchored)
-    bars = _bars(ctx, request, data, start, end)
+    spec = walk_spec(walk_forward, out_of_sample, anchored)
+    try:
+        warmup = 0 if spec is not None else sweep_warmup(request, values)
+    except DomainError as exc:
+        fail(exc.message, code=exc.code)
+    item = symbol_data(ctx, request, data, start, end, warmup=warmup)
     if spec is not None:
-        _walk_forward_sweep(request, bars, spec, values, rank_by, processes, json_out)
+        _walk_forward_sweep(request, item, spec, values, rank_by, processes, json_out, html_out)
         return
     try:
         with Progress(console=console(), transient=True) as progress:
             task = progress.add_task("sweep", total=None)
             ranked, refused = run_sweep(
-                request, bars, values, rank_by=rank_by, processes=processes,
+                request, item.bars, values, rank_by=rank_by, processes=processes,
                 on_point=lambda n, total: progress.update(task, completed=n, total=total),
+                trade_from=item.trade_from,
             )  # fmt: skip
+        page = _sweep_page(request, item, ranked, rank_by, refused) if html_out else None
     except DomainError as exc:
         fail(exc.message, code=exc.code, exit_code=EXIT_BAD_INPUT)
     if json_out is not None:
@@ -601,6 +493,8 @@ def sweep(
                 indent=1,
             ),
         )  # fmt: skip
+    if html_out is not None and page is not None:
+        _write(html_out, page)
     names = list(values)
     print_table(
         f"{strategy} {symbol} {timeframe}: {len(ranked)} runs by {rank_by}"
@@ -621,28 +515,49 @@ def sweep(
     )
 
 
+def _sweep_page(
+    request: BacktestRequest,
+    data: SymbolData,
+    ranked: Sequence[SweepPoint],
+    rank_by: str,
+    refused: int,
+) -> str:
+    """The sweep's HTML page: the points ranked, then the best point run again in full."""
+    from analytics_service.backtest import build_report
+    from analytics_service.backtest.html import render_sweep_html
+    from analytics_service.backtest.sweep import point_run
+
+    best = request.model_copy(update={"params": ranked[0].params})
+    run = point_run(best, data.bars, data.trade_from)
+    return render_sweep_html(ranked, run, build_report(run), rank_by=rank_by, refused=refused)
+
+
 def _walk_forward_sweep(
     request: BacktestRequest,
-    bars: Bars,
+    data: SymbolData,
     spec: WalkForwardSpec,
     grid: dict[str, list[Any]],
     rank_by: str,
     processes: int,
     json_out: Path | None,
+    html_out: Path | None,
 ) -> None:
     from rich.progress import Progress
+
+    from analytics_service.backtest.html import render_html
 
     try:
         with Progress(console=console(), transient=True) as progress:
             task = progress.add_task("walk-forward", total=1.0)
-            report = _walk_forward(
-                request, bars, spec, None, _advance(progress, task), grid, rank_by, processes
+            report, stitched, _ = _walk_forward(
+                request, data, spec, _advance(progress, task), grid, rank_by, processes
             )
     except DomainError as exc:
         fail(exc.message, code=exc.code, exit_code=EXIT_BAD_INPUT)
-    report.pop("_run")
     if json_out is not None:
         _write(json_out, json.dumps(report, indent=1, ensure_ascii=False))
+    if html_out is not None:
+        _write(html_out, render_html(stitched, report))
     _print_folds(report, rank_by)
     print_table("stitched out of sample", ["metric", "value"], _metrics_rows(report))
 

@@ -46,6 +46,7 @@ from analytics_service.backtest import (
 from analytics_service.backtest.walkforward import WalkForwardSpec
 from analytics_service.backtests import (
     ACTIVE,
+    BACKTEST_MAX_SYMBOLS,
     BacktestLimits,
     BacktestService,
     InProcessLauncher,
@@ -84,6 +85,7 @@ from shared.tickstore import TickStore
 
 __all__ = [
     "ACTIVE",
+    "BACKTEST_MAX_SYMBOLS",
     "MAX_POINTS",
     "AlertConsumer",
     "AlertFilter",

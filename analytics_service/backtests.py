@@ -35,15 +35,15 @@ from .backtest import (
     BacktestCancelled,
     BacktestRequest,
     RiskLimits,
-    bars_from_candles,
     build_report,
     check_request,
-    market_for,
-    run_backtest,
 )
-from .backtest.data import TIMEFRAME_NS, Bars
-from .backtest.sweep import grid_points, run_sweep
+from .backtest.data import TIMEFRAME_NS
+from .backtest.engine import warmup_bars
+from .backtest.portfolio import SymbolData, run_portfolio
+from .backtest.sweep import grid_points, run_sweep, sweep_warmup
 from .backtest.walkforward import WalkForwardSpec, run_walk_forward, split, walk_forward_report
+from .backtest_store import minute_bars, range_data
 from .datasets import BacktestDatasetRepository, load_dataset
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
 FINISHED = ("done", "failed", "cancelled")
 POLL_SECONDS = 0.25
+BACKTEST_MAX_SYMBOLS = 20
+"""Instruments one run may take (one account each, reported as one portfolio)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,15 @@ class Submission:
     intrabar_dataset_id: int | None = None
     """Finer uploaded candles to replay inside bars that reach a stop or a target."""
     walk_forward: WalkForwardSpec | None = None
+    symbols: tuple[str, ...] = ()
+    """Every instrument of the run, the request's first (one account each); given empty,
+    the request's one."""
+
+    def __post_init__(self) -> None:
+        if not self.symbols:
+            object.__setattr__(self, "symbols", (self.request.symbol,))
+        elif self.symbols[0] != self.request.symbol:
+            raise ValueError("the request's symbol must be the first of the run's symbols")
 
     @property
     def kind(self) -> str:
@@ -102,6 +113,7 @@ class Submission:
         wf = self.walk_forward
         return {
             "request": self.request.model_dump(mode="json"),
+            "symbols": list(self.symbols),
             "start": self.start.isoformat() if self.start is not None else None,
             "end": self.end.isoformat() if self.end is not None else None,
             "use_my_risk_limits": self.use_my_risk_limits,
@@ -128,6 +140,7 @@ class Submission:
             dataset_id=data.get("dataset_id"),
             intrabar_dataset_id=data.get("intrabar_dataset_id"),
             walk_forward=WalkForwardSpec(**wf) if wf else None,
+            symbols=tuple(data.get("symbols") or ()),
         )
 
 
@@ -188,6 +201,7 @@ class BacktestService:
         """Check ``submission`` and store it queued (4xx for anything that cannot run)."""
         request = submission.request
         strategy = check_request(request)  # unknown strategy, parameters, timeframe
+        self._check_symbols(submission)
         if submission.dataset_id is None:
             self._check_range(submission)
         if submission.sweep is not None:
@@ -215,7 +229,8 @@ class BacktestService:
         if submission.dataset_id is not None:
             await self._check_datasets(submission, strategy.warmup)
         else:
-            await self._has_candles(request.symbol, request.timeframe, submission)
+            for symbol in submission.symbols:
+                await self._has_candles(symbol, request.timeframe, submission)
         row = BacktestRun(
             user_id=self.user_id,
             kind=submission.kind,
@@ -232,6 +247,27 @@ class BacktestService:
         await self.session.flush()
         return row
 
+    @staticmethod
+    def _check_symbols(submission: Submission) -> None:
+        """At most ``BACKTEST_MAX_SYMBOLS``, each once; several only for a backtest of the
+        store's candles (a sweep, a walk-forward run and uploaded data take one)."""
+        symbols = submission.symbols
+        if len(symbols) > BACKTEST_MAX_SYMBOLS:
+            raise Unprocessable(f"at most {BACKTEST_MAX_SYMBOLS} symbols are allowed per run")
+        repeated = sorted({s for s in symbols if symbols.count(s) > 1})
+        if repeated:
+            raise Unprocessable(f"symbols must not repeat an instrument ({', '.join(repeated)})")
+        if len(symbols) == 1:
+            return
+        if submission.kind != "backtest":
+            what = "a sweep" if submission.kind == "sweep" else "a walk-forward run"
+            raise Unprocessable(f"{what} takes one symbol")
+        if submission.dataset_id is not None:
+            raise Unprocessable(
+                "uploaded candles are of one symbol; a run on several symbols reads the "
+                "store's candles (start and end)"
+            )
+
     def _check_range(self, submission: Submission) -> None:
         start, end, timeframe = submission.start, submission.end, submission.request.timeframe
         if start is None or end is None:
@@ -239,9 +275,11 @@ class BacktestService:
         if end <= start:
             raise Unprocessable("the range's end must be after its start")
         estimate = int((end - start) / timedelta(microseconds=1)) * 1000
-        if estimate // TIMEFRAME_NS[timeframe] > self.limits.max_bars:
+        count = len(submission.symbols)
+        if estimate // TIMEFRAME_NS[timeframe] * count > self.limits.max_bars:
+            over = f" over {count} symbols" if count > 1 else ""
             raise Unprocessable(
-                f"the range spans more than {self.limits.max_bars:,} {timeframe} bars "
+                f"the range spans more than {self.limits.max_bars:,} {timeframe} bars{over} "
                 "(the per-run limit)"
             )
 
@@ -355,10 +393,10 @@ async def execute_run(ctx: RunContext, user_id: int, run_id: int, stop: threadin
             request = request.model_copy(
                 update={"settings": request.settings.model_copy(update={"risk": limits})}
             )
-        data, fine = await _load(ctx, user_id, submission, request)
-        bars = len(data)
+        data = await _load(ctx, user_id, submission, request)
+        bars = sum(d.traded_bars for d in data)
         work = asyncio.create_task(
-            asyncio.to_thread(_compute, ctx, submission, request, data, shared, fine)
+            asyncio.to_thread(_compute, ctx, submission, request, data, shared)
         )
         while not work.done():
             await asyncio.wait({work}, timeout=POLL_SECONDS)
@@ -389,13 +427,14 @@ async def execute_run(ctx: RunContext, user_id: int, run_id: int, stop: threadin
 
 async def _load(
     ctx: RunContext, user_id: int, submission: Submission, request: BacktestRequest
-) -> tuple[Bars, Bars | None]:
-    """The run's bars (uploaded, or the store's over the range) and the finer candles to
-    replay inside them: uploaded ones, or the store's 1m candles when there are any (with
-    stops on bars longer than a minute, and within the bar limit)."""
+) -> list[SymbolData]:
+    """Each symbol's bars: uploaded, or the store's over the range with the warm-up before
+    it (within the bar limit over all symbols); and the finer candles to replay inside them:
+    uploaded ones, or the store's 1m candles when there are any (with stops on bars longer
+    than a minute, and within the bar limit)."""
     if submission.dataset_id is not None:
         async with ctx.sessions() as session:
-            _, data = await load_dataset(
+            _, bars = await load_dataset(
                 session, user_id, submission.dataset_id, symbol=request.symbol
             )
             fine = None
@@ -403,54 +442,64 @@ async def _load(
                 _, fine = await load_dataset(
                     session, user_id, submission.intrabar_dataset_id, symbol=request.symbol
                 )
-        return data, fine
-    assert submission.start is not None and submission.end is not None
-    limit = ctx.limits.max_bars
-    candles = await ctx.tickstore.query_candles(
-        request.symbol, request.timeframe, submission.start, submission.end, limit=limit + 1
-    )
-    if len(candles) > limit:
-        raise Unprocessable(f"more than {limit:,} bars in the range")
-    data = bars_from_candles(request.symbol, request.timeframe, candles)
-    if not request.settings.stops or request.timeframe is Timeframe.M1:
-        return data, None
-    minutes = await ctx.tickstore.query_candles(
-        request.symbol, Timeframe.M1, submission.start, submission.end, limit=limit + 1
-    )
-    if not minutes or len(minutes) > limit:
-        return data, None
-    return data, bars_from_candles(request.symbol, Timeframe.M1, minutes)
+        return [SymbolData(bars, fine=fine)]
+    start, end = submission.start, submission.end
+    assert start is not None and end is not None
+    warmup = _warmup(submission, request)
+    limit, used = ctx.limits.max_bars, 0
+    out = []
+    for symbol in submission.symbols:
+        data = await range_data(
+            ctx.tickstore, symbol, request.timeframe, start, end, warmup=warmup, limit=limit,
+            used=used,
+        )  # fmt: skip
+        used += data.traded_bars
+        fine = None
+        if request.settings.stops and request.timeframe is not Timeframe.M1:
+            fine = await minute_bars(ctx.tickstore, symbol, start, end, limit=limit)
+        out.append(SymbolData(data.bars, data.trade_from, fine))
+    return out
+
+
+def _warmup(submission: Submission, request: BacktestRequest) -> int:
+    """Bars read before the range: what the strategy (the longest of a grid's points) needs
+    to decide on the first bar. A walk-forward run reads none (its windows are cut from the
+    range; each out-of-sample window reads the bars before it)."""
+    if submission.walk_forward is not None:
+        return 0
+    if submission.sweep is not None:
+        return sweep_warmup(request, submission.sweep.grid)
+    return warmup_bars(request)
 
 
 def _compute(
     ctx: RunContext,
     submission: Submission,
     request: BacktestRequest,
-    data: Bars,
+    data: list[SymbolData],
     shared: _Shared,
-    fine: Bars | None = None,
 ) -> dict[str, Any]:
     def progress(done: float) -> None:
         shared.progress = done
 
+    first = data[0]
     if submission.walk_forward is not None:
         spec, sweep = submission.walk_forward, submission.sweep
         folds = run_walk_forward(
-            request, data, spec, grid=sweep.grid if sweep else None,
+            request, first.bars, spec, grid=sweep.grid if sweep else None,
             rank_by=sweep.rank_by if sweep else "sharpe", processes=ctx.sweep_processes,
-            max_points=ctx.limits.max_sweep_points, fine=fine, progress=progress,
+            max_points=ctx.limits.max_sweep_points, fine=first.fine, progress=progress,
             cancelled=shared.stop.is_set,
         )  # fmt: skip
         return walk_forward_report(
-            request, data, spec, folds, rank_by=sweep.rank_by if sweep else None
+            request, first.bars, spec, folds, rank_by=sweep.rank_by if sweep else None
         )
     if submission.sweep is None:
-        instrument, fees = market_for(request.symbol)
-        run = run_backtest(
-            request, data, instrument, fees, progress=progress, cancelled=shared.stop.is_set,
-            fine=fine,
+        runs = run_portfolio(
+            request, data, progress=lambda n, done: progress((n + done) / len(data)),
+            cancelled=shared.stop.is_set,
         )  # fmt: skip
-        return build_report(run)
+        return build_report(runs)
 
     def point(n: int, total: int) -> None:
         shared.progress = n / total
@@ -458,8 +507,9 @@ def _compute(
             raise BacktestCancelled("the sweep was cancelled")
 
     ranked, refused = run_sweep(
-        request, data, submission.sweep.grid, rank_by=submission.sweep.rank_by,
+        request, first.bars, submission.sweep.grid, rank_by=submission.sweep.rank_by,
         processes=ctx.sweep_processes, max_points=ctx.limits.max_sweep_points, on_point=point,
+        trade_from=first.trade_from,
     )  # fmt: skip
     return {
         "rank_by": submission.sweep.rank_by,

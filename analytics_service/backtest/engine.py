@@ -14,14 +14,14 @@ import dataclasses
 from collections.abc import Callable
 
 from order_processor.domain.charges import FeeModel
-from shared.contracts import CandleMsg
+from shared.contracts import CandleMsg, Timeframe
 from shared.errors import Unprocessable
 from shared.instruments import Instrument
 from strategy_workers.evaluation import Evaluator, SubscriptionSpec
 from strategy_workers.strategies.registry import StrategyRegistry
 from strategy_workers.strategies.registry import registry as default_registry
 
-from .data import Bars, Ticks, from_ns
+from .data import TIMEFRAME_NS, Bars, Ticks, from_ns
 from .results import BacktestCancelled, BacktestRun, FillRecord, Identity, Trade
 from .settings import BacktestRequest, FillAt
 from .signals import Windows, build_strategy, candidate_bars
@@ -39,6 +39,7 @@ __all__ = [
     "build_strategy",
     "candidate_bars",
     "run_backtest",
+    "warmup_bars",
 ]
 
 
@@ -78,19 +79,7 @@ def run_backtest(
             "to warm up"
         )
     s = request.settings
-    spec = SubscriptionSpec(
-        id=identity.subscription_id,
-        user_id=identity.user_id,
-        broker_account_id=identity.broker_account_id,
-        strategy=request.strategy,
-        params=request.params,
-        symbols=(bars.symbol,),
-        timeframe=request.timeframe,
-        sizing_method=s.sizing_method,
-        sizing_params=s.sizing_params,
-        capital=s.capital,
-        product=s.product,
-    )
+    spec = _subscription(request, identity, bars.symbol)
     lot = instrument.lot_size
     evaluator = Evaluator(registry=registry, lot_size_for=lambda symbol: lot)
     window = bars.window()
@@ -105,18 +94,7 @@ def run_backtest(
         )
     sim = Simulation(request, bars, instrument, fee_model, identity, ticks, fine)
     step = bars.step_ns
-    shell = CandleMsg(
-        symbol=bars.symbol,
-        timeframe=request.timeframe,
-        start=bars.time(0),
-        end=bars.end(0),
-        open=1.0,
-        high=1.0,
-        low=1.0,
-        close=1.0,
-        volume=0.0,
-        trades=0,
-    )
+    shell = _shell(bars.symbol, request.timeframe, int(bars.ts[0]))
     for n, i in enumerate(candidates.tolist()):
         if n % PROGRESS_EVERY == 0:
             if cancelled is not None and cancelled():
@@ -152,6 +130,52 @@ def run_backtest(
     return trim(sim.run, trade_from) if trade_from else sim.run
 
 
+def warmup_bars(request: BacktestRequest, registry: StrategyRegistry = default_registry) -> int:
+    """Bars before the first bar of a range that a run reads so it can signal on that bar,
+    as live would: the window live evaluation reads (the strategy's warm-up, or an ATR
+    sizer's longer one) less the bar being decided. 4xx for a bad strategy or parameters."""
+    strategy = build_strategy(request, registry)
+    candle = _shell(request.symbol, request.timeframe, 0)
+    plan = Evaluator(registry=registry).plan(
+        [candle], [_subscription(request, Identity(), request.symbol)]
+    )
+    return max(plan.bars.get((request.symbol, request.timeframe), 0), strategy.warmup) - 1
+
+
+def _subscription(request: BacktestRequest, identity: Identity, symbol: str) -> SubscriptionSpec:
+    """The run as the live evaluator sees a subscription."""
+    s = request.settings
+    return SubscriptionSpec(
+        id=identity.subscription_id,
+        user_id=identity.user_id,
+        broker_account_id=identity.broker_account_id,
+        strategy=request.strategy,
+        params=request.params,
+        symbols=(symbol,),
+        timeframe=request.timeframe,
+        sizing_method=s.sizing_method,
+        sizing_params=s.sizing_params,
+        capital=s.capital,
+        product=s.product,
+    )
+
+
+def _shell(symbol: str, timeframe: Timeframe, start_ns: int) -> CandleMsg:
+    """A candle to copy each bar's values into (cheaper than building one per bar)."""
+    return CandleMsg(
+        symbol=symbol,
+        timeframe=timeframe,
+        start=from_ns(start_ns),
+        end=from_ns(start_ns + TIMEFRAME_NS[timeframe]),
+        open=1.0,
+        high=1.0,
+        low=1.0,
+        close=1.0,
+        volume=0.0,
+        trades=0,
+    )
+
+
 def check_fine(bars: Bars, fine: Bars) -> None:
     """Finer candles must be of the same symbol, on a timeframe that divides the run's."""
     if fine.symbol != bars.symbol:
@@ -165,7 +189,9 @@ def check_fine(bars: Bars, fine: Bars) -> None:
 
 def trim(run: BacktestRun, start: int) -> BacktestRun:
     """The run from bar ``start`` on: nothing was traded before it (the account is untouched
-    there), so the bars, the curve and every bar index simply move."""
+    there), so the bars, the curve and every bar index simply move; the whole data is kept
+    as the run's history."""
+    run.history, run.lead = run.bars, start
     run.bars = run.bars.slice(start, len(run.bars))
     run.equity = run.equity[start:]
     run.fills = [dataclasses.replace(f, bar=f.bar - start) for f in run.fills]

@@ -1,7 +1,8 @@
 """A backtest report as one self-contained HTML page: inline SVG charts, no scripts, no fetches.
 
 Conventions and the run card first, then the headline metrics, the equity curve, the
-drawdown, monthly returns and the trades marked on the price chart.
+drawdown, monthly returns and the trades marked on the price chart. A sweep's page ranks
+its grid points, then shows the best point's report.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .engine import BacktestRun
+from .sweep import SweepPoint
 
 W, H, PAD = 960, 240, 40
 MAX_POINTS = 1_500
@@ -109,6 +111,66 @@ def _months(monthly: list[dict[str, Any]]) -> str:
 
 def render_html(run: BacktestRun | Sequence[BacktestRun], report: dict[str, Any]) -> str:
     """The report page (``report`` is :func:`build_report`'s output for the run or runs)."""
+    card = report["run_card"]
+    symbols = card["symbol"] if isinstance(card["symbol"], str) else ", ".join(card["symbol"])
+    title = f"Backtest {card['strategy']} {symbols} {card['timeframe']}"
+    return _page(title, _report_body(run, report))
+
+
+SWEEP_COLUMNS = (
+    "sharpe", "sortino", "calmar", "total_return", "max_drawdown", "trades", "win_rate",
+    "profit_factor", "expectancy", "net_pnl",
+)  # fmt: skip
+
+
+def render_sweep_html(
+    ranked: Sequence[SweepPoint],
+    run: BacktestRun,
+    report: dict[str, Any],
+    *,
+    rank_by: str,
+    refused: int = 0,
+) -> str:
+    """A sweep's page: its grid points ranked by ``rank_by``, then the best point's whole
+    report (``run`` and ``report``, as :func:`render_html` shows a backtest)."""
+    card = report["run_card"]
+    title = f"Sweep {card['strategy']} {card['symbol']} {card['timeframe']}"
+    names = list(dict.fromkeys(k for p in ranked for k in p.params))
+    columns = [rank_by, *(c for c in SWEEP_COLUMNS if c != rank_by)]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["rank", *names, *columns])
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(_fmt(v))}</td>"
+            for v in [n, *(p.params.get(k) for k in names), *(p.summary.get(c) for c in columns)]
+        )
+        + "</tr>"
+        for n, p in enumerate(ranked, start=1)
+    )
+    best = ", ".join(f"{k}={v}" for k, v in ranked[0].params.items()) if ranked else "-"
+    note = f"; {refused} grid points refused by the parameter model" if refused else ""
+    body = (
+        f"<h2>Grid points by {html.escape(rank_by)}</h2>"
+        f"<p>{len(ranked)} runs{html.escape(note)}</p>"
+        f"<table class=ranking><tr>{head}</tr>{rows}</table>"
+        f"<h2>Best point: {html.escape(best)}</h2>{_report_body(run, report)}"
+    )
+    return _page(title, body)
+
+
+def _page(title: str, body: str) -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}}
+table{{border-collapse:collapse;margin:8px 0}}th,td{{border:1px solid #ddd;padding:3px 8px;
+text-align:right}}th{{text-align:left;background:#f6f6f6}}h2{{margin-top:28px}}</style>
+</head><body><h1>{html.escape(title)}</h1>
+{body}
+</body></html>
+"""
+
+
+def _report_body(run: BacktestRun | Sequence[BacktestRun], report: dict[str, Any]) -> str:
     runs = [run] if isinstance(run, BacktestRun) else list(run)
     points = report["equity"]
     keep = _thin(len(points))
@@ -141,21 +203,10 @@ def render_html(run: BacktestRun | Sequence[BacktestRun], report: dict[str, Any]
         ("SQN", trades["sqn"]),
         ("flags", ", ".join(m["flags"]) or "none"),
     ]
-    card = report["run_card"]
-    symbols = card["symbol"] if isinstance(card["symbol"], str) else ", ".join(card["symbol"])
-    title = f"Backtest {card['strategy']} {symbols} {card['timeframe']}"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}}
-table{{border-collapse:collapse;margin:8px 0}}th,td{{border:1px solid #ddd;padding:3px 8px;
-text-align:right}}th{{text-align:left;background:#f6f6f6}}h2{{margin-top:28px}}</style>
-</head><body><h1>{html.escape(title)}</h1>
-<h2>Conventions</h2>{_table(list(report["conventions"].items()))}
-<h2>Run card</h2>{_table(list(card.items()))}
+    return f"""<h2>Conventions</h2>{_table(list(report["conventions"].items()))}
+<h2>Run card</h2>{_table(list(report["run_card"].items()))}
 <h2>Metrics</h2>{_table(headline)}
 {_chart("Equity (marked at each bar's close)", equity, "#1565c0", fill=False)}
 {_chart("Drawdown (% below the running peak)", drawdown, "#c62828", fill=True)}
 <h2>Monthly returns</h2>{_months(m["monthly"])}
-{"".join(prices)}
-</body></html>
-"""
+{"".join(prices)}"""

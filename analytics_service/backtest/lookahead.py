@@ -32,24 +32,24 @@ def _cut(window: CandleWindow, start: int, stop: int) -> CandleWindow:
 
 
 def check_lookahead(run: BacktestRun, strategy: Strategy[Any]) -> list[LookaheadFinding]:
-    """Findings for the signals of ``run`` that change when the data ends at their bar."""
-    window = run.bars.window()
+    """Findings for the signals of ``run`` that change when the data ends at their bar (the
+    data the run read, its warm-up before the first traded bar included)."""
+    data = run.history if run.history is not None else run.bars
+    window = data.window()
     warmup = strategy.warmup
     findings: list[LookaheadFinding] = []
-    for i in sorted({i for i, _ in run.signal_log}):
+    for i in sorted({i + run.lead for i, _ in run.signal_log}):
         cut = _cut(window, 0, i + 1)
         lo = max(0, i + 1 - 2 * warmup)
         scanned = strategy.scan(_cut(cut, lo, i + 1))
         if scanned is not None and (i - lo) not in set(scanned.tolist()):
-            findings.append(
-                LookaheadFinding(run.bars.end(i), "the scan skips this bar on cut data")
-            )
+            findings.append(LookaheadFinding(data.end(i), "the scan skips this bar on cut data"))
             continue
         again = strategy.evaluate(cut.tail(warmup))
-        before = [(m.action, m.stop, m.target) for j, m in run.signal_log if j == i]
+        before = [(m.action, m.stop, m.target) for j, m in run.signal_log if j + run.lead == i]
         after = [(s.action, s.stop, s.target) for s in again]
         if [a for a, _, _ in before] != [a for a, _, _ in after]:
             findings.append(
-                LookaheadFinding(run.bars.end(i), f"signals {before} became {after} on cut data")
+                LookaheadFinding(data.end(i), f"signals {before} became {after} on cut data")
             )
     return findings

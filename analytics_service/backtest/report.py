@@ -34,6 +34,9 @@ MAX_EQUITY_POINTS = 10_000
 """The equity in a report is thinned to at most this many points (the last bar of each step
 and every bar with a fill kept), so a million-bar run still gives a file a browser opens."""
 
+PER_SYMBOL = ("symbol", "data_hash", "bars", "warmup_bars", "first_bar", "last_bar", "gaps")
+"""What a portfolio's run card lists for each of its symbols."""
+
 INTRABAR_RULE = (
     "stop first when a bar touches both stop and target; a gap through the stop fills at the "
     "open; a target fills at its price or a better open"
@@ -137,6 +140,7 @@ def run_card(run: BacktestRun, version: str | None = None) -> dict[str, Any]:
         "first_bar": from_ns(int(bars.ts[0])),
         "last_bar": from_ns(int(bars.ts[-1])),
         "gaps": {"count": bars.gap_count, "listed": bars.gaps},
+        "warmup_bars": run.lead,
         "code_version": version if version is not None else code_version(),
         "seed": run.request.settings.seed,
         "instrument": {
@@ -324,10 +328,8 @@ def build_report(
                 "".join(c["data_hash"] for c in cards).encode()
             ).hexdigest(),
             "bars": sum(c["bars"] for c in cards),
-            "per_symbol": [
-                {k: c[k] for k in ("symbol", "data_hash", "bars", "first_bar", "last_bar", "gaps")}
-                for c in cards
-            ],
+            "warmup_bars": sum(c["warmup_bars"] for c in cards),
+            "per_symbol": [{k: c[k] for k in PER_SYMBOL} for c in cards],
         }
     trades = sorted((t for r in runs for t in r.trades), key=lambda t: (t.entry_time, t.symbol))
     orders = sorted((o for r in runs for o in r.orders), key=lambda o: (o.created_at, o.symbol))

@@ -102,3 +102,8 @@ class BacktestRun:
     intrabar_unresolved: int = 0
     """Bars that touched both stop and target and were decided by the stop-first rule (no
     finer candles there to tell)."""
+    history: Bars | None = None
+    """The data the run read when it trades from a later bar (``bars`` is its part from
+    ``lead`` on): the strategy's warm-up before the first traded bar. None: ``bars``."""
+    lead: int = 0
+    """Bars of ``history`` before the first traded bar (read, never traded)."""

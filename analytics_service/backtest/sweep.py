@@ -22,9 +22,10 @@ from shared.errors import DomainError, Unprocessable
 from strategy_workers.strategies.registry import registry as default_registry
 
 from .data import Bars
-from .engine import run_backtest
+from .engine import run_backtest, warmup_bars
 from .market import market_for
 from .report import metrics
+from .results import BacktestRun
 from .settings import BacktestRequest
 
 RANK_METRICS: dict[str, Callable[[dict[str, Any]], float | None]] = {
@@ -89,10 +90,21 @@ def grid_points(
     return accepted, refused
 
 
-def summary(request: BacktestRequest, bars: Bars) -> dict[str, Any]:
+def summary(request: BacktestRequest, bars: Bars, trade_from: int = 0) -> dict[str, Any]:
     """The headline figures of one backtest (what a sweep ranks and shows)."""
+    return headline(metrics(point_run(request, bars, trade_from)))
+
+
+def point_run(request: BacktestRequest, bars: Bars, trade_from: int = 0) -> BacktestRun:
+    """One grid point's whole run (a sweep keeps only its figures; its page re-runs the best)."""
     instrument, fees = market_for(request.symbol)
-    return headline(metrics(run_backtest(request, bars, instrument, fees)))
+    return run_backtest(request, bars, instrument, fees, trade_from=trade_from)
+
+
+def sweep_warmup(request: BacktestRequest, grid: Mapping[str, Sequence[Any]]) -> int:
+    """The warm-up a sweep reads before its range: the longest of its accepted points'."""
+    points, _ = grid_points(request.strategy, request.params, grid)
+    return max((warmup_bars(request.model_copy(update={"params": p})) for p in points), default=0)
 
 
 def headline(report: PerformanceReport) -> dict[str, Any]:
@@ -115,9 +127,8 @@ def headline(report: PerformanceReport) -> dict[str, Any]:
     }
 
 
-def _one(args: tuple[BacktestRequest, Bars]) -> dict[str, Any]:
-    request, bars = args
-    return summary(request, bars)
+def _one(args: tuple[BacktestRequest, Bars, int]) -> dict[str, Any]:
+    return summary(*args)
 
 
 def run_sweep(
@@ -129,8 +140,10 @@ def run_sweep(
     processes: int = 1,
     max_points: int = 10_000,
     on_point: Callable[[int, int], None] | None = None,
+    trade_from: int = 0,
 ) -> tuple[list[SweepPoint], int]:
-    """Every accepted grid point's summary, best first by ``rank_by``; and the refused count."""
+    """Every accepted grid point's summary, best first by ``rank_by``; and the refused count.
+    ``trade_from``: the bars before it are warm-up (read, never traded)."""
     if rank_by not in RANK_METRICS:
         raise Unprocessable(f"unknown metric {rank_by!r} (choose one of {', '.join(RANK_METRICS)})")
     points, refused = grid_points(request.strategy, request.params, grid)
@@ -138,7 +151,7 @@ def run_sweep(
         raise Unprocessable("no point of the grid fits the strategy's parameters")
     if len(points) > max_points:
         raise Unprocessable(f"the grid has {len(points)} points; at most {max_points} are allowed")
-    jobs = [(request.model_copy(update={"params": p}), bars) for p in points]
+    jobs = [(request.model_copy(update={"params": p}), bars, trade_from) for p in points]
     results: list[dict[str, Any]] = []
     if processes <= 1:
         for n, job in enumerate(jobs, start=1):

@@ -154,8 +154,9 @@ def _out_of_sample(
 
 def stitch(request: BacktestRequest, bars: Bars, results: Sequence[FoldResult]) -> BacktestRun:
     """The folds' out-of-sample runs as one run over their windows, one equity curve."""
-    first = results[0].fold.out_of_sample[0]
-    whole = bars.slice(first, results[-1].fold.out_of_sample[1])
+    first, last = results[0].fold.out_of_sample[0], results[-1].fold.out_of_sample[1]
+    lead = results[0].run.lead  # the first window's warm-up; later ones read the windows before
+    whole = bars.slice(first, last)
     instrument: Instrument = results[0].run.instrument
     capital = request.settings.capital
     out = BacktestRun(
@@ -164,6 +165,8 @@ def stitch(request: BacktestRequest, bars: Bars, results: Sequence[FoldResult]) 
         instrument,
         fee_model=results[0].run.fee_model,
         fine_timeframe=results[0].run.fine_timeframe,
+        history=bars.slice(first - lead, last),
+        lead=lead,
     )
     curves = []
     carried = Decimal(0)

@@ -1,10 +1,11 @@
 """/backtests: a trader's backtest runs: submit, list, read, cancel, delete.
 
-A run is checked when submitted (4xx: unknown strategy, parameters outside its schema,
-an unsupported timeframe, no candles in the range, uploaded data of another symbol or
-timeframe, a limit reached), stored queued, and
-started once the row is committed; progress arrives on the user's WebSocket channel
-(``backtest_progress`` messages) and in the run's ``progress``.
+A run takes one ``symbol`` or several ``symbols`` (one account each, one report). It is
+checked when submitted (4xx: unknown strategy, parameters outside its schema, an
+unsupported timeframe, no candles in the range, uploaded data of another symbol or
+timeframe, a limit reached), stored queued, and started once the row is committed;
+progress arrives on the user's WebSocket channel (``backtest_progress`` messages) and in
+the run's ``progress``.
 """
 
 from __future__ import annotations
@@ -59,10 +60,11 @@ def _submission(body: BacktestCreate) -> Submission:
         stops=s.stops,
         product=s.product,
     )
+    symbols = body.all_symbols
     request = BacktestRequest(
         strategy=body.strategy,
         params=body.params,
-        symbol=body.symbol,
+        symbol=symbols[0],
         timeframe=body.timeframe,
         settings=settings,
     )
@@ -79,6 +81,7 @@ def _submission(body: BacktestCreate) -> Submission:
         walk_forward=None
         if wf is None
         else WalkForwardSpec(folds=wf.folds, out_of_sample=wf.out_of_sample, anchored=wf.anchored),
+        symbols=tuple(symbols),
     )
 
 

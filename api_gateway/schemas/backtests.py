@@ -6,13 +6,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from analytics_service.api import BACKTEST_MAX_SYMBOLS
 from api_gateway.schemas.common import IsoDatetime, Parsed, PublicModel, RequestModel
 from shared.contracts import Product, Timeframe
 
 MAX_GRID_VALUES = 50
 SYMBOL_PATTERN = r"^[A-Za-z0-9._&-]+$"
+
+Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)]
 
 
 class BacktestSettingsIn(RequestModel):
@@ -54,7 +57,13 @@ Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 class BacktestCreate(RequestModel):
     strategy: str = Field(min_length=1, max_length=64)
     params: dict[str, Any] = Field(default_factory=dict, max_length=50)
-    symbol: str = Field(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)
+    symbol: Symbol | None = Field(None, description="the instrument (or symbols)")
+    symbols: list[Symbol] | None = Field(
+        None,
+        min_length=1,
+        max_length=BACKTEST_MAX_SYMBOLS,
+        description="several instruments: one account each with the capital, one report",
+    )
     timeframe: Parsed[Timeframe]
     start: IsoDatetime | None = Field(None, description="with end: the store's candles")
     end: IsoDatetime | None = None
@@ -67,6 +76,22 @@ class BacktestCreate(RequestModel):
     walk_forward: WalkForwardIn | None = Field(
         None, description="out-of-sample windows stitched into one report"
     )
+
+    @model_validator(mode="after")
+    def _symbol_or_symbols(self) -> BacktestCreate:
+        if (self.symbol is None) == (self.symbols is None):
+            raise ValueError(
+                "give symbol (one instrument) or symbols (a list of them), exactly one of the two"
+            )
+        return self
+
+    @property
+    def all_symbols(self) -> list[str]:
+        """The run's instruments, whichever field named them."""
+        if self.symbols is not None:
+            return self.symbols
+        assert self.symbol is not None  # one of the two, by validation
+        return [self.symbol]
 
     @model_validator(mode="after")
     def _one_source(self) -> BacktestCreate:
@@ -120,6 +145,12 @@ class BacktestRunPublic(PublicModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def symbols(self) -> list[str]:
+        """Every instrument of the run (``symbol`` is the first)."""
+        return list(self.request.get("symbols") or [self.symbol])
 
 
 class BacktestRunDetail(BacktestRunPublic):

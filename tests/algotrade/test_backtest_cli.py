@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 from typer.testing import CliRunner
 
 from algotrade.cli import app
+from algotrade.context import CliContext
 from bench.backtest import synthetic_bars
+from shared.contracts import CandleMsg, Timeframe
+from tests.analytics_service.backtest.factories import CROSS
+from tests.analytics_service.backtest.lookahead_plugins import turn_plugins  # noqa: F401
+from tests.api_gateway.conftest import settings_for
 
 
 def write_csv(path, n=3_000):
@@ -217,3 +225,146 @@ def test_anchored_needs_a_walk_forward(tmp_path):
 
     assert result.exit_code == 2
     assert "--anchored goes with --walk-forward" in result.output
+
+
+def test_sweep_writes_an_offline_page_of_the_ranked_points_and_the_best_report(tmp_path):
+    data = write_csv(tmp_path / "bars.csv", 2_000)
+    out, page = tmp_path / "s.json", tmp_path / "s.html"
+
+    result = invoke(
+        "sweep", *BASE, "--data", str(data), "--grid", "fast=5,10", "--grid", "slow=20:30:10",
+        "--quantity", "1", "--rank-by", "net_pnl", "--processes", "1", "--json", str(out),
+        "--html", str(page),
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    text = page.read_text()
+    assert text.startswith("<!doctype html>")
+    assert "<script" not in text and "http" not in text  # nothing fetched
+    points = json.loads(out.read_text())["points"]
+    ranking = text[text.index("Grid points by net_pnl") : text.index("Best point")]
+    rows = re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>", ranking)
+    assert rows == [
+        (str(n), str(p["params"]["fast"]), str(p["params"]["slow"]))
+        for n, p in enumerate(points, start=1)
+    ]
+    best = points[0]["params"]
+    assert f"Best point: fast={best['fast']}, slow={best['slow']}" in text
+    best_part = text[text.index("Best point") :]
+    assert "<h2>Run card</h2>" in best_part and best_part.count("<svg") == 3
+
+
+def _turn_args(tmp_path, strategy):
+    data = write_csv(tmp_path / "bars.csv", 600)
+    return (
+        "backtest", strategy, "--symbol", "SYNTH", "--timeframe", "1m", "--data", str(data),
+        "--quantity", "1", "--no-costs", "--walk-forward", "2", "--out-of-sample", "0.4",
+        "--check-lookahead", "--json", str(tmp_path / "wf.json"),
+    )  # fmt: skip
+
+
+def test_walk_forward_checks_each_folds_signals_for_lookahead(tmp_path, turn_plugins):  # noqa: F811
+    clean, _ = turn_plugins
+
+    result = invoke(*_turn_args(tmp_path, clean))
+
+    assert result.exit_code == 0, result.output
+    assert "look-ahead check: 0 signal(s) changed" in result.output
+    report = json.loads((tmp_path / "wf.json").read_text())
+    assert report["lookahead"] == []
+    assert report["walk_forward"]["folds"] == 2
+
+
+def test_walk_forward_reports_a_scan_that_peeks_in_any_fold(tmp_path, turn_plugins):  # noqa: F811
+    _, peeking = turn_plugins
+
+    result = invoke(*_turn_args(tmp_path, peeking))
+
+    assert result.exit_code == 1, result.output
+    found = json.loads((tmp_path / "wf.json").read_text())["lookahead"]
+    assert {f["fold"] for f in found} == {1, 2}
+    assert all(f["problem"] == "the scan skips this bar on cut data" for f in found)
+    assert f"look-ahead check: {len(found)} signal(s) changed" in result.output
+    assert "(fold 2): the scan skips this bar" in " ".join(result.output.split())
+
+
+CROSS_START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _cross_candles(symbol="SYNTH", scale=1.0):
+    """Closes whose SMA(2) crosses above SMA(3) on bar 4 (00:04) and below on bar 8."""
+    out = []
+    for i, close in enumerate(CROSS):
+        t = CROSS_START + timedelta(minutes=i)
+        price = close * scale
+        out.append(
+            CandleMsg(
+                symbol=symbol, timeframe=Timeframe.M1, start=t, end=t + timedelta(minutes=1),
+                open=price + 0.5 * scale, high=price + scale, low=price - scale, close=price,
+                volume=10.0, trades=1,
+            )
+        )  # fmt: skip
+    return out
+
+
+def _cross_csv(path, first=0):
+    rows = ["timestamp,open,high,low,close,volume"]
+    rows += [
+        f"{c.start.isoformat()},{c.open},{c.high},{c.low},{c.close},{c.volume}"
+        for c in _cross_candles()[first:]
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+CROSS_ARGS = ("--param", "fast=2", "--param", "slow=3", "--param", "atr_period=2", "--quantity",
+              "1", "--no-costs")  # fmt: skip
+
+
+def test_bars_of_the_file_before_from_are_the_warmup(tmp_path):
+    out, cut = tmp_path / "warm.json", tmp_path / "cut.json"
+    whole, later = _cross_csv(tmp_path / "all.csv"), _cross_csv(tmp_path / "later.csv", 4)
+
+    warm = invoke(
+        "backtest", *BASE, "--data", str(whole), "--from", "2024-01-01T00:04:00Z", *CROSS_ARGS,
+        "--json", str(out),
+    )  # fmt: skip
+    cold = invoke("backtest", *BASE, "--data", str(later), *CROSS_ARGS, "--json", str(cut))
+
+    assert warm.exit_code == 0, warm.output
+    assert cold.exit_code == 0, cold.output
+    report = json.loads(out.read_text())
+    first = report["trades"][0]
+    assert (first["side"], first["entry_time"]) == ("BUY", "2024-01-01T00:05:00Z")
+    assert report["run_card"]["first_bar"] == "2024-01-01T00:04:00Z"
+    assert report["run_card"]["warmup_bars"] == 3
+    assert report["equity"][0]["time"] == "2024-01-01T00:04:00Z"
+    without = json.loads(cut.read_text())["trades"]
+    assert all(t["entry_time"] != "2024-01-01T00:05:00Z" for t in without)
+
+
+def test_a_store_range_reads_the_candles_before_from_as_warmup(tmp_path, request):
+    context = CliContext.from_settings(settings_for("sqlite", request, tmp_path))
+    store = context.tickstore
+
+    async def put():
+        await store.write_candles(_cross_candles("RELIANCE", scale=100.0))
+        await store.flush()
+
+    asyncio.run(put())
+    out = tmp_path / "r.json"
+
+    result = CliRunner().invoke(
+        app,
+        ["backtest", "ma_crossover", "--symbol", "RELIANCE", "--timeframe", "1m",
+         "--from", "2024-01-01T00:04:00Z", "--to", "2024-01-01T00:12:00Z", *CROSS_ARGS,
+         "--json", str(out)],
+        obj=context,
+        prog_name="algotrade",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert (report["run_card"]["bars"], report["run_card"]["warmup_bars"]) == (8, 3)
+    first = report["trades"][0]
+    assert (first["side"], first["entry_time"]) == ("BUY", "2024-01-01T00:05:00Z")

@@ -554,3 +554,128 @@ async def test_uploaded_finer_candles_go_with_stops(api):
     run = await finished(api, trader.headers, r.json()["id"])
     assert run["status"] == "done", run
     assert run["result"]["conventions"]["intrabar_candles"] == "1m"
+
+
+# -- several symbols, warm-up before the range ------------------------------------------
+
+OTHER = "BTCUSDT"
+
+
+async def store_other(api: Api, n: int = 300) -> None:
+    """Candles of a second symbol in the app's tick store (the first has 400)."""
+    store = api.ctx.tickstore()
+    await store.write_candles(candles(n, symbol=OTHER))
+    await store.flush()
+    await asyncio.sleep(0)
+
+
+def several(symbols: list[str], **overrides: object) -> dict:
+    out = body(symbols=symbols, **overrides)
+    del out["symbol"]
+    return out
+
+
+async def test_a_run_on_several_symbols_reports_them_as_one_portfolio(api):
+    await store_other(api)
+    trader = await api.trader()
+
+    r = await api.client.post(B, headers=trader.headers, json=several([SYMBOL, OTHER]))
+
+    assert r.status_code == 202, r.text
+    assert (r.json()["symbol"], r.json()["symbols"]) == (SYMBOL, [SYMBOL, OTHER])
+    run = await finished(api, trader.headers, r.json()["id"])
+    assert run["status"] == "done", run
+    assert run["bars"] == 700
+    result = run["result"]
+    card = result["run_card"]
+    assert card["symbol"] == [SYMBOL, OTHER]
+    assert [s["bars"] for s in card["per_symbol"]] == [400, 300]
+    assert {t["symbol"] for t in result["trades"]} == {SYMBOL, OTHER}
+    assert result["equity"][0]["equity"] == 200_000.0  # each symbol its own 100,000
+    assert result["metrics"]["initial_equity"] == "200000.00000000"
+
+
+async def test_one_symbol_given_as_a_list_runs_as_symbol_does(api):
+    trader = await api.trader()
+
+    one = await api.client.post(B, headers=trader.headers, json=several([SYMBOL]))
+    plain = await api.client.post(B, headers=trader.headers, json=body())
+
+    first = await finished(api, trader.headers, one.json()["id"])
+    second = await finished(api, trader.headers, plain.json()["id"])
+    assert first["result"]["trades"] == second["result"]["trades"]
+    assert first["result"]["run_card"]["data_hash"] == second["result"]["run_card"]["data_hash"]
+    assert first["symbols"] == second["symbols"] == [SYMBOL]
+
+
+@pytest.mark.parametrize(
+    ("change", "text"),
+    [
+        (lambda b: b | {"symbols": [SYMBOL, OTHER]}, "exactly one of the two"),
+        (lambda b: {k: v for k, v in b.items() if k != "symbol"}, "exactly one of the two"),
+        (lambda b: several([]), "at least 1 item"),
+        (lambda b: several([SYMBOL, "NOT A SYMBOL"]), "symbols.1"),
+        (lambda b: several([f"S{i}" for i in range(21)]), "at most 20 items"),
+        (lambda b: several([SYMBOL, SYMBOL]), "must not repeat an instrument (SOLUSDT)"),
+        (lambda b: several([SYMBOL, "TCS"]), "no 1m candles of TCS"),
+        (
+            lambda b: several([SYMBOL, OTHER], sweep={"grid": {"fast": [3, 5]}}),
+            "a sweep takes one symbol",
+        ),
+        (
+            lambda b: several([SYMBOL, OTHER], walk_forward={"folds": 2}),
+            "a walk-forward run takes one symbol",
+        ),
+    ],
+    ids=[
+        "both",
+        "neither",
+        "empty list",
+        "bad symbol",
+        "too many",
+        "repeated",
+        "one without data",
+        "sweep",
+        "walk-forward",
+    ],
+)
+async def test_symbols_are_checked_when_submitted(api, change, text):
+    await store_other(api)
+    trader = await api.trader()
+
+    r = await api.client.post(B, headers=trader.headers, json=change(body()))
+
+    assert r.status_code == 422, r.text
+    assert text in r.text
+    assert (await api.client.get(B, headers=trader.headers)).json()["total"] == 0
+
+
+async def test_the_bar_limit_counts_the_bars_of_every_symbol(api):
+    trader = await api.trader()
+    end = (START + timedelta(minutes=60_000)).isoformat()  # within 100,000 bars for one
+
+    two = await api.client.post(B, headers=trader.headers, json=several([SYMBOL, OTHER], end=end))
+    one = await api.client.post(B, headers=trader.headers, json=several([SYMBOL], end=end))
+
+    assert two.status_code == 422, two.text
+    assert "100,000 1m bars over 2 symbols (the per-run limit)" in two.text
+    assert one.status_code == 202, one.text
+
+
+async def test_a_range_reads_the_candles_before_its_start_as_warmup(api):
+    trader = await api.trader()
+    start = START + timedelta(minutes=80)  # the averages cross down on this bar's close
+
+    r = await api.client.post(B, headers=trader.headers, json=body(start=start.isoformat()))
+
+    run = await finished(api, trader.headers, r.json()["id"])
+    assert run["status"] == "done", run
+    assert run["bars"] == 320
+    result = run["result"]
+    assert (result["run_card"]["first_bar"], result["run_card"]["warmup_bars"]) == (
+        "2025-01-06T01:20:00Z",
+        20,
+    )
+    first = result["trades"][0]
+    assert (first["side"], first["entry_time"]) == ("SELL", "2025-01-06T01:21:00Z")
+    assert result["equity"][0]["time"] == "2025-01-06T01:20:00Z"

@@ -214,7 +214,19 @@ try {
   const opened = Date.parse(subscription.created_at);
   const candleClosed = (Math.floor(opened / 60_000) + 2) * 60_000 + 3_000;
   await page.waitForTimeout(Math.max(0, candleClosed - Date.now()));
+  // The report read earlier is shown at once and read again: compare the fresh period.
+  const fresh = page.waitForResponse((r) =>
+    r.url().includes(`/analytics/subscriptions/${subscription.id}/metrics`),
+  );
   await scope.selectOption(`subscription:${subscription.id}`);
+  await fresh;
+  await page.waitForFunction(
+    (after) =>
+      Date.parse(
+        document.querySelector("#live-vs-backtest")?.getAttribute("data-end"),
+      ) > after,
+    candleClosed,
+  );
   const compare = page.locator("#live-vs-backtest");
   await compare.locator("#compare-backtest").click();
   const backtestTrips = compare.locator(

@@ -40,34 +40,19 @@ function runCurve(points: { time: string; equity: number }[] | undefined): Curve
   });
 }
 
-const TF_SECONDS: Record<string, number> = {
-  "1m": 60,
-  "5m": 300,
-  "15m": 900,
-  "1h": 3600,
-  "1d": 86400,
-};
-
 /**
  * The body of a backtest of `sub` over the live period [start, end] on one of its symbols.
  * Live, the strategy read its warm-up bars from history before its first candle; the run
- * starts that many bars (the catalog's warm-up) earlier, so its first signal can fall at
- * the live period's start and not later.
+ * reads them too (the candles before `start`), so its first signal can fall at the live
+ * period's start and not later.
  */
-export function backtestOf(
-  sub: Subscription,
-  symbol: string,
-  start: string,
-  end: string,
-  warmup: number,
-) {
-  const lead = warmup * (TF_SECONDS[sub.timeframe] ?? 60) * 1000;
+export function backtestOf(sub: Subscription, symbol: string, start: string, end: string) {
   return {
     strategy: sub.strategy,
     params: sub.params,
     symbol,
     timeframe: sub.timeframe,
-    start: new Date(Date.parse(start) - lead).toISOString(),
+    start,
     end,
     settings: {
       capital: String(sub.capital_allocation),
@@ -115,11 +100,7 @@ export function LiveVsBacktest({
     staleTime: (query) => (ACTIVE.has(query.state.data?.status ?? "") ? 0 : Infinity),
   });
   const submit = useMutation({
-    mutationFn: () =>
-      api.post<RunOut>(
-        "/backtests",
-        backtestOf(subscription, symbol, start, end, strategy?.warmup ?? 0),
-      ),
+    mutationFn: () => api.post<RunOut>("/backtests", backtestOf(subscription, symbol, start, end)),
     onSuccess: (made) => setRunId(made.id),
   });
   const backtestPoints = useMemo(() => runCurve(run.data?.result?.equity), [run.data]);
@@ -128,7 +109,7 @@ export function LiveVsBacktest({
   const several = subscription.symbols.length > 1;
 
   return (
-    <div className="card" id="live-vs-backtest" data-run={runId ?? ""}>
+    <div className="card" id="live-vs-backtest" data-run={runId ?? ""} data-end={end}>
       <div className="card-head wrap-head">
         <h2>Live against a backtest</h2>
         <span className="muted small wrap">
@@ -170,8 +151,8 @@ export function LiveVsBacktest({
       </div>
       <p className="muted small">
         The backtest takes the subscription&apos;s parameters, timeframe, capital allocation and
-        sizing, and your risk limits, over the same period (starting the strategy&apos;s warm-up
-        earlier, as live read it from history).
+        sizing, and your risk limits, over the same period (reading the strategy&apos;s warm-up from
+        the candles before it, as live did).
         {several
           ? " Live figures cover all the subscription's symbols; the backtest runs one."
           : ""}

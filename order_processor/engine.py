@@ -38,7 +38,7 @@ from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.book import PositionRepository
 from order_processor.repositories.system import SystemQueries
 from shared.bus import EventBus, Subscription
-from shared.calendar import NSECalendar
+from shared.calendar import NSECalendar, load_calendars
 from shared.clock import Clock
 from shared.contracts import (
     CHANNEL_CONTROL,
@@ -159,6 +159,7 @@ class OrderEngine:
         """Subscribe, take this engine's partitions (rebuilding their state from the
         database and consuming their streams), then start the timers."""
         self.broker.listen(self.booker.apply)
+        await asyncio.to_thread(load_calendars, self.clock.now().date())
         ticks = await self.bus.subscribe([], [TICK_PATTERN], maxsize=TICK_QUEUE)
         control = await self.bus.subscribe([CHANNEL_CONTROL])
         self._subscriptions += [ticks, control]

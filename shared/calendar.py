@@ -236,3 +236,16 @@ def calendar_for(exchange: str) -> Calendar:
     if code in US_EXCHANGES:
         return USEquityCalendar()
     return AlwaysOpenCalendar()
+
+
+def load_calendars(today: date) -> None:
+    """Read the exchanges' holidays and sessions now (the NSE holidays, the US sessions of
+    ``today``'s year), so that no later check pays for it.
+
+    The first read imports ``pandas_market_calendars`` and builds the schedules: about a
+    second of CPU. A service calls this in a thread while it starts; left to the first
+    check, it would stall the service's event loop in the middle of its work (the order
+    processor's first square-off check, say, while it decides a burst of orders).
+    """
+    _nse_holidays()
+    _us_sessions(today.year)

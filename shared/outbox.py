@@ -105,16 +105,19 @@ def _with_id(message: Message) -> Message:
 
 
 async def _publish(bus: EventBus | None, messages: Iterable[tuple[str, Message]]) -> bool:
+    """Publish in order, all in one bus call (one round trip to Redis, not one per event:
+    a batch of decisions is hundreds of events); False if the bus raised."""
     if bus is None:
         return True
-    ok = True
-    for channel, message in messages:
-        try:
-            await bus.publish(channel, message)
-        except Exception:
-            ok = False
-            log.exception("publishing %s after commit failed", type(message).__name__)
-    return ok
+    items = list(messages)
+    if not items:
+        return True
+    try:
+        await bus.publish_many(items)
+    except Exception:
+        log.exception("publishing %d events after commit failed", len(items))
+        return False
+    return True
 
 
 def _count(messages: Iterable[tuple[str, Message]]) -> None:

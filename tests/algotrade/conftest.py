@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,6 +86,10 @@ class RecordingBus(InProcessEventBus):
     async def publish(self, channel: str, message: Message) -> None:
         self.sent.append(("publish", channel, message))
         await super().publish(channel, message)
+
+    async def publish_many(self, items: Sequence[tuple[str, Message]]) -> None:
+        self.sent += [("publish", channel, message) for channel, message in items]
+        await super().publish_many(items)
 
     async def append(self, stream: str, message: Message, maxlen: int | None = None) -> str:
         self.sent.append(("append", stream, message))

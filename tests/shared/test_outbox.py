@@ -150,3 +150,38 @@ def test_staging_twice_is_refused():
     outbox.batch_id = 7
     with pytest.raises(RuntimeError):
         asyncio.run(outbox.stage(None, T0))  # type: ignore[arg-type]
+
+
+class _CountingBus(InProcessEventBus):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def publish(self, channel, message) -> None:
+        self.calls += 1
+        await super().publish(channel, message)
+
+    async def publish_many(self, items) -> None:
+        self.calls += 1
+        await super().publish_many(items)
+
+
+async def test_a_transactions_events_leave_in_one_bus_call_in_order(sessions):
+    """A batch of decisions commits hundreds of events: one call to the bus (one round trip
+    to Redis), not one per event."""
+    bus = _CountingBus()
+    relay = Relay(sessions, bus)
+    sub = await bus.subscribe([user_channel(1), CHANNEL_CONTROL])
+    outbox = Outbox()
+    for n in range(1, 51):
+        outbox.add(user_channel(1), _fill(n))
+    outbox.add(CHANNEL_CONTROL, ControlEvent(action="halt", user_id=1, ts=T0))
+
+    async with transaction(sessions) as session:
+        await outbox.stage(session, T0)
+    await relay.send(outbox)
+
+    got = await _drain(sub)
+    assert bus.calls == 1
+    assert [getattr(m, "fill_id", None) for m in got] == [*range(1, 51), None]
+    await sub.close()

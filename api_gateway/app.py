@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -38,6 +39,7 @@ from api_gateway.routers import (
 from shared.config import Environment
 from shared.http_observability import ObservabilityMiddleware
 
+log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 
@@ -58,6 +60,16 @@ ROUTERS: list[APIRouter] = [
 ]
 
 
+async def _follow_closes(ctx: GatewayContext) -> None:
+    """Quotes are built again as candles close (docs/operations.md); without the events
+    they are built again every ``latest_tick_ttl_seconds``."""
+    assert ctx.bus is not None
+    try:
+        await ctx.quotes().follow(ctx.bus)
+    except Exception:
+        log.exception("following candle closes failed; quotes are rebuilt on a timer")
+
+
 def create_app(
     ctx: GatewayContext,
     *,
@@ -76,9 +88,13 @@ def create_app(
             if hasattr(result, "__await__"):
                 await result
         relay = asyncio.create_task(ctx.relay.run(), name="gateway-outbox-relay")
+        tasks = [relay]
+        if ctx.bus is not None:
+            tasks.append(asyncio.create_task(_follow_closes(ctx), name="gateway-quote-closes"))
         yield
-        relay.cancel()
-        await asyncio.gather(relay, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if ctx.rate_limiter is not None:
             await ctx.rate_limiter.close()
         for hook in on_shutdown:

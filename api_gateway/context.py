@@ -60,8 +60,9 @@ class GatewayContext:
         return self.backtest_launcher
 
     def quotes(self) -> QuoteService:
-        """The quote service over the tick store: what it builds is reused for
-        ``latest_tick_ttl_seconds``, as the store reuses a symbol's latest tick."""
+        """The quote service over the tick store: what it builds is reused until a candle
+        of the symbol closes (the app follows the bus), or for ``latest_tick_ttl_seconds``
+        without the bus's events."""
         if self.quote_service is None:
             self.quote_service = QuoteService(
                 self.tickstore(), ttl=self.settings.latest_tick_ttl_seconds

@@ -6,28 +6,44 @@ candles (a weekend shows Friday's close and Friday's change). The session is the
 exchange's own (NSE 09:15-15:30 IST, a UTC day for crypto), as in the candles.
 
 One ``QuoteService`` serves every request of a process. Building a quote takes
-several candle queries, so what was built is reused for ``ttl`` seconds by every
-user; the price is not: each answer takes the symbol's latest tick from the tick
-store (held in memory, read again after the store's own TTL, the path that keeps
-position marks moving) and, when it is newer than the quote, moves the price, the
-change and the day's high and low with it. Concurrent requests for a symbol whose
-quote is missing or too old share one build.
+several candle queries, so what was built is reused by every user until something it
+was built from changes: while the service ``follow``s the closed-candle events of the
+bus, a symbol's quote is built when it is first asked for and again after one of its
+minute candles closes (and at the latest after ``max_age`` seconds, in case an event
+was lost); without the events, after ``ttl`` seconds. The price is never reused that
+way: each answer takes the symbol's latest tick from the tick store (held in memory,
+read again after the store's own TTL, the path that keeps position marks moving) and,
+when it is newer than the quote, moves the price, the change and the day's high and
+low with it. Concurrent requests for a symbol whose quote is missing or stale share
+one build.
+
+The engine writes a candle to the tick store through a buffer that is flushed a moment
+after the candle's event goes out, so a build right after a close may not find it
+there yet: the last few minute candles seen on the bus are merged into each build.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from shared.contracts import CandleMsg, TickMsg, Timeframe
+from shared.bus import EventBus
+from shared.contracts import CHANNEL_CANDLES, CandleMsg, TickMsg, Timeframe
 from shared.instruments import Instrument
 from shared.tickstore import TickStore
 
 CONCURRENCY = 8  # store queries of one request in flight at once
+MAX_AGE = 300.0  # seconds a quote is kept while following closes, in case an event was lost
+MINUTE_CLOSES = CHANNEL_CANDLES.format(symbol="*", timeframe=Timeframe.M1.value)
+"""Every symbol's closed minute candles; the other timeframes close with a minute."""
 _RANGE_LIMIT = 5_000
+_RECENT = 5  # minute candles kept per symbol from the bus, for builds the store lags behind
+_QUEUE = 100_000  # a minute boundary closes one candle per symbol at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +72,17 @@ class _Last:
     anchor: datetime  # a moment inside the session the price belongs to
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    built_at: float  # monotonic time the build started
+    closes: int  # the symbol's count of closes seen when the build started
+    quote: Quote
+
+
 class QuoteService:
-    """Quotes from a tick store, built at most once per ``ttl`` seconds per symbol (0: on
-    every call); ``now`` decides only whether the market is open."""
+    """Quotes from a tick store. A quote is built again after a minute candle of its symbol
+    closes while ``follow`` runs, else at most once per ``ttl`` seconds (0: on every call);
+    ``now`` decides only whether the market is open."""
 
     def __init__(
         self,
@@ -66,15 +90,60 @@ class QuoteService:
         concurrency: int = CONCURRENCY,
         *,
         ttl: float = 0.0,
+        max_age: float = MAX_AGE,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.ttl = ttl
+        self.max_age = max_age
         self.builds = 0  # quotes built from the store (the rest came from the cache)
+        self.following = False  # True while closes arrive from the bus (``follow``)
         self._limit = asyncio.Semaphore(concurrency)
         self._monotonic = monotonic
-        self._built: dict[str, tuple[float, Quote]] = {}  # symbol -> (built at, quote)
+        self._built: dict[str, _Held] = {}
         self._building: dict[str, asyncio.Task[Quote]] = {}
+        self._closes: dict[str, int] = {}  # symbol -> minute candles seen closing
+        self._recent: dict[str, deque[CandleMsg]] = {}  # symbol -> its last minute candles
+
+    def candle_closed(self, candle: CandleMsg) -> None:
+        """A candle of ``candle.symbol`` closed: its quote is built again when next asked for."""
+        if candle.timeframe is not Timeframe.M1:
+            return
+        symbol = candle.symbol
+        self._closes[symbol] = self._closes.get(symbol, 0) + 1
+        recent = self._recent.get(symbol)
+        if recent is None:
+            recent = self._recent[symbol] = deque(maxlen=_RECENT)
+        recent.append(candle)
+
+    def forget_all(self) -> None:
+        """Closes may have been missed: every quote is built again when next asked for."""
+        self._built.clear()
+
+    async def follow(self, bus: EventBus) -> None:
+        """Build quotes again as their symbols' minute candles close on ``bus``, until
+        cancelled; a subscription that drops events forgets every quote."""
+        sub = await bus.subscribe([], [MINUTE_CLOSES], maxsize=_QUEUE)
+        self.forget_all()  # what was built before the subscription may have missed a close
+        self.following = True
+        dropped = 0
+        try:
+            async for _, message in sub:
+                if isinstance(message, CandleMsg):
+                    self.candle_closed(message)
+                if sub.dropped != dropped:
+                    dropped = sub.dropped
+                    self.forget_all()
+        finally:
+            self.following = False
+            with contextlib.suppress(Exception):
+                await sub.close()
+
+    def _fresh(self, held: _Held) -> bool:
+        age = self._monotonic() - held.built_at
+        if not self.following:
+            return age <= self.ttl
+        return held.closes == self._closes.get(held.quote.symbol, 0) and age <= self.max_age
 
     async def quotes(self, instruments: Sequence[Instrument], now: datetime) -> list[Quote]:
         """One quote per instrument, in the order given."""
@@ -83,8 +152,8 @@ class QuoteService:
     async def quote(self, instrument: Instrument, now: datetime) -> Quote:
         symbol = instrument.symbol
         held = self._built.get(symbol)
-        if held is not None and self._monotonic() - held[0] <= self.ttl:
-            quote = await self._with_latest_tick(held[1])
+        if held is not None and self._fresh(held):
+            quote = await self._with_latest_tick(held.quote)
             if quote is None:  # a tick of a later session: the day's figures start again
                 quote = await self._shared_build(instrument)
         else:
@@ -108,9 +177,10 @@ class QuoteService:
     async def _guarded(self, instrument: Instrument) -> Quote:
         async with self._limit:
             started = self._monotonic()
+            closes = self._closes.get(instrument.symbol, 0)
             quote = await self.build(instrument)
             self.builds += 1
-            self._built[instrument.symbol] = (started, quote)
+            self._built[instrument.symbol] = _Held(started, closes, quote)
             return quote
 
     async def _with_latest_tick(self, quote: Quote) -> Quote | None:
@@ -181,7 +251,7 @@ class QuoteService:
         """The newest price: the latest tick, or the close of the latest 1m candle if newer."""
         tick: TickMsg | None = await self.store.latest_tick(symbol)
         minute = await self.store.query_candles(symbol, Timeframe.M1, limit=1)
-        candle = minute[-1] if minute else None
+        candle = max([*minute, *self._recent.get(symbol, ())], key=_start, default=None)
         if tick is not None and (candle is None or tick.ts >= candle.start):
             return _Last(tick.price, tick.ts, tick.ts)
         if candle is None:
@@ -211,7 +281,13 @@ class QuoteService:
         hours = await store.query_candles(symbol, Timeframe.H1, s_open, s_close, _RANGE_LIMIT)
         since = hours[-1].end if hours else s_open
         minutes = await store.query_candles(symbol, Timeframe.M1, since, s_close, _RANGE_LIMIT)
-        bars: list[CandleMsg] = [*hours, *minutes]
+        stored = {m.start for m in minutes}
+        unwritten = [
+            c
+            for c in self._recent.get(symbol, ())
+            if since <= c.start < s_close and c.start not in stored
+        ]
+        bars: list[CandleMsg] = sorted([*hours, *minutes, *unwritten], key=_start)
         prices = [last.price] if s_open <= last.anchor < s_close else []
         if not bars and not prices:
             return None, None, None, None
@@ -219,3 +295,7 @@ class QuoteService:
         high = max([b.high for b in bars] + prices)
         low = min([b.low for b in bars] + prices)
         return opening, high, low, round(sum(b.volume for b in bars), 10)
+
+
+def _start(candle: CandleMsg) -> datetime:
+    return candle.start

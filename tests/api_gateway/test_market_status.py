@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import numpy as np
 
+from algotrade.migrate import upgrade
+from api_gateway.app import create_app
+from api_gateway.context import GatewayContext
+from shared.bus import InProcessEventBus
 from shared.calendar import IST
 from shared.clock import EventClock
-from shared.contracts import CandleMsg, Timeframe
+from shared.contracts import CandleMsg, Timeframe, candle_channel
+from tests.api_gateway.conftest import settings_for
+from tests.api_gateway.factories import make_trader
 
 R = "/api/v1"
 # Days before the wall clock: the gateway's clock may go back (a session stays valid), not ahead.
@@ -160,3 +168,44 @@ async def test_quotes_refuse_unknown_symbols_and_empty_lists(sqlite_api):
 
     assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_instrument"
     assert empty.status_code == 422 and empty.json()["code"] == "no_symbols"
+
+
+async def test_the_gateway_builds_a_quote_again_when_a_minute_candle_of_it_closes_on_the_bus(
+    request, tmp_path
+):
+    """Quotes are kept past the TTL (0 here) between closes, and built again after one."""
+    settings = settings_for("sqlite", request, tmp_path, latest_tick_ttl_seconds=0)
+    await asyncio.to_thread(upgrade, settings.migration_url)
+    bus = InProcessEventBus()
+    ctx = GatewayContext.build(settings, bus=bus)
+    app = create_app(ctx)
+    store = ctx.tickstore()
+    await store.write_candles([_minute(MONDAY_OPEN, 2510)])
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
+        trader = await make_trader(client)
+        ctx.clock = EventClock(MONDAY_OPEN + timedelta(minutes=5))
+        for _ in range(100):
+            if ctx.quotes().following:
+                break
+            await asyncio.sleep(0.01)
+
+        async def quote() -> dict:
+            r = await client.get(
+                f"{R}/market/quotes", headers=trader.headers, params={"symbols": "RELIANCE"}
+            )
+            return r.json()[0]
+
+        first, again = await quote(), await quote()
+        builds = ctx.quotes().builds
+        closed = _minute(MONDAY_OPEN + timedelta(minutes=1), 2480)
+        await bus.publish(candle_channel("RELIANCE", Timeframe.M1), closed)
+        await asyncio.sleep(0.05)
+        after = await quote()
+
+    assert first == again and builds == 1
+    assert ctx.quotes().builds == 2
+    assert first["low"] == 2510 and after["low"] == 2480 and after["volume"] == 200

@@ -1,4 +1,5 @@
-"""Quotes shared by every request of a process: built once per TTL, priced at the latest tick."""
+"""Quotes shared by every request of a process: built again when a candle closes (else once
+per TTL), priced at the latest tick."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 
 from api_gateway.services.quotes import QuoteService
+from shared.bus import InProcessEventBus
 from shared.calendar import IST
-from shared.contracts import CandleMsg, Timeframe
+from shared.contracts import CandleMsg, Timeframe, candle_channel
 from shared.instruments import load_catalog
 from shared.tickstore import InfluxTickStore, LocalTickStore, TickStore, TickStoreUnavailable
 from tests.servers import InfluxServer
@@ -183,3 +185,136 @@ async def test_a_failed_build_reaches_every_waiter_and_the_next_request_builds_a
 
     assert all(isinstance(g, TickStoreUnavailable) for g in got)
     assert after.price == 2410.0 and quotes.builds == 1
+
+
+class CountingStore(LocalTickStore):
+    """A local store that counts the candle queries made of it."""
+
+    candle_queries = 0
+
+    async def query_candles(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.candle_queries += 1
+        return await super().query_candles(*args, **kwargs)
+
+
+async def _following(quotes: QuoteService, bus: InProcessEventBus) -> asyncio.Task[None]:
+    task = asyncio.create_task(quotes.follow(bus))
+    while not quotes.following:
+        await asyncio.sleep(0)
+    return task
+
+
+async def _close(bus: InProcessEventBus, candle: CandleMsg) -> None:
+    await bus.publish(candle_channel(candle.symbol, candle.timeframe), candle)
+    for _ in range(5):  # the follower takes it off its queue
+        await asyncio.sleep(0)
+
+
+async def _counting_store() -> CountingStore:
+    store = CountingStore()
+    await store.write_candles(
+        [
+            _minute(MONDAY_OPEN - timedelta(days=3) + timedelta(minutes=374), 2400.0),  # Friday
+            _minute(MONDAY_OPEN, 2410.0),
+            _minute(MONDAY_OPEN + timedelta(minutes=1), 2420.0),
+        ]
+    )
+    await _tick(store, MONDAY_OPEN + timedelta(minutes=2, seconds=5), 2425.0)
+    return store
+
+
+async def test_a_quote_is_not_built_from_the_store_between_closes_and_is_after_one():
+    store, clock, bus = await _counting_store(), Clock(), InProcessEventBus()
+    quotes = QuoteService(store, ttl=1.0, monotonic=clock)
+    follower = await _following(quotes, bus)
+    try:
+        await quotes.quote(RELIANCE, NOW)
+        built = store.candle_queries
+        clock.now = 120.0  # far past the TTL: without a close nothing is read again
+        await _tick(store, MONDAY_OPEN + timedelta(minutes=2, seconds=40), 2430.0)
+        between = await quotes.quote(RELIANCE, NOW)
+        queries_between = store.candle_queries
+
+        closed = _minute(MONDAY_OPEN + timedelta(minutes=2), 2380.0, volume=500)
+        await store.write_candles([closed])
+        await _close(bus, closed)
+        after = await quotes.quote(RELIANCE, NOW)
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+
+    assert built > 0 and queries_between == built and quotes.builds == 2
+    assert between.price == 2430.0 and between.volume == 20.0
+    assert store.candle_queries > built
+    assert after.low == 2380.0 and after.volume == 520.0 and after.price == 2430.0
+
+
+async def test_a_close_of_another_symbol_or_timeframe_leaves_the_quote_built():
+    store, bus = await _counting_store(), InProcessEventBus()
+    quotes = QuoteService(store, monotonic=Clock())
+    follower = await _following(quotes, bus)
+    try:
+        await quotes.quote(RELIANCE, NOW)
+        await _close(bus, _minute(MONDAY_OPEN, 100.0).model_copy(update={"symbol": "TCS"}))
+        hour = _minute(MONDAY_OPEN, 2410.0).model_copy(update={"timeframe": Timeframe.H1})
+        await bus.publish(candle_channel("RELIANCE", Timeframe.H1), hour)
+        await asyncio.sleep(0.01)
+        await quotes.quote(RELIANCE, NOW)
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+
+    assert quotes.builds == 1
+
+
+async def test_a_close_the_store_has_not_written_yet_is_in_the_built_quote():
+    """The engine's store writes its buffer a moment after the close's event goes out."""
+    store, bus = await _counting_store(), InProcessEventBus()
+    quotes = QuoteService(store, monotonic=Clock())
+    follower = await _following(quotes, bus)
+    try:
+        await quotes.quote(RELIANCE, NOW)
+        await _close(bus, _minute(MONDAY_OPEN + timedelta(minutes=2), 2380.0, volume=500))
+        after = await quotes.quote(RELIANCE, NOW)
+        written = _minute(MONDAY_OPEN + timedelta(minutes=2), 2380.0, volume=500)
+        await store.write_candles([written])  # now written: counted once, not twice
+        await _close(bus, _minute(MONDAY_OPEN + timedelta(minutes=3), 2390.0, volume=1))
+        later = await quotes.quote(RELIANCE, NOW)
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+
+    assert quotes.builds == 3
+    assert after.low == 2380.0 and after.volume == 520.0
+    assert later.volume == 521.0
+
+
+async def test_a_quote_is_built_again_after_the_most_it_is_kept_without_a_close():
+    store, clock, bus = await _counting_store(), Clock(), InProcessEventBus()
+    quotes = QuoteService(store, ttl=1.0, max_age=300.0, monotonic=clock)
+    follower = await _following(quotes, bus)
+    try:
+        await quotes.quote(RELIANCE, NOW)
+        clock.now = 299.0
+        await quotes.quote(RELIANCE, NOW)
+        clock.now = 301.0
+        await quotes.quote(RELIANCE, NOW)
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+
+    assert quotes.builds == 2
+
+
+async def test_without_the_close_events_a_quote_is_built_again_after_the_ttl():
+    store, clock, bus = await _counting_store(), Clock(), InProcessEventBus()
+    quotes = QuoteService(store, ttl=1.0, monotonic=clock)
+    follower = await _following(quotes, bus)
+    await quotes.quote(RELIANCE, NOW)
+    follower.cancel()
+    await asyncio.gather(follower, return_exceptions=True)
+
+    clock.now = 1.5
+    await quotes.quote(RELIANCE, NOW)
+
+    assert not quotes.following and quotes.builds == 2

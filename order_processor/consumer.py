@@ -24,6 +24,10 @@ from shared.logs import correlation
 
 log = logging.getLogger(__name__)
 
+CATCH_UP_CLAIM_EVERY_S = 0.5
+"""How often a consumer that took a partition over claims what is pending there, until its
+last owner can no longer be reading it."""
+
 IntentHandler = Callable[[OrderIntent | OrderCommand], Awaitable[None]]
 BatchHandler = Callable[[Sequence[OrderIntent]], Awaitable[Mapping[int, DomainError]]]
 """Handles many intents in one transaction; returns the ones refused for good, by index."""
@@ -67,13 +71,22 @@ class IntentConsumer:
     async def run(self) -> None:
         """Read, handle and acknowledge until cancelled; claim stale entries now and then."""
         await self.bus.ensure_group(self.stream, self.group)
+        opts = self.options
         next_claim = 0.0
-        idle_ms = 0 if self.take_over else self.options.claim_idle_ms
+        # After a takeover the last owner, fenced off but perhaps not aware of it yet, may
+        # still read entries until its next lease renewal: for a lease's life, whatever is
+        # pending is claimed at once, often (its handling there cannot commit; waiting for
+        # it to look idle would hold those orders ``claim_idle_ms``).
+        catch_up_until = time.monotonic() + opts.lease_ttl_s + opts.lease_renew_every_s
+        if not self.take_over:
+            catch_up_until = 0.0
         while True:
-            if time.monotonic() >= next_claim:
-                next_claim = time.monotonic() + self.options.claim_every_s
-                await self.handle(await self._claim(idle_ms))
-                idle_ms = self.options.claim_idle_ms
+            now = time.monotonic()
+            if now >= next_claim:
+                catching_up = now < catch_up_until
+                every = min(opts.claim_every_s, CATCH_UP_CLAIM_EVERY_S) if catching_up else None
+                next_claim = now + (every or opts.claim_every_s)
+                await self.handle(await self._claim(0 if catching_up else opts.claim_idle_ms))
             entries = await self.bus.read_group(
                 self.stream,
                 self.group,

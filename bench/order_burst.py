@@ -207,9 +207,10 @@ async def _burst(
                 )
                 for user_id, account_id, symbol, limit, stop, key in intents[start : start + 500]
             ]
-            await asyncio.gather(
-                *(bus.append(intent_stream(i.broker_account_id), i) for i in chunk)
-            )
+            by_stream: dict[str, list[Any]] = {}  # as the strategy workers send a burst
+            for intent in chunk:
+                by_stream.setdefault(intent_stream(intent.broker_account_id), []).append(intent)
+            await asyncio.gather(*(bus.append_many(s, batch) for s, batch in by_stream.items()))
         while True:
             async with sessions() as session:
                 undecided = await session.scalar(

@@ -52,7 +52,7 @@ from strategy_workers.windows import WindowRequest, WindowStore
 
 log = logging.getLogger(__name__)
 
-APPEND_CONCURRENCY = 64  # stream appends in flight at once (Redis round trips overlap)
+APPEND_CHUNK = 500  # intents of one stream per pipelined append
 
 
 @dataclass(slots=True)
@@ -201,12 +201,17 @@ class EvaluationService:
     async def _deliver(self, outcome: BatchOutcome, signals: Outbox) -> None:
         """After commit: intents onto the stream (must arrive; a burst run again resends
         what was not placed), then the signals' events through the relay."""
-        for start in range(0, len(outcome.intents), APPEND_CONCURRENCY):
-            chunk = outcome.intents[start : start + APPEND_CONCURRENCY]
-            await asyncio.gather(
-                *(self.bus.append(intent_stream(i.broker_account_id), i) for i in chunk)
-            )
+        # One pipelined call per stream (the intents of a stream keep their order; a burst of
+        # hundreds of intents is a round trip per partition, not one per intent).
+        by_stream: dict[str, list[OrderIntent]] = {}
+        for intent in outcome.intents:
+            by_stream.setdefault(intent_stream(intent.broker_account_id), []).append(intent)
+        await asyncio.gather(*(self._append(s, intents) for s, intents in by_stream.items()))
         await self.relay.send(signals)
+
+    async def _append(self, stream: str, intents: Sequence[OrderIntent]) -> None:
+        for start in range(0, len(intents), APPEND_CHUNK):  # in order
+            await self.bus.append_many(stream, intents[start : start + APPEND_CHUNK])
 
 
 async def _live_subscriptions(session: AsyncSession, ids: set[int]) -> set[int]:

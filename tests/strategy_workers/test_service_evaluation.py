@@ -35,6 +35,7 @@ from shared.contracts import (
     SignalMsg,
     Timeframe,
     candle_channel,
+    intent_stream,
     user_channel,
 )
 from shared.db import create_engine, create_sessionmaker
@@ -270,6 +271,33 @@ async def test_closed_candle_stores_each_signal_and_appends_its_intent(world):
     assert sorted(i.client_order_id for i in intents) == sorted(r.client_order_id for r in stored)
     assert {i.side for i in intents} == {Side.BUY}
     assert len(outcome.signals) == 2
+
+
+async def test_a_bursts_intents_reach_each_stream_in_one_call_in_order(lite, monkeypatch):
+    """Hundreds of intents of a candle close: one pipelined append per partition stream (a
+    Redis round trip each), not one per intent; a stream's intents keep their order."""
+    owners = [await lite.trader() for _ in range(6)]
+    for owner in owners:
+        await lite.subscribe(owner)
+        await lite.subscribe(owner, params={"bars": 4})
+    candle = await lite.market()
+    calls: list[tuple[str, list[str]]] = []
+    append_many = lite.bus.append_many
+
+    async def recorded(stream, messages, maxlen=None):
+        calls.append((stream, [m.client_order_id for m in messages]))
+        return await append_many(stream, messages, maxlen)
+
+    monkeypatch.setattr(lite.bus, "append_many", recorded)
+
+    outcome = await lite.service.handle([candle])
+
+    expected: dict[str, list[str]] = {}
+    for intent in outcome.intents:
+        stream = intent_stream(intent.broker_account_id)
+        expected.setdefault(stream, []).append(intent.client_order_id)
+    assert len(outcome.intents) == 12
+    assert dict(calls) == expected and len(calls) == len(expected)
 
 
 async def test_rerunning_a_candle_stores_no_new_signal_and_repeats_the_same_keys(world):

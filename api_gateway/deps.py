@@ -16,6 +16,7 @@ from api_gateway.context import GatewayContext
 from api_gateway.services.auth import RequestMeta
 from shared.auth import Principal, authenticate
 from shared.contracts import CHANNEL_CONTROL, ControlEvent, Message
+from shared.db import ReadOnlyViolation
 from shared.errors import DomainError, Forbidden, TooManyRequests, Unauthorized
 from shared.models import Role, User
 from shared.outbox import Outbox
@@ -91,7 +92,17 @@ class UnitOfWork:
         await self.ctx.relay.send(outbox)
 
 
-async def get_uow(ctx: CtxDep) -> AsyncIterator[UnitOfWork]:
+async def get_uow(request: Request, ctx: CtxDep) -> AsyncIterator[UnitOfWork]:
+    """The request's unit of work. Reads (GET, HEAD) get a read-only session without a
+    transaction of their own (no BEGIN and COMMIT round trips); the rest one transaction."""
+    if request.method in READ_METHODS:
+        assert ctx.read_sessions is not None
+        async with ctx.read_sessions() as session:
+            uow = UnitOfWork(session, ctx)
+            yield uow
+            if uow.events or uow.messages:
+                raise ReadOnlyViolation("a read request may not publish events")
+        return
     async with ctx.sessions() as session:
         uow = UnitOfWork(session, ctx)
         try:

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # The longest one API request waits on the database, all its statements together,
     # before it is answered 503 (a paused PgBouncer, a lost server, a locked SQLite file).
     api_db_timeout_seconds: float = Field(5.0, gt=0)
+    # The API's requests retry a first statement that found its pooled connection dead, so
+    # its pool does not ping the server (three round trips) on every checkout.
+    api_db_pool_pre_ping: bool = False
     use_pgbouncer: bool = False
     pgbouncer_host: str = "127.0.0.1"
     pgbouncer_port: int = 6432

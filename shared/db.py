@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -29,8 +31,11 @@ T = TypeVar("T")
 ROLLBACK_S = 1.0  # a rollback after the budget is spent may still take this long
 
 
-def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
-    """An async engine for ``url`` (default: the services' URL from settings).
+def create_engine(
+    settings: Settings, url: str | None = None, *, pre_ping: bool | None = None
+) -> AsyncEngine:
+    """An async engine for ``url`` (default: the services' URL from settings); ``pre_ping``
+    overrides ``db_pool_pre_ping`` (ping each connection as it leaves the pool).
 
     Behind PgBouncer in transaction pooling mode a server connection may change
     between statements, so prepared statements are disabled: asyncpg gets no
@@ -51,7 +56,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
             pool_recycle=settings.db_pool_recycle,
-            pool_pre_ping=settings.db_pool_pre_ping,
+            pool_pre_ping=settings.db_pool_pre_ping if pre_ping is None else pre_ping,
         )
         behind_bouncer = settings.use_pgbouncer and url is None
         if target.get_driver_name() == "asyncpg":
@@ -102,6 +107,14 @@ class DatabaseTimeout(ServiceUnavailable):
     """The database did not answer within the time a request may wait for it (a 503)."""
 
 
+class ReadOnlyViolation(RuntimeError):
+    """A read-only session was asked to write (a programming error: a 500)."""
+
+
+def _writes(statement: Any) -> bool:
+    return bool(getattr(statement, "is_dml", False))
+
+
 class BoundedSession(AsyncSession):
     """An ``AsyncSession`` whose database work, all its calls together, takes at most
     ``budget`` seconds; then ``DatabaseTimeout`` is raised at once.
@@ -113,14 +126,53 @@ class BoundedSession(AsyncSession):
     when the budget is spent, and the session winds down in the background (its
     connections are dropped once the driver lets go). A timed-out session does no more
     work. Time spent elsewhere (hashing a password, calling the tick store) does not count.
+
+    The session's first statement is tried once more on a fresh connection when its pooled
+    connection turns out dead (the server restarted, or dropped it while idle): nothing of
+    the session had happened yet, and the pool replaces its other connections of before
+    the failure as they are next taken, so a pool need not ping every checkout. A
+    ``read_only`` session refuses to write (``ReadOnlyViolation``): it may run in
+    autocommit, where a write would commit at once.
     """
 
-    def __init__(self, *args: Any, budget: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        budget: float | None = None,
+        read_only: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.budget = budget
+        self.read_only = read_only
         self._left = budget
         self._depth = 0  # calls nest (scalars runs execute): only the outermost is timed
+        self._statements = 0  # outermost calls that reached the database and returned
         self.timed_out = False
+
+    async def _retried(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """``work()`` bounded; the session's first statement once more if its connection
+        was found dead."""
+        first = self._statements == 0 and not self._depth
+        try:
+            result = await self._bounded(work())
+        except DBAPIError as exc:
+            if not (first and exc.connection_invalidated and not self.timed_out):
+                raise
+            log.info("a pooled database connection was dead; trying on a fresh one: %s", exc)
+            await AsyncSession.rollback(self)  # lets the dead connection go
+            result = await self._bounded(work())
+        if not self._depth:
+            self._statements += 1
+        return result
+
+    def _check_writes(self, statement: Any) -> None:
+        if self.read_only and _writes(statement):
+            raise ReadOnlyViolation("a read-only session was asked to write")
+
+    def _check_flush(self) -> None:
+        if self.read_only and (self.new or self.dirty or self.deleted):
+            raise ReadOnlyViolation("a read-only session has changes to write")
 
     async def _bounded(self, work: Coroutine[Any, Any, T]) -> T:
         if self._left is None or self._depth:
@@ -174,28 +226,36 @@ class BoundedSession(AsyncSession):
         except Exception as exc:  # the connections are gone either way
             log.debug("invalidating a timed-out session: %r", exc)
 
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._bounded(super().execute(*args, **kwargs))
+    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        self._check_writes(statement)
+        return await self._retried(partial(AsyncSession.execute, self, statement, *args, **kwargs))
 
-    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._bounded(super().scalar(*args, **kwargs))
+    async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        self._check_writes(statement)
+        return await self._retried(partial(AsyncSession.scalar, self, statement, *args, **kwargs))
 
-    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._bounded(super().scalars(*args, **kwargs))
+    async def scalars(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        self._check_writes(statement)
+        return await self._retried(partial(AsyncSession.scalars, self, statement, *args, **kwargs))
 
     async def get(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._bounded(super().get(*args, **kwargs))
+        return await self._retried(partial(AsyncSession.get, self, *args, **kwargs))
 
     async def get_one(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._bounded(super().get_one(*args, **kwargs))
+        return await self._retried(partial(AsyncSession.get_one, self, *args, **kwargs))
 
-    async def stream(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._bounded(super().stream(*args, **kwargs))
+    async def stream(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        self._check_writes(statement)
+        return await self._retried(partial(AsyncSession.stream, self, statement, *args, **kwargs))
 
-    async def stream_scalars(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._bounded(super().stream_scalars(*args, **kwargs))
+    async def stream_scalars(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        self._check_writes(statement)
+        return await self._retried(
+            partial(AsyncSession.stream_scalars, self, statement, *args, **kwargs)
+        )
 
     async def flush(self, *args: Any, **kwargs: Any) -> None:
+        self._check_flush()
         await self._bounded(super().flush(*args, **kwargs))
 
     async def refresh(self, *args: Any, **kwargs: Any) -> None:
@@ -214,7 +274,9 @@ class BoundedSession(AsyncSession):
         return await self._bounded(super().run_sync(*args, **kwargs))
 
     async def commit(self) -> None:
+        self._check_flush()
         await self._bounded(super().commit())
+        self._statements = 0  # the next transaction's first statement may be tried again
 
     async def rollback(self) -> None:
         if self.timed_out:
@@ -225,6 +287,7 @@ class BoundedSession(AsyncSession):
             await self._bounded(super().rollback())
         except DatabaseTimeout:
             log.warning("a rollback timed out; the session's connections are dropped")
+        self._statements = 0
 
     async def close(self) -> None:
         if not self.timed_out:  # a timed-out session is closed as it winds down
@@ -235,11 +298,12 @@ _WINDING_DOWN: set[asyncio.Future[None]] = set()  # keeps the wind-down tasks re
 
 
 def create_sessionmaker(
-    engine: AsyncEngine, *, timeout: float | None = None
+    engine: AsyncEngine, *, timeout: float | None = None, read_only: bool = False
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions of ``engine``; with ``timeout``, each session's database work is bounded by it
-    (see ``BoundedSession``: the API's requests answer 503 instead of hanging)."""
-    if timeout is None:
+    (see ``BoundedSession``: the API's requests answer 503 instead of hanging), and
+    ``read_only`` sessions refuse to write."""
+    if timeout is None and not read_only:
         return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     return async_sessionmaker(
         engine,
@@ -247,7 +311,23 @@ def create_sessionmaker(
         expire_on_commit=False,
         autoflush=False,
         budget=timeout,
+        read_only=read_only,
     )
+
+
+def autocommit_engine(engine: AsyncEngine, *, behind_bouncer: bool = False) -> AsyncEngine:
+    """``engine``'s pool in autocommit: no ``BEGIN``/``COMMIT`` round trips, each statement
+    its own transaction (for reads that need no snapshot across statements: PostgreSQL's
+    READ COMMITTED gives each statement its own snapshot anyway).
+
+    ``engine`` itself where that cannot be: SQLite takes its write lock up front in every
+    transaction (``_sqlite_begin_immediate``), and asyncpg prepares each statement in a
+    round trip of its own, which PgBouncer in transaction pooling mode may send to another
+    server connection than its execution unless a transaction holds them together.
+    """
+    if engine.dialect.name == "sqlite" or (behind_bouncer and engine.dialect.driver == "asyncpg"):
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @asynccontextmanager

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -41,7 +43,7 @@ from .backtest import (
 from .backtest.data import TIMEFRAME_NS
 from .backtest.engine import warmup_bars
 from .backtest.portfolio import SymbolData, run_portfolio
-from .backtest.sweep import grid_points, run_sweep, sweep_warmup
+from .backtest.sweep import grid_points, inputs_key, run_sweep, sweep_result, sweep_warmup
 from .backtest.walkforward import WalkForwardSpec, run_walk_forward, split, walk_forward_report
 from .backtest_store import minute_bars, range_data
 from .datasets import BacktestDatasetRepository, load_dataset
@@ -362,6 +364,16 @@ class _Shared:
     stop: threading.Event = field(default_factory=threading.Event)
 
 
+class PointDispatch(Protocol):
+    """Sends a sweep's grid points out as tasks of their own (distributed profile)."""
+
+    async def dispatch(
+        self, user_id: int, run_id: int, request: BacktestRequest, data_key: str, total: int
+    ) -> None:
+        """Send points ``0..total`` of the run's grid; ``request`` is the run's, as it runs
+        (the user's risk limits in it), ``data_key`` what the run read (``inputs_key``)."""
+
+
 @dataclass
 class RunContext:
     """The clients a runner needs, in whichever process it runs."""
@@ -372,6 +384,12 @@ class RunContext:
     bus: EventBus | None
     limits: BacktestLimits
     sweep_processes: int = 1
+    """Processes a sweep's points run on (1: one after the other in the run's thread)."""
+    executor: Executor | None = None
+    """A process pool of ``sweep_processes`` shared by the runs (embedded); None: a sweep
+    makes its own pool when ``sweep_processes`` is above 1."""
+    dispatch: PointDispatch | None = None
+    """Where a sweep's points go as tasks of their own (distributed); None: in this run."""
 
 
 async def execute_run(ctx: RunContext, user_id: int, run_id: int, stop: threading.Event) -> str:
@@ -384,7 +402,7 @@ async def execute_run(ctx: RunContext, user_id: int, run_id: int, stop: threadin
         row.status, row.started_at = "running", ctx.clock.now()
         submission = Submission.from_json(row.request)
         limits = await repo.risk_limits() if submission.use_my_risk_limits else None
-    await _publish(ctx, user_id, run_id, "running", 0.0)
+    await publish_progress(ctx, user_id, run_id, "running", 0.0)
     shared = _Shared(stop=stop)
     status, result, error, bars = "failed", None, None, None
     try:
@@ -393,8 +411,12 @@ async def execute_run(ctx: RunContext, user_id: int, run_id: int, stop: threadin
             request = request.model_copy(
                 update={"settings": request.settings.model_copy(update={"risk": limits})}
             )
-        data = await _load(ctx, user_id, submission, request)
+        data = await load_inputs(ctx, user_id, submission, request)
         bars = sum(d.traded_bars for d in data)
+        if ctx.dispatch is not None and submission.kind == "sweep":
+            # The points run as tasks of their own; the last one to finish ends the run.
+            await _fan_out(ctx, ctx.dispatch, user_id, run_id, submission, request, data)
+            return "running"
         work = asyncio.create_task(
             asyncio.to_thread(_compute, ctx, submission, request, data, shared)
         )
@@ -419,13 +441,33 @@ async def execute_run(ctx: RunContext, user_id: int, run_id: int, stop: threadin
         row.status, row.finished_at, row.bars = status, ctx.clock.now(), bars
         row.result, row.error = result, error
         row.progress = 1.0 if status == "done" else row.progress
-    await _publish(
+    await publish_progress(
         ctx, user_id, run_id, status, 1.0 if status == "done" else shared.progress, error
     )
     return status
 
 
-async def _load(
+async def _fan_out(
+    ctx: RunContext,
+    dispatch: PointDispatch,
+    user_id: int,
+    run_id: int,
+    submission: Submission,
+    request: BacktestRequest,
+    data: list[SymbolData],
+) -> None:
+    assert submission.sweep is not None
+    points, _ = grid_points(request.strategy, request.params, submission.sweep.grid)
+    async with ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(BacktestRun)
+            .where(BacktestRun.id == run_id, BacktestRun.user_id == user_id)
+            .values(bars=sum(d.traded_bars for d in data))
+        )
+    await dispatch.dispatch(user_id, run_id, request, inputs_key(data), len(points))
+
+
+async def load_inputs(
     ctx: RunContext, user_id: int, submission: Submission, request: BacktestRequest
 ) -> list[SymbolData]:
     """Each symbol's bars: uploaded, or the store's over the range with the warm-up before
@@ -488,8 +530,8 @@ def _compute(
         folds = run_walk_forward(
             request, first.bars, spec, grid=sweep.grid if sweep else None,
             rank_by=sweep.rank_by if sweep else "sharpe", processes=ctx.sweep_processes,
-            max_points=ctx.limits.max_sweep_points, fine=first.fine, progress=progress,
-            cancelled=shared.stop.is_set,
+            executor=ctx.executor, max_points=ctx.limits.max_sweep_points, fine=first.fine,
+            progress=progress, cancelled=shared.stop.is_set,
         )  # fmt: skip
         return walk_forward_report(
             request, first.bars, spec, folds, rank_by=sweep.rank_by if sweep else None
@@ -507,15 +549,11 @@ def _compute(
             raise BacktestCancelled("the sweep was cancelled")
 
     ranked, refused = run_sweep(
-        request, first.bars, submission.sweep.grid, rank_by=submission.sweep.rank_by,
-        processes=ctx.sweep_processes, max_points=ctx.limits.max_sweep_points, on_point=point,
-        trade_from=first.trade_from,
+        request, data, submission.sweep.grid, rank_by=submission.sweep.rank_by,
+        processes=ctx.sweep_processes, executor=ctx.executor,
+        max_points=ctx.limits.max_sweep_points, on_point=point,
     )  # fmt: skip
-    return {
-        "rank_by": submission.sweep.rank_by,
-        "refused": refused,
-        "points": [{"params": p.params, **p.summary} for p in ranked],
-    }
+    return sweep_result(ranked, refused, submission.sweep.rank_by)
 
 
 async def _beat(ctx: RunContext, user_id: int, run_id: int, shared: _Shared) -> None:
@@ -533,10 +571,10 @@ async def _beat(ctx: RunContext, user_id: int, run_id: int, shared: _Shared) -> 
         )
     if asked:
         shared.stop.set()
-    await _publish(ctx, user_id, run_id, "running", shared.progress)
+    await publish_progress(ctx, user_id, run_id, "running", shared.progress)
 
 
-async def _publish(
+async def publish_progress(
     ctx: RunContext,
     user_id: int,
     run_id: int,
@@ -566,6 +604,13 @@ class InProcessLauncher:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self._tasks: dict[int, tuple[asyncio.Task[str], threading.Event]] = {}
+        if ctx.executor is None and ctx.sweep_processes > 1:
+            # One pool for every run of the process, so sweeps together never take more
+            # than its processes; they are started on first use. Spawned, not forked (a
+            # fork of a process whose threads hold a lock would wait on it forever).
+            ctx.executor = ProcessPoolExecutor(
+                max_workers=ctx.sweep_processes, mp_context=multiprocessing.get_context("spawn")
+            )
 
     async def launch(self, user_id: int, run_id: int) -> None:
         stop = threading.Event()
@@ -590,6 +635,10 @@ class InProcessLauncher:
             stop.set()
             task.cancel()
         await asyncio.gather(*(t for t, _ in self._tasks.values()), return_exceptions=True)
+        if self.ctx.executor is not None:
+            # Points not started are dropped; a worker ends with the chunk it runs.
+            self.ctx.executor.shutdown(wait=False, cancel_futures=True)
+            self.ctx.executor = None
 
 
 class TaskSender(Protocol):
@@ -647,5 +696,8 @@ def launcher_from_settings(
 
         sender = Celery("analytics_client", broker=broker_url(settings), set_as_current=False)
         return CeleryLauncher(sender, settings.backtest_queue)
-    ctx = RunContext(sessions, tickstore, clock, bus, limits_from(settings), sweep_processes=1)
+    ctx = RunContext(
+        sessions, tickstore, clock, bus, limits_from(settings),
+        sweep_processes=settings.backtest_sweep_processes,
+    )  # fmt: skip
     return InProcessLauncher(ctx)

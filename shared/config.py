@@ -195,6 +195,11 @@ class Settings(BaseSettings):
     backtest_max_concurrent: int = Field(2, ge=1, le=100)
     backtest_max_bars: int = Field(2_000_000, ge=1_000)
     backtest_max_sweep_points: int = Field(200, ge=1)
+    # A sweep's grid points run in parallel. Embedded: a process pool of the gateway, this
+    # many processes shared by every sweep (1: one point after the other in the run's
+    # thread). Distributed: Celery tasks on the backtest queue, this many points per task.
+    backtest_sweep_processes: int = Field(2, ge=1, le=64)
+    backtest_sweep_points_per_task: int = Field(4, ge=1, le=1000)
     # Candles uploaded to backtest on: the largest file, and how many a user keeps.
     backtest_max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     backtest_max_datasets: int = Field(20, ge=1)

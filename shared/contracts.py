@@ -415,6 +415,8 @@ CHANNEL_MARKET_STATUS = "md:status"  # MarketStatusMsg when an exchange opens or
 # Celery task names.
 TASK_EVALUATE_CANDLES = "strategy_workers.evaluate_candles"
 TASK_RUN_BACKTEST = "analytics_service.run_backtest"
+TASK_RUN_SWEEP_POINTS = "analytics_service.run_sweep_points"
+"""Some grid points of a sweep run as a task of their own (``run_backtest`` sends them)."""
 
 # Keys (Redis): the ledger of evaluation tasks sent and not yet finished (shared/task_ledger.py),
 # on the Celery broker's Redis. A hash (task id -> the task as JSON) and a sorted set (task id

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -98,6 +99,7 @@ def run_walk_forward(
     grid: Mapping[str, Sequence[Any]] | None = None,
     rank_by: str = "sharpe",
     processes: int = 1,
+    executor: Executor | None = None,
     max_points: int = 10_000,
     fine: Bars | None = None,
     progress: Callable[[float], None] | None = None,
@@ -120,7 +122,7 @@ def run_walk_forward(
         if grid:
             ranked, _ = run_sweep(
                 request, in_bars, grid, rank_by=rank_by, processes=processes,
-                max_points=max_points, on_point=point,
+                executor=executor, max_points=max_points, on_point=point,
             )  # fmt: skip
             params, in_sample = ranked[0].params, ranked[0].summary
         else:

@@ -2,7 +2,7 @@
 
 from shared.models.alerts import Alert, AlertChannel, AlertDelivery, PriceAlert
 from shared.models.audit import AuditEntry
-from shared.models.backtests import BacktestDataset, BacktestRun
+from shared.models.backtests import BacktestDataset, BacktestRun, BacktestSweepPoint
 from shared.models.base import Base
 from shared.models.brokers import BrokerAccount
 from shared.models.outbox import OutboxBatch
@@ -28,6 +28,7 @@ __all__ = [
     "AuditEntry",
     "BacktestDataset",
     "BacktestRun",
+    "BacktestSweepPoint",
     "Base",
     "BrokerAccount",
     "Fill",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base, BigId, UTCDateTime, ids_never_reused
@@ -39,6 +39,27 @@ class BacktestRun(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class BacktestSweepPoint(Base):
+    """One grid point of a sweep run as its own Celery task (distributed profile).
+
+    Written by the task that ran it, once (a task delivered again skips the points it
+    finds); the last task to finish ranks the run's points into its result. ``summary``:
+    the point's figures; ``error``: why it failed; neither: not run (the sweep was
+    cancelled or another point failed). Deleted with its run.
+    """
+
+    __tablename__ = "backtest_sweep_points"
+
+    run_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("backtest_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    point: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    task_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    """The Celery task that ran it."""
 
 
 class BacktestDataset(Base):

@@ -47,6 +47,7 @@ def analytics_worker(settings: Settings) -> ProcessServer:
         "ALGOTRADE_INFLUX_URL": settings.influx_url,
         "ALGOTRADE_INFLUX_DATABASE": settings.influx_database,
         "ALGOTRADE_BACKTEST_MAX_BARS": str(settings.backtest_max_bars),
+        "ALGOTRADE_BACKTEST_SWEEP_POINTS_PER_TASK": str(settings.backtest_sweep_points_per_task),
     }
     argv = [sys.executable, "-m", "celery", "-A", "analytics_service.celery_app", "worker"]
     argv += ["--pool=solo", "-c", "1", "-Q", settings.backtest_queue, "--without-gossip"]

@@ -247,6 +247,7 @@ def backtest(
     from analytics_service.backtest import build_report
     from analytics_service.backtest.engine import warmup_bars
     from analytics_service.backtest.html import render_html
+    from analytics_service.backtest.lookahead import lookahead_section
     from analytics_service.backtest.portfolio import SymbolData, run_portfolio
 
     if data is not None and len(data) != len(symbols):
@@ -292,7 +293,7 @@ def backtest(
                 )
                 report = build_report(results)
                 checked = [(None, r) for r in results]
-        findings = _lookahead(checked) if check_lookahead else []
+        findings = lookahead_section(checked) if check_lookahead else []
     except DomainError as exc:
         fail(exc.message, code=exc.code)
     if check_lookahead:
@@ -335,27 +336,6 @@ def backtest(
         )
         if findings:
             raise typer.Exit(1)
-
-
-def _lookahead(runs: Sequence[tuple[int | None, BacktestRun]]) -> list[dict[str, Any]]:
-    """Each run's signals evaluated again on data cut at their bar; what changed, with the
-    symbol (and the walk-forward fold whose out-of-sample window it was in)."""
-    from analytics_service.backtest.engine import build_strategy
-    from analytics_service.backtest.lookahead import check_lookahead
-    from strategy_workers.strategies.registry import registry
-
-    out: list[dict[str, Any]] = []
-    for fold, run in runs:
-        for finding in check_lookahead(run, build_strategy(run.request, registry)):
-            found: dict[str, Any] = {
-                "symbol": run.bars.symbol,
-                "time": finding.bar_time.isoformat(),
-                "problem": finding.problem,
-            }
-            if fold is not None:
-                found["fold"] = fold
-            out.append(found)
-    return out
 
 
 def _walk_forward(

@@ -42,6 +42,7 @@ from .backtest import (
 )
 from .backtest.data import TIMEFRAME_NS
 from .backtest.engine import warmup_bars
+from .backtest.lookahead import lookahead_section
 from .backtest.portfolio import SymbolData, run_portfolio
 from .backtest.sweep import grid_points, inputs_key, run_sweep, sweep_result, sweep_warmup
 from .backtest.walkforward import WalkForwardSpec, run_walk_forward, split, walk_forward_report
@@ -98,6 +99,9 @@ class Submission:
     symbols: tuple[str, ...] = ()
     """Every instrument of the run, the request's first (one account each); given empty,
     the request's one."""
+    check_lookahead: bool = False
+    """Evaluate every signal again on the data cut at its bar (a backtest, or each fold of a
+    walk-forward run); the result's ``lookahead`` lists what changed."""
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -127,6 +131,7 @@ class Submission:
             "walk_forward": None
             if wf is None
             else {"folds": wf.folds, "out_of_sample": wf.out_of_sample, "anchored": wf.anchored},
+            "check_lookahead": self.check_lookahead,
         }
 
     @classmethod
@@ -143,6 +148,7 @@ class Submission:
             intrabar_dataset_id=data.get("intrabar_dataset_id"),
             walk_forward=WalkForwardSpec(**wf) if wf else None,
             symbols=tuple(data.get("symbols") or ()),
+            check_lookahead=bool(data.get("check_lookahead")),
         )
 
 
@@ -204,6 +210,11 @@ class BacktestService:
         request = submission.request
         strategy = check_request(request)  # unknown strategy, parameters, timeframe
         self._check_symbols(submission)
+        if submission.check_lookahead and submission.kind == "sweep":
+            raise Unprocessable(
+                "check_lookahead goes with a backtest or a walk-forward run, not a sweep "
+                "(a sweep keeps only its points' figures)"
+            )
         if submission.dataset_id is None:
             self._check_range(submission)
         if submission.sweep is not None:
@@ -533,15 +544,21 @@ def _compute(
             executor=ctx.executor, max_points=ctx.limits.max_sweep_points, fine=first.fine,
             progress=progress, cancelled=shared.stop.is_set,
         )  # fmt: skip
-        return walk_forward_report(
+        report = walk_forward_report(
             request, first.bars, spec, folds, rank_by=sweep.rank_by if sweep else None
         )
+        if submission.check_lookahead:
+            report["lookahead"] = lookahead_section([(f.fold.index + 1, f.run) for f in folds])
+        return report
     if submission.sweep is None:
         runs = run_portfolio(
             request, data, progress=lambda n, done: progress((n + done) / len(data)),
             cancelled=shared.stop.is_set,
         )  # fmt: skip
-        return build_report(runs)
+        report = build_report(runs)
+        if submission.check_lookahead:
+            report["lookahead"] = lookahead_section([(None, r) for r in runs])
+        return report
 
     def point(n: int, total: int) -> None:
         shared.progress = n / total

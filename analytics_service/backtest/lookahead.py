@@ -8,13 +8,15 @@ evaluated again on history that ends there; any difference is reported.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from strategy_workers.strategies.base import CandleWindow, Strategy
+from strategy_workers.strategies.registry import registry
 
-from .engine import BacktestRun
+from .engine import BacktestRun, build_strategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +55,20 @@ def check_lookahead(run: BacktestRun, strategy: Strategy[Any]) -> list[Lookahead
                 LookaheadFinding(data.end(i), f"signals {before} became {after} on cut data")
             )
     return findings
+
+
+def lookahead_section(runs: Sequence[tuple[int | None, BacktestRun]]) -> list[dict[str, Any]]:
+    """The report's ``lookahead``: each run's findings with its symbol, and the walk-forward
+    fold whose out-of-sample run it was (``(fold, run)``; fold None outside walk-forward)."""
+    out: list[dict[str, Any]] = []
+    for fold, run in runs:
+        for finding in check_lookahead(run, build_strategy(run.request, registry)):
+            found: dict[str, Any] = {
+                "symbol": run.bars.symbol,
+                "time": finding.bar_time.isoformat(),
+                "problem": finding.problem,
+            }
+            if fold is not None:
+                found["fold"] = fold
+            out.append(found)
+    return out

@@ -82,6 +82,7 @@ def _submission(body: BacktestCreate) -> Submission:
         if wf is None
         else WalkForwardSpec(folds=wf.folds, out_of_sample=wf.out_of_sample, anchored=wf.anchored),
         symbols=tuple(symbols),
+        check_lookahead=body.check_lookahead,
     )
 
 

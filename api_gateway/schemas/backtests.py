@@ -76,6 +76,11 @@ class BacktestCreate(RequestModel):
     walk_forward: WalkForwardIn | None = Field(
         None, description="out-of-sample windows stitched into one report"
     )
+    check_lookahead: bool = Field(
+        False,
+        description="evaluate every signal again on the data cut at its bar (each fold's, in "
+        "a walk-forward run); the result's lookahead lists the signals that changed",
+    )
 
     @model_validator(mode="after")
     def _symbol_or_symbols(self) -> BacktestCreate:

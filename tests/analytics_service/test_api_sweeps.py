@@ -28,7 +28,7 @@ B = f"{R}/backtests"
 GRID = {"fast": [3, 5], "slow": [10, 20, 30]}
 
 
-async def _gateway(
+async def gateway(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str, **overrides: Any
 ) -> AsyncIterator[Api]:
     extra: dict[str, Any] = {"backtest_max_bars": 100_000, **overrides}
@@ -61,14 +61,14 @@ async def _gateway(
 @pytest.fixture
 async def distributed(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
     """PostgreSQL, Redis, InfluxDB and a real analytics worker; two points per task."""
-    async for built in _gateway(request, tmp_path, "postgres", backtest_sweep_points_per_task=2):
+    async for built in gateway(request, tmp_path, "postgres", backtest_sweep_points_per_task=2):
         yield built
 
 
 @pytest.fixture
 async def embedded(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
     """SQLite, the local store, runs in the gateway with a pool of two processes."""
-    async for built in _gateway(request, tmp_path, "sqlite", backtest_sweep_processes=2):
+    async for built in gateway(request, tmp_path, "sqlite", backtest_sweep_processes=2):
         yield built
 
 
@@ -170,7 +170,7 @@ async def test_embedded_sweeps_run_on_the_gateways_process_pool(embedded):
 
 
 async def test_one_sweep_process_runs_the_points_in_the_runs_thread(request, tmp_path):
-    async for api in _gateway(request, tmp_path, "sqlite", backtest_sweep_processes=1):
+    async for api in gateway(request, tmp_path, "sqlite", backtest_sweep_processes=1):
         trader = await api.trader()
         r = await api.client.post(B, headers=trader.headers, json=body(sweep={"grid": GRID}))
         run = await finished(api, trader.headers, r.json()["id"])

@@ -1,16 +1,21 @@
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from order_processor.domain.orders import (
     InvalidOrder,
+    Order,
+    _evolve,
     ensure_valid,
     order_from_intent,
     validate_order,
 )
 from order_processor.domain.states import IllegalTransition
-from shared.contracts import OrderIntent, OrderStatus, OrderType, Side
+from shared.contracts import OrderIntent, OrderStatus, OrderType, Product, Side, Validity
 
 from .factories import INFY, ist, make_instrument, make_order, submitted
 
@@ -205,3 +210,60 @@ def test_order_from_intent_copies_the_intent():
     )
     assert order.status is OrderStatus.PENDING
     assert order.origin == "subscription"
+
+
+# -- the compiled replace ----------------------------------------------------------------
+
+_EVERY_FIELD_SET = Order(
+    user_id=7,
+    broker_account_id=8,
+    client_order_id="other",
+    symbol="TCS",
+    side=Side.SELL,
+    quantity=Decimal(9),
+    created_at=datetime(2026, 1, 2, tzinfo=UTC),
+    order_type=OrderType.SL,
+    limit_price=Decimal("10.5"),
+    trigger_price=Decimal("10.6"),
+    product=Product.CNC,
+    validity=Validity.IOC,
+    origin="subscription",
+    subscription_id=3,
+    algo_tag="tag",
+    stop=Decimal("9.5"),
+    target=Decimal("12"),
+    order_id=11,
+    broker_order_id="b-1",
+    status=OrderStatus.OPEN,
+    filled_quantity=Decimal(2),
+    filled_value=Decimal(21),
+    fill_count=1,
+    reason_code="code",
+    reason="why",
+    submitted_at=datetime(2026, 1, 3, tzinfo=UTC),
+    triggered_at=datetime(2026, 1, 4, tzinfo=UTC),
+    updated_at=datetime(2026, 1, 5, tzinfo=UTC),
+)
+
+
+@given(st.sets(st.sampled_from([f.name for f in dataclasses.fields(Order)])))
+def test_the_compiled_replace_of_an_order_equals_dataclasses_replace(names):
+    base = make_order()
+    changes = {name: getattr(_EVERY_FIELD_SET, name) for name in names}
+
+    evolved = _evolve(base, **changes)
+
+    assert evolved == dataclasses.replace(base, **changes)
+    assert evolved is not base and base == make_order()
+
+
+def test_every_field_of_an_order_is_set_in_the_full_example():
+    """So that the property above covers every field (a new field must be added there)."""
+    defaults = Order(
+        user_id=0, broker_account_id=0, client_order_id="", symbol="", side=Side.BUY,
+        quantity=Decimal(0), created_at=datetime(2020, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    for f in dataclasses.fields(Order):
+        assert getattr(_EVERY_FIELD_SET, f.name) != getattr(defaults, f.name), f.name
+    with pytest.raises(TypeError):
+        _evolve(_EVERY_FIELD_SET, no_such_field=1)

@@ -12,17 +12,20 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.accounting import AccountSummary, MarkedPosition
-from order_processor.records import loaded_values
+from order_processor.records import (
+    loaded_values,
+    order_type_of,
+    product_of,
+    side_of,
+    status_of,
+    validity_of,
+)
 from shared.contracts import (
     AccountEvent,
     FillEvent,
     OrderEvent,
-    OrderStatus,
-    OrderType,
     PositionEvent,
-    Product,
     Side,
-    Validity,
     user_channel,
 )
 from shared.models import Order, Position
@@ -61,11 +64,11 @@ def order_event(row: Order, ts: datetime) -> OrderEvent:
     v = loaded_values(row, _EVENT_READS)
     return OrderEvent(
         order_id=v["id"],
-        side=Side(v["side"]),
-        order_type=OrderType(v["order_type"]),
-        product=Product(v["product"]),
-        validity=Validity(v["validity"]),
-        status=OrderStatus(v["status"]),
+        side=side_of(v["side"]),
+        order_type=order_type_of(v["order_type"]),
+        product=product_of(v["product"]),
+        validity=validity_of(v["validity"]),
+        status=status_of(v["status"]),
         ts=ts,
         **{name: v[name] for name in _EVENT_COLUMNS},
     )

@@ -15,6 +15,7 @@ from order_processor.domain.orders import (
     validate_order,
 )
 from order_processor.domain.states import IllegalTransition
+from order_processor.records import enum_member
 from shared.contracts import OrderIntent, OrderStatus, OrderType, Product, Side, Validity
 
 from .factories import INFY, ist, make_instrument, make_order, submitted
@@ -267,3 +268,12 @@ def test_every_field_of_an_order_is_set_in_the_full_example():
         assert getattr(_EVERY_FIELD_SET, f.name) != getattr(defaults, f.name), f.name
     with pytest.raises(TypeError):
         _evolve(_EVERY_FIELD_SET, no_such_field=1)
+
+
+@pytest.mark.parametrize("kind", [Side, OrderType, Product, Validity, OrderStatus])
+def test_enum_members_read_from_rows_are_the_enums_own(kind):
+    member = enum_member(kind)
+    for m in kind:
+        assert member(m.value) is kind(m.value) is m
+    with pytest.raises(ValueError):
+        member("no such value")

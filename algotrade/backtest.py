@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 app = typer_app()
 
 Strategy = Annotated[str, typer.Argument(metavar="STRATEGY", help="A catalog strategy name.")]
-Symbol = Annotated[str, typer.Option("--symbol", metavar="SYMBOL", help="The instrument.")]
 Symbols = Annotated[
     list[str],
     typer.Option(
@@ -50,14 +49,6 @@ Symbols = Annotated[
     ),
 ]
 TF = Annotated[Timeframe, typer.Option("--timeframe", metavar="TF", help="1m, 5m, 15m, 1h or 1d.")]
-Data = Annotated[
-    Path | None,
-    typer.Option(
-        "--data",
-        metavar="FILE",
-        help="CSV (header timestamp,open,high,low,close,volume; ISO-8601 times) or Parquet.",
-    ),
-]
 DataFiles = Annotated[
     list[Path] | None,
     typer.Option(
@@ -255,8 +246,6 @@ def backtest(
     if intrabar_data is not None and len(intrabar_data) != len(symbols):
         fail("give one --intrabar-data FILE per --symbol, in the same order", code="bad_option")
     spec = walk_spec(walk_forward, out_of_sample, anchored)
-    if spec is not None and len(symbols) > 1:
-        fail("a walk-forward run takes one --symbol", code="bad_option")
     base = build_request(
         strategy, symbols[0], timeframe, params, capital, quantity, sizing, sizing_params,
         long_only, no_costs, fill, slippage_bps, slippage_ticks, stops, risk, product,
@@ -282,11 +271,10 @@ def backtest(
                 for d in inputs
             ]
             if spec is not None:
-                report, stitched, folds = _walk_forward(
-                    base, inputs[0], spec, _advance(progress, tasks[0])
+                report, results, folds = _walk_forward(
+                    base, inputs, spec, _advance(progress, tasks[0])
                 )
-                results = [stitched]
-                checked = [(f.fold.index + 1, f.run) for f in folds]
+                checked = [(f.fold.index + 1, run) for f in folds for run in f.runs]
             else:
                 results = run_portfolio(
                     base, inputs, progress=lambda n, done: progress.update(tasks[n], completed=done)
@@ -340,29 +328,33 @@ def backtest(
 
 def _walk_forward(
     request: BacktestRequest,
-    data: SymbolData,
+    data: Sequence[SymbolData],
     spec: WalkForwardSpec,
     progress: Callable[[float], None] | None = None,
     grid: dict[str, list[Any]] | None = None,
     rank_by: str | None = None,
     processes: int = 1,
-) -> tuple[dict[str, Any], BacktestRun, list[FoldResult]]:
-    """The stitched walk-forward report, its run (for the HTML page) and the folds, over
-    the range of ``data`` (the bars before it are not read)."""
+) -> tuple[dict[str, Any], list[BacktestRun], list[FoldResult]]:
+    """The stitched walk-forward report, its runs (one per symbol, for the HTML page) and
+    the folds, over the range of each symbol's ``data`` (the bars before it are not read)."""
+    from analytics_service.backtest.portfolio import SymbolData
     from analytics_service.backtest.walkforward import (
         run_walk_forward,
         stitch,
         walk_forward_report,
     )
 
-    bars = data.bars.slice(data.trade_from, len(data.bars)) if data.trade_from else data.bars
+    inputs = [
+        SymbolData(d.bars.slice(d.trade_from, len(d.bars)), 0, d.fine) if d.trade_from else d
+        for d in data
+    ]
     folds = run_walk_forward(
-        request, bars, spec, grid=grid, rank_by=rank_by or "sharpe", processes=processes,
-        fine=data.fine, progress=progress,
+        request, inputs, spec, grid=grid, rank_by=rank_by or "sharpe", processes=processes,
+        progress=progress,
     )  # fmt: skip
-    stitched = stitch(request, bars, folds)
+    stitched = stitch(request, inputs, folds)
     report = walk_forward_report(
-        request, bars, spec, folds, rank_by=rank_by if grid else None, stitched=stitched
+        request, inputs, spec, folds, rank_by=rank_by if grid else None, stitched=stitched
     )
     return report, stitched, folds
 
@@ -382,7 +374,7 @@ def _write(path: Path, text: str) -> None:
 def sweep(
     ctx: typer.Context,
     strategy: Strategy,
-    symbol: Symbol,
+    symbols: Symbols,
     timeframe: TF,
     grid: Annotated[
         list[str],
@@ -390,7 +382,7 @@ def sweep(
             "--grid", metavar="NAME=VALUES", help="5,10,20 or start:stop:step (repeatable)."
         ),
     ],
-    data: Data = None,
+    data: DataFiles = None,
     start: From = None,
     end: To = None,
     params: Params = None,
@@ -429,16 +421,20 @@ def sweep(
 ) -> None:
     """Run a strategy over a grid of parameters in a process pool, ranked by a metric.
 
-    With --walk-forward or --out-of-sample the grid is searched on each fold's in-sample
-    window and the best point traded on its out-of-sample window; the windows are stitched
-    into one report (--json and --html write it)."""
+    Several --symbol make each grid point a portfolio run over all of them (one account
+    each, as a several-symbol backtest), ranked on the portfolio's figures. With
+    --walk-forward or --out-of-sample the grid is searched on each fold's in-sample window
+    and the best point traded on its out-of-sample window; the windows are stitched into
+    one report (--json and --html write it)."""
     from rich.progress import Progress
 
     from analytics_service.backtest.sweep import parse_values, run_sweep, sweep_warmup
 
+    if data is not None and len(data) != len(symbols):
+        fail("give one --data FILE per --symbol, in the same order", code="bad_option")
     request = build_request(
-        strategy, symbol, timeframe, params, capital, quantity, sizing, sizing_params, long_only,
-        no_costs, fill, slippage_bps, slippage_ticks, False, risk, product,
+        strategy, symbols[0], timeframe, params, capital, quantity, sizing, sizing_params,
+        long_only, no_costs, fill, slippage_bps, slippage_ticks, False, risk, product,
     )  # fmt: skip
     try:
         values = {name: parse_values(text) for name, text in pairs(grid, "--grid").items()}
@@ -449,19 +445,24 @@ def sweep(
         warmup = 0 if spec is not None else sweep_warmup(request, values)
     except DomainError as exc:
         fail(exc.message, code=exc.code)
-    item = symbol_data(ctx, request, data, start, end, warmup=warmup)
+    inputs = [
+        symbol_data(
+            ctx, request.model_copy(update={"symbol": symbol}), data[n] if data else None,
+            start, end, warmup=warmup,
+        )
+        for n, symbol in enumerate(symbols)
+    ]  # fmt: skip
     if spec is not None:
-        _walk_forward_sweep(request, item, spec, values, rank_by, processes, json_out, html_out)
+        _walk_forward_sweep(request, inputs, spec, values, rank_by, processes, json_out, html_out)
         return
     try:
         with Progress(console=console(), transient=True) as progress:
             task = progress.add_task("sweep", total=None)
             ranked, refused = run_sweep(
-                request, item.bars, values, rank_by=rank_by, processes=processes,
+                request, inputs, values, rank_by=rank_by, processes=processes,
                 on_point=lambda n, total: progress.update(task, completed=n, total=total),
-                trade_from=item.trade_from,
             )  # fmt: skip
-        page = _sweep_page(request, item, ranked, rank_by, refused) if html_out else None
+        page = _sweep_page(request, inputs, ranked, rank_by, refused) if html_out else None
     except DomainError as exc:
         fail(exc.message, code=exc.code, exit_code=EXIT_BAD_INPUT)
     if json_out is not None:
@@ -477,7 +478,7 @@ def sweep(
         _write(html_out, page)
     names = list(values)
     print_table(
-        f"{strategy} {symbol} {timeframe}: {len(ranked)} runs by {rank_by}"
+        f"{strategy} {', '.join(symbols)} {timeframe}: {len(ranked)} runs by {rank_by}"
         + (f" ({refused} grid points refused by the parameter model)" if refused else ""),
         [*names, "sharpe", "total return", "max dd", "trades", "win rate", "P&L"],
         [
@@ -497,7 +498,7 @@ def sweep(
 
 def _sweep_page(
     request: BacktestRequest,
-    data: SymbolData,
+    data: Sequence[SymbolData],
     ranked: Sequence[SweepPoint],
     rank_by: str,
     refused: int,
@@ -505,16 +506,16 @@ def _sweep_page(
     """The sweep's HTML page: the points ranked, then the best point run again in full."""
     from analytics_service.backtest import build_report
     from analytics_service.backtest.html import render_sweep_html
-    from analytics_service.backtest.sweep import point_run
+    from analytics_service.backtest.portfolio import run_portfolio
 
     best = request.model_copy(update={"params": ranked[0].params})
-    run = point_run(best, data.bars, data.trade_from)
-    return render_sweep_html(ranked, run, build_report(run), rank_by=rank_by, refused=refused)
+    runs = run_portfolio(best, data)
+    return render_sweep_html(ranked, runs, build_report(runs), rank_by=rank_by, refused=refused)
 
 
 def _walk_forward_sweep(
     request: BacktestRequest,
-    data: SymbolData,
+    data: Sequence[SymbolData],
     spec: WalkForwardSpec,
     grid: dict[str, list[Any]],
     rank_by: str,

@@ -102,12 +102,17 @@ class Submission:
     check_lookahead: bool = False
     """Evaluate every signal again on the data cut at its bar (a backtest, or each fold of a
     walk-forward run); the result's ``lookahead`` lists what changed."""
+    dataset_ids: tuple[int, ...] = ()
+    """Uploaded candles of each symbol, in the order of ``symbols``; given empty, the
+    ``dataset_id`` (if any)."""
 
     def __post_init__(self) -> None:
         if not self.symbols:
             object.__setattr__(self, "symbols", (self.request.symbol,))
         elif self.symbols[0] != self.request.symbol:
             raise ValueError("the request's symbol must be the first of the run's symbols")
+        if not self.dataset_ids and self.dataset_id is not None:
+            object.__setattr__(self, "dataset_ids", (self.dataset_id,))
 
     @property
     def kind(self) -> str:
@@ -132,6 +137,7 @@ class Submission:
             if wf is None
             else {"folds": wf.folds, "out_of_sample": wf.out_of_sample, "anchored": wf.anchored},
             "check_lookahead": self.check_lookahead,
+            "dataset_ids": list(self.dataset_ids),
         }
 
     @classmethod
@@ -149,6 +155,7 @@ class Submission:
             walk_forward=WalkForwardSpec(**wf) if wf else None,
             symbols=tuple(data.get("symbols") or ()),
             check_lookahead=bool(data.get("check_lookahead")),
+            dataset_ids=tuple(data.get("dataset_ids") or ()),
         )
 
 
@@ -210,28 +217,14 @@ class BacktestService:
         request = submission.request
         strategy = check_request(request)  # unknown strategy, parameters, timeframe
         self._check_symbols(submission)
+        self._check_grid(submission)
         if submission.check_lookahead and submission.kind == "sweep":
             raise Unprocessable(
                 "check_lookahead goes with a backtest or a walk-forward run, not a sweep "
                 "(a sweep keeps only its points' figures)"
             )
-        if submission.dataset_id is None:
+        if not submission.dataset_ids:
             self._check_range(submission)
-        if submission.sweep is not None:
-            points, _ = grid_points(request.strategy, request.params, submission.sweep.grid)
-            if not points:
-                raise Unprocessable("no point of the grid fits the strategy's parameters")
-            runs = len(points) * (submission.walk_forward.folds if submission.walk_forward else 1)
-            if runs > self.limits.max_sweep_points:
-                raise Unprocessable(
-                    f"the grid has {len(points)} points"
-                    + (
-                        f" in each of {submission.walk_forward.folds} folds"
-                        if submission.walk_forward
-                        else ""
-                    )
-                    + f"; at most {self.limits.max_sweep_points} runs are allowed"
-                )
         if await self.repo.active_count() >= self.limits.max_concurrent:
             raise TooManyRequests(
                 f"{self.limits.max_concurrent} backtests are already queued or running; "
@@ -239,7 +232,7 @@ class BacktestService:
                 retry_after=5,
                 code="backtest_limit",
             )
-        if submission.dataset_id is not None:
+        if submission.dataset_ids:
             await self._check_datasets(submission, strategy.warmup)
         else:
             for symbol in submission.symbols:
@@ -262,23 +255,36 @@ class BacktestService:
 
     @staticmethod
     def _check_symbols(submission: Submission) -> None:
-        """At most ``BACKTEST_MAX_SYMBOLS``, each once; several only for a backtest of the
-        store's candles (a sweep, a walk-forward run and uploaded data take one)."""
+        """At most ``BACKTEST_MAX_SYMBOLS``, each once; uploaded candles one dataset per
+        symbol, in the same order."""
         symbols = submission.symbols
         if len(symbols) > BACKTEST_MAX_SYMBOLS:
             raise Unprocessable(f"at most {BACKTEST_MAX_SYMBOLS} symbols are allowed per run")
         repeated = sorted({s for s in symbols if symbols.count(s) > 1})
         if repeated:
             raise Unprocessable(f"symbols must not repeat an instrument ({', '.join(repeated)})")
-        if len(symbols) == 1:
-            return
-        if submission.kind != "backtest":
-            what = "a sweep" if submission.kind == "sweep" else "a walk-forward run"
-            raise Unprocessable(f"{what} takes one symbol")
-        if submission.dataset_id is not None:
+        ids = submission.dataset_ids
+        if ids and len(ids) != len(symbols):
+            field_name = "dataset_id" if submission.dataset_id is not None else "dataset_ids"
             raise Unprocessable(
-                "uploaded candles are of one symbol; a run on several symbols reads the "
-                "store's candles (start and end)"
+                f"{field_name}: give one uploaded dataset per symbol, in the order of the "
+                f"symbols ({len(ids)} for {len(symbols)} symbols; dataset_ids takes several)"
+            )
+
+    def _check_grid(self, submission: Submission) -> None:
+        """The grid has points the strategy accepts, within the sweep limit (times the folds)."""
+        request, sweep, wf = submission.request, submission.sweep, submission.walk_forward
+        if sweep is None:
+            return
+        points, _ = grid_points(request.strategy, request.params, sweep.grid)
+        if not points:
+            raise Unprocessable("no point of the grid fits the strategy's parameters")
+        runs = len(points) * (wf.folds if wf else 1)
+        if runs > self.limits.max_sweep_points:
+            raise Unprocessable(
+                f"the grid has {len(points)} points"
+                + (f" in each of {wf.folds} folds" if wf else "")
+                + f"; at most {self.limits.max_sweep_points} runs are allowed"
             )
 
     def _check_range(self, submission: Submission) -> None:
@@ -297,24 +303,37 @@ class BacktestService:
             )
 
     async def _check_datasets(self, submission: Submission, warmup: int) -> None:
-        """The uploaded candles are the user's, of the run's symbol and timeframe, within the
-        bar limit; finer candles divide the run's timeframe and go with stops."""
+        """The uploaded candles are the user's (404 otherwise), each of its symbol (in the
+        order of the run's symbols) and the run's timeframe, within the bar limit together;
+        finer candles divide the run's timeframe and go with stops."""
         request = submission.request
-        assert submission.dataset_id is not None
         datasets = BacktestDatasetRepository(self.session, self.user_id)
-        data = await datasets.get(submission.dataset_id)
-        if (data.symbol, data.timeframe) != (request.symbol, request.timeframe.value):
-            raise Unprocessable(
-                f"dataset {data.id} holds {data.timeframe} candles of {data.symbol}, not "
-                f"{request.timeframe} candles of {request.symbol}",
-                code="dataset_mismatch",
-            )
-        if data.bars > self.limits.max_bars:
-            raise Unprocessable(f"the dataset has more than {self.limits.max_bars:,} bars")
-        if submission.walk_forward is not None:
-            split(data.bars, submission.walk_forward, warmup)
+        total = 0
+        for symbol, dataset_id in zip(submission.symbols, submission.dataset_ids, strict=True):
+            data = await datasets.get(dataset_id)
+            if (data.symbol, data.timeframe) != (symbol, request.timeframe.value):
+                raise Unprocessable(
+                    f"dataset {data.id} holds {data.timeframe} candles of {data.symbol}, not "
+                    f"{request.timeframe} candles of {symbol}",
+                    code="dataset_mismatch",
+                )
+            total += data.bars
+            if total > self.limits.max_bars:
+                several = len(submission.dataset_ids) > 1
+                raise Unprocessable(
+                    ("the datasets have" if several else "the dataset has")
+                    + f" more than {self.limits.max_bars:,} bars"
+                    + (" together" if several else "")
+                )
+            if submission.walk_forward is not None:
+                split(data.bars, submission.walk_forward, warmup)  # the time line has more
         if submission.intrabar_dataset_id is None:
             return
+        if len(submission.dataset_ids) > 1:
+            raise Unprocessable(
+                "intrabar_dataset_id goes with one symbol's dataset_id; finer candles of "
+                "several symbols are not taken"
+            )
         if not request.settings.stops:
             raise Unprocessable("finer candles are replayed only for stops and targets (stops)")
         fine = await datasets.get(submission.intrabar_dataset_id)
@@ -485,17 +504,18 @@ async def load_inputs(
     it (within the bar limit over all symbols); and the finer candles to replay inside them:
     uploaded ones, or the store's 1m candles when there are any (with stops on bars longer
     than a minute, and within the bar limit)."""
-    if submission.dataset_id is not None:
+    if submission.dataset_ids:
+        out: list[SymbolData] = []
         async with ctx.sessions() as session:
-            _, bars = await load_dataset(
-                session, user_id, submission.dataset_id, symbol=request.symbol
-            )
-            fine = None
-            if submission.intrabar_dataset_id is not None:
-                _, fine = await load_dataset(
-                    session, user_id, submission.intrabar_dataset_id, symbol=request.symbol
-                )
-        return [SymbolData(bars, fine=fine)]
+            for symbol, dataset_id in zip(submission.symbols, submission.dataset_ids, strict=True):
+                _, bars = await load_dataset(session, user_id, dataset_id, symbol=symbol)
+                fine = None
+                if submission.intrabar_dataset_id is not None:
+                    _, fine = await load_dataset(
+                        session, user_id, submission.intrabar_dataset_id, symbol=symbol
+                    )
+                out.append(SymbolData(bars, fine=fine))
+        return out
     start, end = submission.start, submission.end
     assert start is not None and end is not None
     warmup = _warmup(submission, request)
@@ -535,20 +555,20 @@ def _compute(
     def progress(done: float) -> None:
         shared.progress = done
 
-    first = data[0]
     if submission.walk_forward is not None:
         spec, sweep = submission.walk_forward, submission.sweep
         folds = run_walk_forward(
-            request, first.bars, spec, grid=sweep.grid if sweep else None,
+            request, data, spec, grid=sweep.grid if sweep else None,
             rank_by=sweep.rank_by if sweep else "sharpe", processes=ctx.sweep_processes,
-            executor=ctx.executor, max_points=ctx.limits.max_sweep_points, fine=first.fine,
-            progress=progress, cancelled=shared.stop.is_set,
+            executor=ctx.executor, max_points=ctx.limits.max_sweep_points, progress=progress,
+            cancelled=shared.stop.is_set,
         )  # fmt: skip
         report = walk_forward_report(
-            request, first.bars, spec, folds, rank_by=sweep.rank_by if sweep else None
+            request, data, spec, folds, rank_by=sweep.rank_by if sweep else None
         )
         if submission.check_lookahead:
-            report["lookahead"] = lookahead_section([(f.fold.index + 1, f.run) for f in folds])
+            checked = [(f.fold.index + 1, run) for f in folds for run in f.runs]
+            report["lookahead"] = lookahead_section(checked)
         return report
     if submission.sweep is None:
         runs = run_portfolio(

@@ -52,7 +52,9 @@ class BacktestDatasetRepository(UserScopedRepository[BacktestDataset]):
             )
         )
         return any(
-            dataset_id in (r.get("dataset_id"), r.get("intrabar_dataset_id")) for r in requests
+            dataset_id in (r.get("dataset_id"), r.get("intrabar_dataset_id"))
+            or dataset_id in (r.get("dataset_ids") or ())
+            for r in requests
         )
 
 

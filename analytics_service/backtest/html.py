@@ -125,7 +125,7 @@ SWEEP_COLUMNS = (
 
 def render_sweep_html(
     ranked: Sequence[SweepPoint],
-    run: BacktestRun,
+    run: BacktestRun | Sequence[BacktestRun],
     report: dict[str, Any],
     *,
     rank_by: str,
@@ -134,7 +134,8 @@ def render_sweep_html(
     """A sweep's page: its grid points ranked by ``rank_by``, then the best point's whole
     report (``run`` and ``report``, as :func:`render_html` shows a backtest)."""
     card = report["run_card"]
-    title = f"Sweep {card['strategy']} {card['symbol']} {card['timeframe']}"
+    symbols = card["symbol"] if isinstance(card["symbol"], list) else [card["symbol"]]
+    title = f"Sweep {card['strategy']} {', '.join(symbols)} {card['timeframe']}"
     names = list(dict.fromkeys(k for p in ranked for k in p.params))
     columns = [rank_by, *(c for c in SWEEP_COLUMNS if c != rank_by)]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["rank", *names, *columns])

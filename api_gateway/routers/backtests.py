@@ -1,6 +1,8 @@
 """/backtests: a trader's backtest runs: submit, list, read, cancel, delete.
 
-A run takes one ``symbol`` or several ``symbols`` (one account each, one report). It is
+A run takes one ``symbol`` or several ``symbols`` (one account each, one report; a sweep's
+point or a walk-forward fold runs them all as one portfolio), over the store's candles of
+a range or uploaded ones (``dataset_id``, or ``dataset_ids``: one per symbol). It is
 checked when submitted (4xx: unknown strategy, parameters outside its schema, an
 unsupported timeframe, no candles in the range, uploaded data of another symbol or
 timeframe, a limit reached), stored queued, and started once the row is committed;
@@ -83,6 +85,7 @@ def _submission(body: BacktestCreate) -> Submission:
         else WalkForwardSpec(folds=wf.folds, out_of_sample=wf.out_of_sample, anchored=wf.anchored),
         symbols=tuple(symbols),
         check_lookahead=body.check_lookahead,
+        dataset_ids=tuple(body.dataset_ids or ()),
     )
 
 

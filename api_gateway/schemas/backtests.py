@@ -68,6 +68,13 @@ class BacktestCreate(RequestModel):
     start: IsoDatetime | None = Field(None, description="with end: the store's candles")
     end: IsoDatetime | None = None
     dataset_id: Id | None = Field(None, description="uploaded candles instead of a range")
+    dataset_ids: list[Id] | None = Field(
+        None,
+        min_length=1,
+        max_length=BACKTEST_MAX_SYMBOLS,
+        description="uploaded candles of several symbols, one dataset per symbol in the order "
+        "of symbols",
+    )
     intrabar_dataset_id: Id | None = Field(
         None, description="uploaded finer candles replayed inside bars (with stops)"
     )
@@ -101,12 +108,18 @@ class BacktestCreate(RequestModel):
     @model_validator(mode="after")
     def _one_source(self) -> BacktestCreate:
         has_range = self.start is not None or self.end is not None
-        if self.dataset_id is not None and has_range:
-            raise ValueError("give start and end, or dataset_id, not both")
-        if self.dataset_id is None and (self.start is None or self.end is None):
-            raise ValueError("give start and end, or the dataset_id of uploaded candles")
+        if self.dataset_id is not None and self.dataset_ids is not None:
+            raise ValueError("give dataset_id (one symbol) or dataset_ids, not both")
+        uploaded = self.dataset_id is not None or self.dataset_ids is not None
+        if uploaded and has_range:
+            which = "dataset_id" if self.dataset_id is not None else "dataset_ids"
+            raise ValueError(f"give start and end, or {which}, not both")
+        if not uploaded and (self.start is None or self.end is None):
+            raise ValueError(
+                "give start and end, or the dataset_id (dataset_ids) of uploaded candles"
+            )
         if self.intrabar_dataset_id is not None and self.dataset_id is None:
-            raise ValueError("intrabar_dataset_id goes with dataset_id")
+            raise ValueError("intrabar_dataset_id goes with dataset_id (one symbol)")
         return self
 
 

@@ -19,8 +19,8 @@ from tests.analytics_service.backtest.lookahead_plugins import turn_plugins  # n
 from tests.api_gateway.conftest import settings_for
 
 
-def write_csv(path, n=3_000):
-    bars = synthetic_bars(n)
+def write_csv(path, n=3_000, seed=None):
+    bars = synthetic_bars(n) if seed is None else synthetic_bars(n, seed=seed)
     stamps = pl.Series(bars.ts.astype("datetime64[ns]")).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     pl.DataFrame(
         {"timestamp": stamps, "open": bars.open, "high": bars.high, "low": bars.low,
@@ -172,6 +172,66 @@ def test_walk_forward_sweep_chooses_each_folds_parameters_in_sample(tmp_path):
     assert [w["in_sample"]["bars"] for w in windows] == [1_800, 2_400]  # anchored
     assert all(w["params"]["fast"] in (3, 5) for w in windows)
     assert all("net_pnl" in w["in_sample_metrics"] for w in windows)
+
+
+def test_a_sweep_over_several_symbols_ranks_their_portfolio_runs(tmp_path):
+    a, b = write_csv(tmp_path / "a.csv", 2_000), write_csv(tmp_path / "b.csv", 1_500, seed=7)
+    out, page, best = tmp_path / "s.json", tmp_path / "s.html", tmp_path / "best.json"
+    symbols = ("--symbol", "AAA", "--symbol", "BBB", "--timeframe", "1m")
+
+    result = invoke(
+        "sweep", "ma_crossover", *symbols, "--data", str(a), "--data", str(b),
+        "--grid", "fast=5,10", "--grid", "slow=20,30", "--quantity", "1", "--rank-by",
+        "net_pnl", "--processes", "1", "--json", str(out), "--html", str(page),
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "AAA, BBB 1m: 4 runs by net_pnl" in " ".join(result.output.split())
+    points = json.loads(out.read_text())["points"]
+    assert [p["net_pnl"] for p in points] == sorted((p["net_pnl"] for p in points), reverse=True)
+    top = points[0]
+    again = invoke(
+        "backtest", "ma_crossover", *symbols, "--data", str(a), "--data", str(b),
+        "--param", f"fast={top['params']['fast']}", "--param", f"slow={top['params']['slow']}",
+        "--quantity", "1", "--json", str(best),
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    report = json.loads(best.read_text())
+    assert top["net_pnl"] == float(report["metrics"]["pnl"])  # the point is the portfolio run
+    assert {t["symbol"] for t in report["trades"]} == {"AAA", "BBB"}
+    assert "Sweep ma_crossover AAA, BBB 1m" in page.read_text()
+
+
+def test_a_walk_forward_over_several_symbols_stitches_their_portfolio(tmp_path):
+    a, b = write_csv(tmp_path / "a.csv", 3_000), write_csv(tmp_path / "b.csv", 3_000, seed=7)
+    out = tmp_path / "wf.json"
+
+    result = invoke(
+        "backtest", "ma_crossover", "--symbol", "AAA", "--symbol", "BBB", "--timeframe", "1m",
+        "--data", str(a), "--data", str(b), "--param", "fast=5", "--param", "slow=20",
+        "--quantity", "1", "--walk-forward", "2", "--out-of-sample", "0.4",
+        "--check-lookahead", "--json", str(out),
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["run_card"]["symbol"] == ["AAA", "BBB"]
+    assert [s["bars"] for s in report["run_card"]["per_symbol"]] == [1_200, 1_200]
+    assert [w["out_of_sample"]["bars"] for w in report["walk_forward"]["windows"]] == [600, 600]
+    assert {t["symbol"] for t in report["trades"]} == {"AAA", "BBB"}
+    assert report["lookahead"] == []
+
+
+def test_a_sweep_needs_one_data_file_per_symbol(tmp_path):
+    a = write_csv(tmp_path / "a.csv", 300)
+
+    result = invoke(
+        "sweep", "ma_crossover", "--symbol", "AAA", "--symbol", "BBB", "--timeframe", "1m",
+        "--data", str(a), "--grid", "fast=5,10",
+    )  # fmt: skip
+
+    assert result.exit_code == 2
+    assert "one --data FILE per --symbol" in result.output
 
 
 def test_walk_forward_with_too_few_bars_is_refused(tmp_path):

@@ -25,11 +25,17 @@ log = logging.getLogger(__name__)
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
 
-# Dependencies are coroutines even when they do not wait: FastAPI runs a plain function
-# in the thread pool, a thread hand-off per request.
-async def get_ctx(request: Request) -> GatewayContext:
+def _ctx(request: Request) -> GatewayContext:
     ctx: GatewayContext = request.app.state.ctx
     return ctx
+
+
+# Dependencies are coroutines even when they do not wait: FastAPI runs a plain function
+# in the thread pool, a thread hand-off per request. The ones every request solves take
+# the context from the request rather than through ``CtxDep``: each dependency FastAPI
+# solves costs a request CPU time, even one it has solved already.
+async def get_ctx(request: Request) -> GatewayContext:
+    return _ctx(request)
 
 
 CtxDep = Annotated[GatewayContext, Depends(get_ctx)]
@@ -37,10 +43,11 @@ CtxDep = Annotated[GatewayContext, Depends(get_ctx)]
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-async def rate_limit(request: Request, ctx: CtxDep) -> None:
+async def rate_limit(request: Request) -> None:
     """The signed-in user's request budget, reads and writes apart: 429 with Retry-After
     when spent. Requests without a valid access token pass (they are refused or throttled
     by their own routes), so one user's flood never costs another user anything."""
+    ctx = _ctx(request)
     limiter = ctx.rate_limiter
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if limiter is None or scheme.lower() != "bearer" or not token:
@@ -92,9 +99,10 @@ class UnitOfWork:
         await self.ctx.relay.send(outbox)
 
 
-async def get_uow(request: Request, ctx: CtxDep) -> AsyncIterator[UnitOfWork]:
+async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
     """The request's unit of work. Reads (GET, HEAD) get a read-only session without a
     transaction of their own (no BEGIN and COMMIT round trips); the rest one transaction."""
+    ctx = _ctx(request)
     if request.method in READ_METHODS:
         assert ctx.read_sessions is not None
         async with ctx.read_sessions() as session:
@@ -134,7 +142,7 @@ MetaDep = Annotated[RequestMeta, Depends(get_meta)]
 
 
 async def get_principal(
-    ctx: CtxDep,
+    request: Request,
     uow: UowDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -144,6 +152,7 @@ async def get_principal(
             code="not_authenticated",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    ctx = _ctx(request)
     return await authenticate(uow.session, ctx.jwt, credentials.credentials, ctx.clock.now())
 
 
@@ -174,10 +183,11 @@ class Paging:
 
 
 async def get_paging(
-    ctx: CtxDep,
+    request: Request,
     limit: Annotated[int | None, Query(ge=1, le=200, description="page size (max 200)")] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Paging:
+    ctx = _ctx(request)
     size = limit or ctx.settings.default_page_size
     return Paging(min(size, ctx.settings.max_page_size), offset)
 

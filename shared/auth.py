@@ -5,12 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import Unauthorized
 from shared.models import TokenFamily, User
 from shared.security.jwt import JWTKeys
+
+# Built once: it runs on every authenticated request.
+_LIVE_SESSION = (
+    select(User)
+    .join(TokenFamily, TokenFamily.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id"),
+        TokenFamily.id == bindparam("session_id"),
+        TokenFamily.revoked_at.is_(None),
+        TokenFamily.expires_at > bindparam("now"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -31,17 +43,8 @@ async def authenticate(
     The role and the active flag come from the database row, never from the token.
     """
     claims = keys.decode_access(token)
-    stmt = (
-        select(User)
-        .join(TokenFamily, TokenFamily.user_id == User.id)
-        .where(
-            User.id == claims.user_id,
-            TokenFamily.id == claims.session_id,
-            TokenFamily.revoked_at.is_(None),
-            TokenFamily.expires_at > now,
-        )
-    )
-    user = await session.scalar(stmt)
+    params = {"user_id": claims.user_id, "session_id": claims.session_id, "now": now}
+    user = await session.scalar(_LIVE_SESSION, params)
     if user is None or user.token_version != claims.token_version:
         raise Unauthorized("this session has ended", code="session_ended")
     if not user.is_active:

@@ -25,8 +25,12 @@ class Page(Generic[M]):
 
 
 async def paginate(session: AsyncSession, stmt: Select[M], limit: int, offset: int) -> Page[M]:
-    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    """A page of ``stmt``'s rows and their total. A page that is not full, and is not
+    past the end, tells its total itself: only a full or an empty later page counts."""
     rows = (await session.scalars(stmt.limit(limit).offset(offset))).all()
+    if len(rows) < limit and (rows or offset == 0):
+        return Page(rows, offset + len(rows), limit, offset)
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     return Page(rows, int(total or 0), limit, offset)
 
 

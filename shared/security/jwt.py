@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jose import JWTError, jwt
@@ -15,6 +17,9 @@ from shared.errors import Unauthorized
 ALGORITHM = "HS256"
 ACCESS = "access"
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "type", "sid", "ver", "jti")
+VERIFIED_KEPT = 10_000
+"""Tokens whose signature was verified, kept by each process so a client's next request
+with the same token is not verified again (expiry is still checked on every use)."""
 
 
 @dataclass(frozen=True)
@@ -26,9 +31,15 @@ class AccessClaims:
 
 
 class JWTKeys:
-    """The signing key (current ``kid``) and older keys still accepted for verification."""
+    """The signing key (current ``kid``) and older keys still accepted for verification.
 
-    def __init__(self, settings: Settings) -> None:
+    What a token's signature and claims proved is kept for the ``VERIFIED_KEPT`` tokens
+    verified last, so the requests of a signed-in client pay for the verification once;
+    its expiry is checked again on every use. Whether the session behind it is alive is
+    not for a token to say: that is the database's (``shared.auth.authenticate``).
+    """
+
+    def __init__(self, settings: Settings, *, wall: Callable[[], float] = time.time) -> None:
         self.current_kid = settings.jwt_kid
         self._keys = {settings.jwt_kid: settings.jwt_secret.get_secret_value()}
         for pair in settings.jwt_previous_keys:
@@ -36,6 +47,8 @@ class JWTKeys:
             if kid and secret:
                 self._keys.setdefault(kid, secret)
         self.access_ttl = timedelta(minutes=settings.access_token_minutes)
+        self._wall = wall
+        self._verified: dict[str, AccessClaims] = {}
 
     def encode_access(
         self, user_id: int, session_id: str, token_version: int, now: datetime
@@ -60,6 +73,17 @@ class JWTKeys:
 
     def decode_access(self, token: str) -> AccessClaims:
         """Verify signature, algorithm, expiry and claim types; anything off is a 401."""
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= VERIFIED_KEPT:
+                del self._verified[next(iter(self._verified))]  # the oldest
+            self._verified[token] = claims
+        if claims.expires_at.timestamp() < self._wall():
+            raise _invalid()
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
         except JWTError as exc:
@@ -87,8 +111,6 @@ class JWTKeys:
         if any(name not in claims for name in REQUIRED_CLAIMS) or claims["type"] != ACCESS:
             raise _invalid()
         try:
-            from datetime import UTC
-
             return AccessClaims(
                 user_id=int(claims["sub"]),
                 session_id=str(claims["sid"]),

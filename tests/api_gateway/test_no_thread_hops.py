@@ -37,16 +37,21 @@ def _in_thread_pool(app: FastAPI) -> tuple[set[tuple[str, str]], set[str]]:
         for sub in dependant.dependencies:
             walk(sub, path)
 
-    def routes(table: list[Any], prefix: str) -> None:
+    def routes(table: list[Any], prefix: str, own: str = "") -> None:
+        """``own``: the prefix of the router ``table`` belongs to (its routes' paths hold it)."""
         for route in table:
             if isinstance(route, APIRoute):
-                walked.add(prefix + route.path)
-                walk(route.dependant, prefix + route.path)
+                path = prefix + route.path.removeprefix(own)
+                walked.add(path)
+                walk(route.dependant, path)
             router = getattr(route, "original_router", None)  # an included router
             if router is not None:
-                for depends in router.dependencies:
-                    note(depends.dependency, prefix + router.prefix)
-                routes(router.routes, prefix + router.prefix)
+                context = getattr(route, "include_context", None)  # include_router(...)'s
+                inner = prefix + (context.prefix if context else "")
+                inner += router.prefix
+                for depends in [*router.dependencies, *(context.dependencies if context else [])]:
+                    note(depends.dependency, inner)
+                routes(router.routes, inner, router.prefix)
 
     routes(app.router.routes, "")
     for depends in app.router.dependencies:

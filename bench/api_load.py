@@ -1,9 +1,10 @@
 """Simulated traders against the gateway of the distributed profile: authenticated reads.
 
-The API gateway (``algotrade serve api``, one uvicorn process) runs as its own
-process on throwaway PostgreSQL, Redis (event bus and the shared per-user rate
-limits, left on at their defaults) and InfluxDB (a few ticks written so quotes
-have prices). K traders (1,000; quick 50) register and sign in through the API
+The API gateway (``algotrade serve api``: one uvicorn process, or as many worker
+processes as the environment's ``API_LOAD_WORKERS`` says, through
+``ALGOTRADE_API_WORKERS``) runs on throwaway PostgreSQL, Redis (event bus and the
+shared per-user rate limits, left on at their defaults) and InfluxDB (a few ticks
+written so quotes have prices). K traders (1,000; quick 50) register and sign in through the API
 (httpx) and each opens a paper account. Then each trader in turn reads what a
 dashboard reads: ``/orders``, ``/positions``, ``/fills``, ``/broker-accounts``,
 the account summary and ``/market/quotes`` of five symbols, sent by a minimal
@@ -43,6 +44,7 @@ RATE = 500.0
 TARGET_P99_MS = 50.0
 IN_FLIGHT = 32
 TIMEOUT_S = 5.0  # a request unanswered this long counts as an error (status 0)
+WORKERS_ENV = "API_LOAD_WORKERS"  # gateway processes (ALGOTRADE_API_WORKERS); default 1
 PASSWORD = "load test password of a trader 42"
 GATEWAY = """
 from algotrade.services import serve_service
@@ -238,11 +240,29 @@ async def _closed_loop(
 
 
 def _cpu_s(pid: int | None) -> float:
-    """CPU seconds (user + system) a process has used."""
+    """CPU seconds (user + system) a process and its children (the workers) have used."""
     if pid is None:
         return math.nan
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = 0
+    family = {pid}
+    stats = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stats.append((int(entry.name), (entry / "stat").read_text()))
+    parents = {p: int(text.rsplit(")", 1)[1].split()[1]) for p, text in stats}
+    grew = True
+    while grew:
+        grew = False
+        for p, parent in parents.items():
+            if parent in family and p not in family:
+                family.add(p)
+                grew = True
+    for p, text in stats:
+        if p in family:
+            fields = text.rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def _write_ticks(url: str, symbols: list[str]) -> None:
@@ -262,7 +282,7 @@ async def _write_ticks(url: str, symbols: list[str]) -> None:
 
 
 async def _bench(
-    postgres: Any, redis: Any, influx: Any, traders: int, seconds: float
+    postgres: Any, redis: Any, influx: Any, traders: int, seconds: float, workers: int = 1
 ) -> dict[str, Any]:
     import httpx
 
@@ -310,6 +330,7 @@ async def _bench(
         "ALGOTRADE_REDIS_PORT": str(redis.port),
         "ALGOTRADE_INFLUX_URL": influx.url,
         "ALGOTRADE_LOG_LEVEL": "WARNING",
+        "ALGOTRADE_API_WORKERS": str(workers),
     }
     found: dict[str, Any] = {}
     try:
@@ -356,8 +377,9 @@ def run(quick: bool) -> list[Metric]:
     from tests.servers import InfluxServer, PostgresServer, RedisServer
 
     traders, seconds = (50, 10.0) if quick else (1_000, 30.0)
+    workers = int(os.environ.get(WORKERS_ENV, "1"))
     with PostgresServer() as postgres, RedisServer() as redis, InfluxServer() as influx:
-        found = asyncio.run(_bench(postgres, redis, influx, traders, seconds))
+        found = asyncio.run(_bench(postgres, redis, influx, traders, seconds, workers))
     reads, health = found["reads"], found["health"]  # "rate": answered 200 per second
     p99 = reads["p99_ms"]
     return [
@@ -430,6 +452,7 @@ def run(quick: bool) -> list[Metric]:
             for key in sorted(found)
             if key.startswith("max ")
         ],
+        Metric("gateway_processes", workers, "processes"),
         Metric("traders", traders, "traders"),
         Metric("trader_setup_s", found["setup_s"], "s"),
     ]

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # HTTP
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Processes of `algotrade serve api` on the one port (uvicorn's workers). Each has its
+    # own pools and caches; per-user rate limits are shared through Redis.
+    api_workers: int = Field(1, ge=1, le=64)
     ws_port: int = 8001
     cors_origins: CommaList = []
     docs_enabled: bool = True

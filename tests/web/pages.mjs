@@ -416,11 +416,47 @@ async function theme(page, context) {
   );
   const symbol = elsewhere.locator("#watchlist tr.selected");
   await symbol.waitFor();
-  step(
-    "PREFERENCES_FOLLOW_USER",
-    `dark ${await symbol.getAttribute("data-symbol")}`,
-  );
+  const savedSymbol = await symbol.getAttribute("data-symbol");
+  step("PREFERENCES_FOLLOW_USER", `dark ${savedSymbol}`);
+  const savedWatchlist = await elsewhere
+    .locator("#watchlist tbody tr")
+    .evaluateAll((rows) => rows.map((r) => r.dataset.symbol).join(","));
   await other.close();
+
+  // A symbol chosen before the preferences have arrived sticks, and the saved watchlist
+  // and theme are kept (the preferences are held back 2 s; the rows shown meanwhile are
+  // the defaults).
+  const slow = await context
+    .browser()
+    .newContext({ viewport: { width: 1366, height: 768 } });
+  await slow.route("**/users/me/preferences", async (route) => {
+    if (route.request().method() === "GET")
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    await route.continue();
+  });
+  const early = await newPage(slow);
+  await early.goto(BASE_URL);
+  await signIn(early, trader.email, trader.password);
+  const chosen = savedSymbol === "TCS" ? "INFY" : "TCS";
+  await early.locator(`#watchlist tr[data-symbol="${chosen}"]`).click();
+  await early.waitForTimeout(3000); // the held-back answer has arrived
+  await early
+    .locator(`#watchlist tr.selected[data-symbol="${chosen}"]`)
+    .waitFor();
+  await early.reload();
+  await early
+    .locator(`#watchlist tr.selected[data-symbol="${chosen}"]`)
+    .waitFor();
+  await early.waitForFunction(
+    () => document.documentElement.dataset.theme === "dark",
+  );
+  const keptWatchlist = await early
+    .locator("#watchlist tbody tr")
+    .evaluateAll((rows) => rows.map((r) => r.dataset.symbol).join(","));
+  if (keptWatchlist !== savedWatchlist)
+    throw new Error(`watchlist ${keptWatchlist}, saved ${savedWatchlist}`);
+  step("EARLY_CHOICE_KEPT", `${chosen} ${keptWatchlist}`);
+  await slow.close();
 
   // The layout: compact, without the watchlist; read back from the server after a reload.
   await openTab(page, "profile");

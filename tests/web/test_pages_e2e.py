@@ -101,6 +101,14 @@ def test_preferences_live_on_the_server_not_in_the_browser(run: Run) -> None:
     assert run.line("PREFERENCES_FOLLOW_USER") == "dark BTCUSDT"
 
 
+def test_a_symbol_chosen_before_the_preferences_arrive_sticks_and_keeps_them(run: Run) -> None:
+    """Chosen while the saved preferences were still on their way: the late answer does not
+    undo the choice, and the write does not put the defaults over the saved theme."""
+    chosen, watchlist = run.line("EARLY_CHOICE_KEPT").split()
+    assert chosen == "TCS"
+    assert watchlist.split(",")[:1] == ["RELIANCE"]
+
+
 def test_the_admin_halts_everyone_readably_and_the_reason_field_clears(run: Run) -> None:
     assert "Trading is running" in run.line("GLOBAL_STATE")
     halted = run.line("GLOBAL_HALTED")

@@ -5,7 +5,7 @@
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback } from "react";
-import { ApiError } from "../api";
+import { ApiError, type Api } from "../api";
 import { useClients } from "../context";
 import type { Preferences } from "../types";
 import { keys } from "./keys";
@@ -18,19 +18,21 @@ export const DEFAULT_PREFERENCES: Preferences = {
 };
 export const MAX_WATCHLIST = 50;
 
+async function readPreferences(api: Api): Promise<Preferences> {
+  try {
+    return await api.get<Preferences>("/users/me/preferences");
+  } catch (error) {
+    // An API without preferences yet: the defaults, kept for this page's life only.
+    if (error instanceof ApiError && error.routeMissing) return DEFAULT_PREFERENCES;
+    throw error;
+  }
+}
+
 export function usePreferences() {
   const { api } = useClients();
   return useQuery({
     queryKey: keys.preferences,
-    queryFn: async () => {
-      try {
-        return await api.get<Preferences>("/users/me/preferences");
-      } catch (error) {
-        // An API without preferences yet: the defaults, kept for this page's life only.
-        if (error instanceof ApiError && error.routeMissing) return DEFAULT_PREFERENCES;
-        throw error;
-      }
-    },
+    queryFn: () => readPreferences(api),
     staleTime: Infinity,
   });
 }
@@ -55,11 +57,23 @@ export function useUpdatePreferences(): (change: Partial<Preferences>) => void {
   const { mutate } = save;
   return useCallback(
     (change: Partial<Preferences>) => {
-      const held = queryClient.getQueryData<Preferences>(keys.preferences) ?? DEFAULT_PREFERENCES;
-      const next = { ...held, ...change };
-      queryClient.setQueryData(keys.preferences, next);
-      mutate(next);
+      const apply = (held: Preferences) => {
+        const next = { ...held, ...change };
+        queryClient.setQueryData(keys.preferences, next);
+        mutate(next);
+      };
+      const held = queryClient.getQueryData<Preferences>(keys.preferences);
+      if (held) {
+        apply(held);
+        return;
+      }
+      // Not read yet (a click right after signing in): change what the server holds once it
+      // has arrived, so that the late answer does not undo the change and the write does not
+      // put the defaults over the saved preferences.
+      void queryClient
+        .ensureQueryData({ queryKey: keys.preferences, queryFn: () => readPreferences(api) })
+        .then(apply, () => apply(DEFAULT_PREFERENCES));
     },
-    [queryClient, mutate],
+    [queryClient, mutate, api],
   );
 }

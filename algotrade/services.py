@@ -43,16 +43,8 @@ def serve_service(name: str, settings: Settings) -> None:
         )
         return
     if name == "websocket":
-        sessions = create_sessionmaker(create_engine(settings))
-        ws_ctx = WsContext(
-            sessions=sessions,
-            jwt=JWTKeys(settings),
-            clock=SystemClock(),
-            hub=Hub(create_event_bus(settings)),
-            max_connections_per_user=settings.ws_max_connections_per_user,
-        )
         uvicorn.run(
-            create_ws_app(ws_ctx, ready_timeout_s=settings.ready_timeout_seconds),
+            _ws_app(settings),
             host=settings.api_host,
             port=settings.ws_port,
             log_level=settings.log_level.lower(),
@@ -67,6 +59,23 @@ def serve_service(name: str, settings: Settings) -> None:
         raise SystemExit(f"unknown service {name!r}")
     # Each service package exposes main.run(settings): build its runtime, run until signalled.
     importlib.import_module(f"{package}.main").run(settings)
+
+
+def _ws_app(settings: Settings) -> FastAPI:
+    ws_ctx = WsContext(
+        sessions=create_sessionmaker(create_engine(settings)),
+        jwt=JWTKeys(settings),
+        clock=SystemClock(),
+        hub=Hub(create_event_bus(settings)),
+        max_connections_per_user=settings.ws_max_connections_per_user,
+    )
+    return create_ws_app(
+        ws_ctx,
+        ready_timeout_s=settings.ready_timeout_seconds,
+        # Once started, as the gateway: thousands of sockets and their backlogs live long,
+        # and a full collection walking them pauses every connection's sends.
+        on_startup=[tune_collector],
+    )
 
 
 def _api_app(settings: Settings) -> FastAPI:

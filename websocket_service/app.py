@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -17,13 +17,22 @@ from websocket_service.endpoint import WsContext, router
 
 
 def create_ws_app(
-    ctx: WsContext, *, owns_hub: bool = True, ready_timeout_s: float = DEFAULT_TIMEOUT_S
+    ctx: WsContext,
+    *,
+    owns_hub: bool = True,
+    ready_timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_startup: Sequence[Callable[[], object]] = (),
 ) -> FastAPI:
+    """``on_startup``: called once the hub runs and the calendars are loaded (process tuning
+    by the entry point)."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if owns_hub:
             await ctx.hub.start()
         await asyncio.to_thread(status.warm)  # the first status snapshot loads the calendars
+        for hook in on_startup:
+            hook()
         yield
         if owns_hub:
             await ctx.hub.stop()

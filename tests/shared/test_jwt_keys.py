@@ -12,15 +12,20 @@ from shared.errors import Unauthorized
 from shared.security import jwt as jwt_module
 from shared.security.jwt import JWTKeys
 
-NOW = datetime.now(UTC)
-
 
 class Wall:
-    def __init__(self) -> None:
-        self.now = NOW.timestamp()
+    """The keys' clock for kept tokens, starting at the moment the test issues its tokens
+    (the library checks their expiry on the real clock when it first verifies them)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start.timestamp()
 
     def __call__(self) -> float:
         return self.now
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _keys(wall: Wall) -> JWTKeys:
@@ -34,8 +39,9 @@ def _keys(wall: Wall) -> JWTKeys:
 
 
 def test_a_token_verified_once_is_not_verified_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    keys = _keys(Wall())
-    token, _ = keys.encode_access(7, "session", 1, NOW)
+    now = _now()
+    keys = _keys(Wall(now))
+    token, _ = keys.encode_access(7, "session", 1, now)
     verified = []
     decode = jwt_module.jwt.decode
     monkeypatch.setattr(
@@ -48,9 +54,10 @@ def test_a_token_verified_once_is_not_verified_again(monkeypatch: pytest.MonkeyP
 
 
 def test_a_kept_token_still_expires() -> None:
-    wall = Wall()
+    now = _now()
+    wall = Wall(now)
     keys = _keys(wall)
-    token, expires = keys.encode_access(7, "session", 1, NOW)
+    token, expires = keys.encode_access(7, "session", 1, now)
     keys.decode_access(token)
 
     wall.now = expires.timestamp() + 1
@@ -59,8 +66,9 @@ def test_a_kept_token_still_expires() -> None:
 
 
 def test_a_token_changed_after_its_original_was_kept_is_refused() -> None:
-    keys = _keys(Wall())
-    token, _ = keys.encode_access(7, "session", 1, NOW)
+    now = _now()
+    keys = _keys(Wall(now))
+    token, _ = keys.encode_access(7, "session", 1, now)
     keys.decode_access(token)
     head, payload, signature = token.split(".")
     forged = ".".join([head, payload, signature[::-1]])
@@ -71,8 +79,9 @@ def test_a_token_changed_after_its_original_was_kept_is_refused() -> None:
 
 def test_the_tokens_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jwt_module, "VERIFIED_KEPT", 3)
-    keys = _keys(Wall())
-    tokens = [keys.encode_access(n, "session", 1, NOW)[0] for n in range(1, 6)]
+    now = _now()
+    keys = _keys(Wall(now))
+    tokens = [keys.encode_access(n, "session", 1, now)[0] for n in range(1, 6)]
 
     claims = [keys.decode_access(t) for t in tokens]
 

@@ -52,8 +52,9 @@ async def _tick(store: TickStore, at: datetime, price: float) -> None:
     await store.flush()
 
 
-async def _store() -> LocalTickStore:
-    store = LocalTickStore()
+async def _store(store: LocalTickStore | None = None) -> LocalTickStore:
+    """Friday's last minute, Monday's first two, and a tick in the third."""
+    store = store if store is not None else LocalTickStore()
     await store.write_candles(
         [
             _minute(MONDAY_OPEN - timedelta(days=3) + timedelta(minutes=374), 2400.0),  # Friday
@@ -211,15 +212,8 @@ async def _close(bus: InProcessEventBus, candle: CandleMsg) -> None:
 
 
 async def _counting_store() -> CountingStore:
-    store = CountingStore()
-    await store.write_candles(
-        [
-            _minute(MONDAY_OPEN - timedelta(days=3) + timedelta(minutes=374), 2400.0),  # Friday
-            _minute(MONDAY_OPEN, 2410.0),
-            _minute(MONDAY_OPEN + timedelta(minutes=1), 2420.0),
-        ]
-    )
-    await _tick(store, MONDAY_OPEN + timedelta(minutes=2, seconds=5), 2425.0)
+    store = await _store(CountingStore())
+    assert isinstance(store, CountingStore)
     return store
 
 

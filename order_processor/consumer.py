@@ -84,8 +84,10 @@ class IntentConsumer:
             now = time.monotonic()
             if now >= next_claim:
                 catching_up = now < catch_up_until
-                every = min(opts.claim_every_s, CATCH_UP_CLAIM_EVERY_S) if catching_up else None
-                next_claim = now + (every or opts.claim_every_s)
+                every = opts.claim_every_s
+                if catching_up:
+                    every = min(every, CATCH_UP_CLAIM_EVERY_S)
+                next_claim = now + every
                 await self.handle(await self._claim(0 if catching_up else opts.claim_idle_ms))
             entries = await self.bus.read_group(
                 self.stream,

@@ -5,6 +5,8 @@ noted it as taken is sent again from the evaluation ledger."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -199,6 +201,21 @@ def wait_for(condition, timeout: float, every: float = 0.01) -> bool:
     return condition()
 
 
+def kill_mid_batch(proc: ProcessServer, condition, timeout: float) -> bool:
+    """SIGKILL `proc` at a moment `condition` holds, reading it while the worker is stopped."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = proc.pid
+        assert pid is not None, proc.log_tail()
+        os.killpg(pid, signal.SIGSTOP)
+        if condition():
+            proc.kill()
+            return True
+        os.killpg(pid, signal.SIGCONT)
+        time.sleep(0.005)
+    return False
+
+
 def test_killed_worker_loses_no_evaluation_and_duplicates_no_intent(world, redis_server):
     settings, client = world["settings"], world["redis"]
     want_signals, want_orders, per_task = expected(world["candles"], world["specs"])
@@ -213,8 +230,10 @@ def test_killed_worker_loses_no_evaluation_and_duplicates_no_intent(world, redis
         )
         queue_len = lambda: client.llen("strategy_workers")  # noqa: E731
         mid_batch = lambda: 0 < queue_len() <= sent * 2 // 3 and client.hlen("unacked") == 1  # noqa: E731
-        assert wait_for(mid_batch, timeout=60), proc.log_tail()
-        proc.kill()  # SIGKILL while a task is taken and not yet acknowledged
+        # SIGKILL while a task is taken and not yet acknowledged. A solo worker acknowledges
+        # one task and takes the next within microseconds, so the state is read with the
+        # worker frozen: a check that sees a task in flight is still true when it dies.
+        assert kill_mid_batch(proc, mid_batch, timeout=60), proc.log_tail()
         in_flight, left = client.hlen("unacked"), queue_len()
         proc.start()  # a fresh worker: the queue drains, the lost task comes back
         done = wait_for(

@@ -253,7 +253,16 @@ async def test_two_processors_every_client_sees_its_orders_states_in_order(
             sessions=ctx.sessions, jwt=ctx.jwt, clock=ctx.clock, hub=hub, auth_timeout=5.0
         )
         server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=0,
+                log_level="warning",
+                lifespan="off",
+                # The client reuses its connections across chunks; a server closing one idle
+                # for uvicorn's default 5 s as the next request goes out fails that request.
+                timeout_keep_alive=300,
+            )
         )
         serving = asyncio.create_task(server.serve())
         while not server.started:

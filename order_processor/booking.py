@@ -54,6 +54,7 @@ from order_processor.events import (
 )
 from order_processor.records import apply_to_row, same_terms, to_domain
 from order_processor.repositories.accounts import AccountRepository
+from order_processor.repositories.orders import load_orders, update_orders
 from shared.bus import EventBus
 from shared.contracts import OrderStatus, PositionEvent, Product, order_partition, user_channel
 from shared.db import transaction
@@ -134,6 +135,7 @@ class Booker:
                 rows = await self._rows(session, user_id, [e.order for e in events])
                 positions = await self._positions(session, user_id, account_id, events)
                 booked: list[_Booked] = []
+                changed: dict[int, OrderRow] = {}
                 for event in events:
                     row = rows.get(_ref(event.order))
                     if row is None:
@@ -142,8 +144,11 @@ class Booker:
                     outdated, moved = self.book_status(row, event, outbox)
                     if outdated is not None:
                         stale.append(outdated)
+                    if moved:
+                        changed[row.id] = row
                     if moved and isinstance(event, OrderFilled):
                         booked.append(self._book_fill(session, row, event, outbox, positions))
+                await update_orders(session, list(changed.values()))
                 if booked:
                     await _store_fills(session, booked, outbox)
                 if booked and self.reader is not None:
@@ -160,7 +165,8 @@ class Booker:
     ) -> dict[int | str, OrderRow]:
         """The stored orders of the events, by id (by client order id for orders the broker
         knows without one); one query. The account lock, held, covers them: every writer
-        takes it first."""
+        takes it first. The rows are outside the session: what moves is written back by
+        ``update_orders``."""
         ids = {o.order_id for o in orders if o.order_id is not None}
         keys = {o.client_order_id for o in orders if o.order_id is None}
         clauses = []
@@ -170,13 +176,8 @@ class Booker:
             clauses.append(OrderRow.client_order_id.in_(keys))
         if not clauses:
             return {}
-        stmt = (
-            select(OrderRow)
-            .where(OrderRow.user_id == user_id, or_(*clauses))
-            .execution_options(populate_existing=True)
-        )
         out: dict[int | str, OrderRow] = {}
-        for row in (await session.scalars(stmt)).all():
+        for row in await load_orders(session, OrderRow.user_id == user_id, or_(*clauses)):
             out[row.id] = row
             out[row.client_order_id] = row
         return out
@@ -196,14 +197,21 @@ class Booker:
         return {(p.symbol, p.product): p for p in (await session.scalars(stmt)).all()}
 
     def book_status(
-        self, row: OrderRow, event: BrokerEvent, outbox: Outbox
+        self,
+        row: OrderRow,
+        event: BrokerEvent,
+        outbox: Outbox | None,
+        stored: Order | None = None,
     ) -> tuple[Order | None, bool]:
-        """Apply the event's status move to ``row``.
+        """Apply the event's status move to ``row``, announcing it in ``outbox`` (None: the
+        caller announces the row itself, once, after every move it makes). ``stored`` is
+        the row as a domain order when the caller has it (it just wrote it to the row).
 
         Returns the stored order when the broker's copy is stale (else None), and
         whether the row moved.
         """
-        stored = to_domain(row)
+        if stored is None:
+            stored = to_domain(row)
         ts = event.ts
         new: Order | None = None
         if isinstance(event, OrderFilled):
@@ -245,7 +253,8 @@ class Booker:
         if new is None:
             return None, False
         apply_to_row(new, row)
-        outbox.order(row, ts)
+        if outbox is not None:
+            outbox.order(row, ts)
         return None, True
 
     def _book_fill(

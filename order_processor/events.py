@@ -30,6 +30,7 @@ from shared.contracts import (
 )
 from shared.models import Order, Position
 from shared.outbox import Outbox as TransactionOutbox
+from shared.outbox import new_event_id
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,15 @@ _EVENT_READS = frozenset(
 )
 
 
+# The events of the order path carry their id from the start: giving one when staged
+# would copy each event (the outbox keeps an event's id, and gives one to an event without).
+
+
 def order_event(row: Order, ts: datetime) -> OrderEvent:
     """The whole order as it is now, with its version."""
     v = loaded_values(row, _EVENT_READS)
     return OrderEvent(
+        event_id=new_event_id(),
         order_id=v["id"],
         side=side_of(v["side"]),
         order_type=order_type_of(v["order_type"]),
@@ -77,6 +83,7 @@ def order_event(row: Order, ts: datetime) -> OrderEvent:
 def fill_event(fill: Mapping[str, Any], fill_id: int) -> FillEvent:
     """The event of a stored fill, from the values of its ``fills`` row."""
     return FillEvent(
+        event_id=new_event_id(),
         user_id=fill["user_id"],
         order_id=fill["order_id"],
         fill_id=fill_id,
@@ -91,6 +98,7 @@ def fill_event(fill: Mapping[str, Any], fill_id: int) -> FillEvent:
 
 def position_event(row: Position, mark: Decimal | None, ts: datetime) -> PositionEvent:
     return PositionEvent(
+        event_id=new_event_id(),
         user_id=row.user_id,
         broker_account_id=row.broker_account_id,
         symbol=row.symbol,

@@ -27,6 +27,7 @@ from order_processor.decisions import (
     Batch,
     Decider,
     assign_ids,
+    insert_orders,
     lock_and_find,
     read_states,
     record_decisions,
@@ -170,8 +171,7 @@ class OrderProcessor:
                     outbox.order(row, now)
                     batch.rows.append(row)
                 if new:  # inserted once, as decided
-                    session.add_all(new)
-                    await session.flush()
+                    await insert_orders(session, new)
                 await record_decisions(session, verdicts)
                 await outbox.stage(session, now)
         except BaseException:
@@ -203,8 +203,12 @@ class OrderProcessor:
             )
             apply_to_row(unknown, row)
             return
+        # The row holds ``order`` until the first event moves it; the caller announces the
+        # row once, after all of them.
+        stored: Order | None = order
         for event in events:
-            self.booker.book_status(row, event, Outbox())  # the caller announces the row once
+            self.booker.book_status(row, event, None, stored)
+            stored = None
 
     async def _withdraw(self, order: Order) -> None:
         try:

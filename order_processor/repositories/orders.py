@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
+from sqlalchemy import ColumnElement, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.domain.states import (
     CANCELLABLE_STATES as CANCELLABLE,
@@ -17,6 +20,7 @@ from order_processor.domain.states import (
     TERMINAL_STATES,
     WORKING_STATES,
 )
+from order_processor.records import new_row
 from shared.contracts import OrderStatus
 from shared.errors import NotFound
 from shared.models import Order
@@ -27,6 +31,55 @@ OPEN_STATES = tuple(s.value for s in (WORKING_STATES | IN_FLIGHT_STATES) - {Orde
 and those with a cancel or change under way."""
 CANCELLABLE_STATES = tuple(s.value for s in CANCELLABLE)
 NOT_TERMINAL = tuple(s.value for s in OrderStatus if s not in TERMINAL_STATES)
+
+
+_TABLE = cast(Table, Order.__table__)
+_MOVES = (
+    "status",
+    "side",
+    "quantity",
+    "limit_price",
+    "trigger_price",
+    "filled_quantity",
+    "filled_value",
+    "fill_count",
+    "average_price",
+    "reason_code",
+    "reason",
+    "submitted_at",
+    "triggered_at",
+    "broker_order_id",
+    "version",
+    "updated_at",
+)
+"""What booking a broker's event may change of an order (``records.apply_to_row``)."""
+_UPDATE_MOVES = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("order_id"))
+    .values({name: bindparam(f"new_{name}") for name in _MOVES})
+)
+
+
+async def load_orders(session: AsyncSession, *where: ColumnElement[bool]) -> list[Order]:
+    """Orders matching ``where`` as rows outside the session, for a writer that holds their
+    account's lock and stores what it changes with ``update_orders``.
+
+    The rows are read as plain values and made into rows without the session's identity
+    map and change tracking: booking a tick's fills reads and writes many orders, and the
+    unit of work's bookkeeping for each cost more than the statements themselves. The
+    caller must scope ``where`` to the user.
+    """
+    result = await session.execute(select(*_TABLE.c).where(*where))
+    return [new_row(**values) for values in result.mappings()]
+
+
+async def update_orders(session: AsyncSession, rows: Sequence[Order]) -> None:
+    """Write back what booking changed of rows read with ``load_orders`` (one statement)."""
+    if rows:
+        await session.execute(
+            _UPDATE_MOVES,
+            [{"order_id": r.id, **{f"new_{n}": r.__dict__[n] for n in _MOVES}} for r in rows],
+        )
 
 
 @dataclass(frozen=True)

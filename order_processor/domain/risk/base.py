@@ -174,13 +174,23 @@ class RiskCheck(Protocol):
     def check(self, order: Order, view: AccountView) -> Decision: ...
 
 
+_PASSED: dict[str, Decision] = {}
+
+
 class BaseCheck:
     """Helpers for checks: decisions stamped with the check's name."""
 
     name: ClassVar[str] = ""
 
     def ok(self, message: str = "", code: str = OK) -> Decision:
-        return Decision(True, code, message, self.name)
+        if message or code != OK:
+            return Decision(True, code, message, self.name)
+        # The plain pass of a check is the same value every time (decisions are frozen): one
+        # per check, not one per order.
+        passed = _PASSED.get(self.name)
+        if passed is None:
+            passed = _PASSED[self.name] = Decision(True, OK, "", self.name)
+        return passed
 
     def deny(self, code: str, message: str) -> Decision:
         return Decision(False, code, message, self.name)

@@ -56,7 +56,7 @@ from order_processor.records import apply_to_row, same_terms, to_domain
 from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.orders import load_orders, update_orders
 from shared.bus import EventBus
-from shared.contracts import OrderStatus, PositionEvent, Product, order_partition, user_channel
+from shared.contracts import OrderStatus, Product, order_partition, user_channel
 from shared.db import transaction
 from shared.errors import NotFound
 from shared.models import Fill, LedgerEntry, Position
@@ -288,8 +288,7 @@ class Booker:
         position.average_price = settled.position.average_price
         position.realised_pnl = settled.position.realised_pnl
         position.updated_at = fill.ts  # event time, never the wall clock
-        moved = position_event(position, fill.price, fill.ts)  # the position as this fill left it
-        return _Booked(row, fill, fill_row, settled.entries, moved)
+        return _Booked(row, fill, fill_row, settled.entries, position)
 
     def _position_row(
         self,
@@ -330,13 +329,13 @@ class Booker:
 
 @dataclass
 class _Booked:
-    """A fill to store: its ``fills`` row, its ledger entries, its position as it left it."""
+    """A fill to store: its ``fills`` row, its ledger entries, the position it moved."""
 
     order: OrderRow
     fill: DomainFill
     row: dict[str, Any]
     entries: Sequence[DomainLedgerEntry]
-    position: PositionEvent
+    position: Position
 
 
 async def _store_fills(session: AsyncSession, booked: Sequence[_Booked], outbox: Outbox) -> None:
@@ -362,10 +361,15 @@ async def _store_fills(session: AsyncSession, booked: Sequence[_Booked], outbox:
     ]
     if ledger:
         await session.execute(insert(cast(Table, LedgerEntry.__table__)), ledger)
-    for b, fill_id in zip(booked, ids, strict=True):
+    # A position's event follows the last of its fills here, with the position as the
+    # transaction leaves it: a consumer keeps the newest state of a position, so the states
+    # between its fills of one booking would be replaced before anyone could use them.
+    last = {id(b.position): i for i, b in enumerate(booked)}
+    for i, (b, fill_id) in enumerate(zip(booked, ids, strict=True)):
         channel = user_channel(b.order.user_id)
         outbox.add(channel, fill_event(b.row, fill_id))
-        outbox.add(channel, b.position)
+        if last[id(b.position)] == i:
+            outbox.add(channel, position_event(b.position, b.fill.price, b.fill.ts))
 
 
 def _ref(order: Order) -> int | str:

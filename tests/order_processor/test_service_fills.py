@@ -404,3 +404,42 @@ async def test_each_booking_publishes_the_marked_account_on_the_users_channel(en
     assert event.broker_account_id == account
     assert event.cash == summary.cash < Decimal(100000)
     assert event.equity == event.cash + event.market_value
+
+
+async def test_a_booking_of_many_fills_sends_each_position_once_as_it_left_it(env):
+    from shared.contracts import FillEvent, PositionEvent, user_channel
+
+    user, account = await env.account(capital="1000000")
+    await _limits(env, user, NO_LIMITS)
+    await env.tick("SOLUSDT", "150")
+    await env.tick("ETHUSDT", "3000")
+    for quantity in ("1", "2", "3"):
+        await env.place(user, account, symbol="SOLUSDT", side="BUY", quantity=Decimal(quantity))
+    await env.place(user, account, symbol="ETHUSDT", side="BUY", quantity=Decimal("1"))
+    sub = await env.bus.subscribe([user_channel(user)])
+    await env.tick("SOLUSDT", "150")  # one report: the three SOLUSDT orders fill
+    await env.tick("ETHUSDT", "3000")
+    seen = []
+    while (item := await sub.get(wait=1)) is not None:
+        seen.append(item[1])
+    await sub.close()
+
+    fills = [m for m in seen if isinstance(m, FillEvent)]
+    positions = [m for m in seen if isinstance(m, PositionEvent)]
+    assert [f.symbol for f in fills] == ["SOLUSDT"] * 3 + ["ETHUSDT"]
+    assert [(p.symbol, p.quantity) for p in positions] == [
+        ("SOLUSDT", Decimal(6)),
+        ("ETHUSDT", Decimal(1)),
+    ]
+    # Each position event comes after the last fill of its position.
+    order = [
+        type(m).__name__ + ":" + m.symbol for m in seen if isinstance(m, FillEvent | PositionEvent)
+    ]
+    assert order.index("PositionEvent:SOLUSDT") > max(
+        i for i, name in enumerate(order) if name == "FillEvent:SOLUSDT"
+    )
+    async with env.sessions() as session:
+        held = await PositionRepository(session, user).open_for_account(account)
+    stored = next(p for p in held if p.symbol == "SOLUSDT")
+    assert stored.quantity == Decimal(6)
+    assert positions[0].average_price == stored.average_price

@@ -55,6 +55,7 @@ from order_processor.events import (
 from order_processor.records import apply_to_row, same_terms, to_domain
 from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.orders import load_orders, update_orders
+from shared.batch_sql import next_ids, on_postgres, one_of
 from shared.bus import EventBus
 from shared.contracts import OrderStatus, Product, order_partition, user_channel
 from shared.db import transaction
@@ -171,9 +172,9 @@ class Booker:
         keys = {o.client_order_id for o in orders if o.order_id is None}
         clauses = []
         if ids:
-            clauses.append(OrderRow.id.in_(ids))
+            clauses.append(one_of(session, OrderRow.id, ids))
         if keys:
-            clauses.append(OrderRow.client_order_id.in_(keys))
+            clauses.append(one_of(session, OrderRow.client_order_id, keys))
         if not clauses:
             return {}
         out: dict[int | str, OrderRow] = {}
@@ -192,7 +193,7 @@ class Booker:
         stmt = select(Position).where(
             Position.user_id == user_id,
             Position.broker_account_id == account_id,
-            Position.symbol.in_(symbols),
+            one_of(session, Position.symbol, symbols),
         )
         return {(p.symbol, p.product): p for p in (await session.scalars(stmt)).all()}
 
@@ -339,12 +340,19 @@ class _Booked:
 
 
 async def _store_fills(session: AsyncSession, booked: Sequence[_Booked], outbox: Outbox) -> None:
-    """Insert the fills (one statement, their ids returned in order), then their ledger
-    entries (one statement); the fill and position events follow each fill."""
-    await session.flush()  # the orders' and positions' changes first, as one unit of work
+    """Insert the fills (one statement; on PostgreSQL their ids are taken from the sequence
+    first), then their ledger entries (one statement); the fill and position events follow
+    the fills."""
+    await session.flush()  # the positions' changes first, as one unit of work
     fills = cast(Table, Fill.__table__)
-    stmt = insert(fills).returning(fills.c.id, sort_by_parameter_order=True)
-    ids = (await session.scalars(stmt, [b.row for b in booked])).all()
+    if on_postgres(session):  # ids first: one insert text whatever the number of fills
+        ids: Sequence[int] = await next_ids(session, "fills", len(booked))
+        await session.execute(
+            insert(fills), [{"id": i, **b.row} for i, b in zip(ids, booked, strict=True)]
+        )
+    else:
+        stmt = insert(fills).returning(fills.c.id, sort_by_parameter_order=True)
+        ids = (await session.scalars(stmt, [b.row for b in booked])).all()
     ledger = [
         {
             "user_id": b.order.user_id,

@@ -34,7 +34,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, text, tuple_
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.accounting import RATE_WINDOW, AccountReader
@@ -61,6 +61,7 @@ from order_processor.records import (
 from order_processor.repositories.batch import AccountKey, BatchQueries, OpenOrder
 from order_processor.repositories.orders import OPEN_STATES
 from order_processor.service import IdempotencyKeyReused, check_intent, currency_refusal
+from shared.batch_sql import next_ids, on_postgres, pair_of
 from shared.contracts import OrderIntent, OrderStatus, Side
 from shared.errors import DomainError, NotFound
 from shared.models import BrokerAccount, RiskVerdict
@@ -175,7 +176,7 @@ async def lock_and_find(
     if pending:
         found = await session.execute(
             select(OrderRow.id, OrderRow.user_id, OrderRow.broker_account_id).where(
-                tuple_(OrderRow.user_id, OrderRow.id).in_(list(pending))
+                pair_of(session, (OrderRow.user_id, OrderRow.id), pending)
             )
         )
         heads = {order_id: (user_id, account_id) for order_id, user_id, account_id in found.all()}
@@ -187,7 +188,7 @@ async def lock_and_find(
         # Read again under the lock: a row read before it may have moved on meanwhile.
         got = await session.scalars(
             select(OrderRow)
-            .where(tuple_(OrderRow.user_id, OrderRow.id).in_(list(pending)))
+            .where(pair_of(session, (OrderRow.user_id, OrderRow.id), pending))
             .execution_options(populate_existing=True)
         )
         rows = {r.id: r for r in got.all()}
@@ -342,14 +343,10 @@ async def assign_ids(session: AsyncSession, rows: Sequence[OrderRow]) -> bool:
     then inserted once in its decided state instead of inserted PENDING and updated. False
     where ids come only from an insert (SQLite): the caller inserts the rows first.
     """
-    if not rows or session.get_bind().dialect.name != "postgresql":
+    if not rows or not on_postgres(session):
         return False
-    found = await session.execute(
-        text("SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, :n)"),
-        {"n": len(rows)},
-    )
-    for row, (order_id,) in zip(rows, found.all(), strict=True):
-        row.id = int(order_id)
+    for row, order_id in zip(rows, await next_ids(session, "orders", len(rows)), strict=True):
+        row.id = order_id
     return True
 
 

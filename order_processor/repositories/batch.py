@@ -13,12 +13,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import BigInteger, and_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.domain.risk import RiskLimits
 from order_processor.repositories.book import FILL_TERMS, FillTerms
 from order_processor.repositories.orders import OPEN_STATES
+from shared.batch_sql import on_postgres, one_of, pair_of
 from shared.models import BrokerAccount, Fill, Order, TradingHalt, UserRiskLimits
 
 AccountKey = tuple[int, int]
@@ -50,7 +52,7 @@ class BatchQueries:
             return {}
         stmt = (
             select(BrokerAccount)
-            .where(tuple_(BrokerAccount.user_id, BrokerAccount.id).in_(list(keys)))
+            .where(pair_of(self.session, (BrokerAccount.user_id, BrokerAccount.id), keys))
             .order_by(BrokerAccount.id)
             .with_for_update()
             .execution_options(populate_existing=True)
@@ -63,7 +65,9 @@ class BatchQueries:
         """Stored orders by ``(user_id, client_order_id)``."""
         if not keys:
             return {}
-        stmt = select(Order).where(tuple_(Order.user_id, Order.client_order_id).in_(list(keys)))
+        stmt = select(Order).where(
+            pair_of(self.session, (Order.user_id, Order.client_order_id), keys)
+        )
         return {(o.user_id, o.client_order_id): o for o in (await self.session.scalars(stmt)).all()}
 
     async def open_orders(self, keys: Collection[AccountKey]) -> dict[int, list[OpenOrder]]:
@@ -84,7 +88,7 @@ class BatchQueries:
                 Order.trigger_price,
             )
             .where(
-                tuple_(Order.user_id, Order.broker_account_id).in_(list(keys)),
+                pair_of(self.session, (Order.user_id, Order.broker_account_id), keys),
                 Order.status.in_(OPEN_STATES),
             )
             .order_by(Order.id)
@@ -101,7 +105,7 @@ class BatchQueries:
         if not keys:
             return out
         stmt = select(Order.broker_account_id, Order.submitted_at).where(
-            tuple_(Order.user_id, Order.broker_account_id).in_(list(keys)),
+            pair_of(self.session, (Order.user_id, Order.broker_account_id), keys),
             Order.submitted_at.is_not(None),
             Order.submitted_at >= since,
         )
@@ -114,6 +118,30 @@ class BatchQueries:
         """Each account's fills above its last id seen, in id order."""
         if not last_ids:
             return []
+        if on_postgres(self.session):  # one statement text however many accounts
+            ids = [
+                bindparam(None, values, type_=ARRAY(BigInteger()))
+                for values in (
+                    [user_id for user_id, _ in last_ids],
+                    [account_id for _, account_id in last_ids],
+                    list(last_ids.values()),
+                )
+            ]
+            seen = func.unnest(*ids).table_valued("user_id", "account_id", "last").render_derived()
+            listed = (
+                select(*FILL_TERMS)
+                .join(Order, Order.id == Fill.order_id)
+                .join(
+                    seen,
+                    and_(
+                        Fill.user_id == seen.c.user_id,
+                        Fill.broker_account_id == seen.c.account_id,
+                        Fill.id > seen.c.last,
+                    ),
+                )
+                .order_by(Fill.id)
+            )
+            return (await self.session.execute(listed)).all()
         stmt = (
             select(*FILL_TERMS)
             .join(Order, Order.id == Fill.order_id)
@@ -141,7 +169,7 @@ class BatchQueries:
             return out
         stmt = select(TradingHalt.user_id).where(
             TradingHalt.cleared_at.is_(None),
-            or_(TradingHalt.user_id.is_(None), TradingHalt.user_id.in_(users)),
+            or_(TradingHalt.user_id.is_(None), one_of(self.session, TradingHalt.user_id, users)),
         )
         for (scope,) in (await self.session.execute(stmt)).all():
             for user_id in users if scope is None else (scope,):
@@ -154,7 +182,7 @@ class BatchQueries:
         out = dict.fromkeys(users, RiskLimits())
         if not users:
             return out
-        stmt = select(UserRiskLimits).where(UserRiskLimits.user_id.in_(users))
+        stmt = select(UserRiskLimits).where(one_of(self.session, UserRiskLimits.user_id, users))
         for row in (await self.session.scalars(stmt)).all():
             if row.limits:
                 out[row.user_id] = RiskLimits.model_validate(row.limits)

@@ -239,32 +239,46 @@ def to_domain(row: OrderRow) -> Order:
 def apply_to_row(order: Order, row: OrderRow) -> None:
     """Copy the mutable state of a domain order (status, fills, reasons, times) onto its row.
 
-    Every copy is a change of the order: its version goes up by one. Only columns whose
-    value differs are set, so the row's UPDATE carries only what moved.
+    Every copy is a change of the order: its version goes up by one. On a row a session
+    tracks only columns whose value differs are set, so the row's UPDATE carries only what
+    moved.
     """
+    state = row.__dict__
+    if state["_sa_instance_state"].session_id is None and state.keys() >= _ROW_COLUMNS:
+        # A row no session tracks (made for a new order, or read for a booking that writes
+        # it back itself): nothing records its changes, so they go into its values at once.
+        state["version"] = (state.get("version") or 1) + 1
+        if order.updated_at is not None:
+            state["updated_at"] = order.updated_at
+        state.update(_moves(order))
+        return
     row.version = (row.version or 1) + 1
     if order.updated_at is not None:
         row.updated_at = order.updated_at
-    state = row.__dict__
-    for name, value in (
-        ("status", order.status.value),
-        ("side", order.side.value),
-        ("quantity", order.quantity),
-        ("limit_price", order.limit_price),
-        ("trigger_price", order.trigger_price),
-        ("filled_quantity", order.filled_quantity),
-        ("filled_value", order.filled_value),
-        ("fill_count", order.fill_count),
-        ("average_price", order.average_price),
-        ("reason_code", order.reason_code),
-        ("reason", order.reason),
-        ("submitted_at", order.submitted_at),
-        ("triggered_at", order.triggered_at),
-        ("broker_order_id", order.broker_order_id),
-    ):
+    for name, value in _moves(order).items():
         # A column not loaded (expired, deferred) is set: comparing would load it.
         if name not in state or state[name] != value:
             setattr(row, name, value)
+
+
+def _moves(order: Order) -> dict[str, Any]:
+    """The columns of an order's row that its state moves."""
+    return {
+        "status": order.status.value,
+        "side": order.side.value,
+        "quantity": order.quantity,
+        "limit_price": order.limit_price,
+        "trigger_price": order.trigger_price,
+        "filled_quantity": order.filled_quantity,
+        "filled_value": order.filled_value,
+        "fill_count": order.fill_count,
+        "average_price": order.average_price,
+        "reason_code": order.reason_code,
+        "reason": order.reason,
+        "submitted_at": order.submitted_at,
+        "triggered_at": order.triggered_at,
+        "broker_order_id": order.broker_order_id,
+    }
 
 
 def same_terms(a: Order, b: Order) -> bool:

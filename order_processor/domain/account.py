@@ -45,9 +45,23 @@ from .positions import Position, PositionBook
 KEEP_DAYS = 9  # enough equity history for the start of the week
 
 
+_DAY = timedelta(days=1)
+_last_day: tuple[datetime, datetime] | None = None  # (midnight IST, the next one)
+
+
 def day_start(now: datetime) -> datetime:
     """Midnight IST of ``now``'s day (the platform's trading day boundary)."""
-    return datetime.combine(now.astimezone(IST).date(), time(0), IST)
+    global _last_day
+    # Every order's risk view asks (twice); the day's bounds are kept so that a time within
+    # them costs two comparisons instead of a time-zone conversion. IST has no DST: a day
+    # is always 24 hours.
+    last = _last_day
+    if last is not None and now.tzinfo is not None and last[0] <= now < last[1]:
+        return last[0]
+    start = datetime.combine(now.astimezone(IST).date(), time(0), IST)
+    if now.tzinfo is not None:
+        _last_day = (start, start + _DAY)
+    return start
 
 
 def week_start(now: datetime) -> datetime:

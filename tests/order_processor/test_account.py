@@ -1,5 +1,8 @@
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from order_processor.domain.account import Account
 from order_processor.domain.charges import ChargeSchedule, NoCharges
@@ -113,3 +116,26 @@ def test_tracker_ignores_a_stored_fill_it_has_read():
 
     assert tracker.book.get("INFY", Product.MIS).quantity == 10
     assert tracker.cash == START - 1_000 - 1
+
+
+@given(st.lists(st.datetimes(timezones=st.just(UTC)), min_size=1, max_size=30))
+def test_day_start_is_midnight_ist_of_the_day_whatever_came_before(moments):
+    from datetime import datetime, time
+
+    from order_processor.domain.account import day_start, week_start
+    from shared.calendar import IST
+
+    for now in [*moments, *sorted(moments)]:
+        want = datetime.combine(now.astimezone(IST).date(), time(0), IST)
+        assert day_start(now) == want
+        assert week_start(now) == want - timedelta(days=want.weekday())
+
+
+def test_day_start_turns_at_midnight_ist():
+    from order_processor.domain.account import day_start
+
+    before = datetime(2026, 3, 5, 18, 29, 59, 999_999, tzinfo=UTC)  # 23:59:59.999999 IST
+    after = before + timedelta(microseconds=1)
+    assert day_start(before) == ist(0, day=date(2026, 3, 5))
+    assert day_start(after) == ist(0, day=date(2026, 3, 6))
+    assert day_start(before) == ist(0, day=date(2026, 3, 5))

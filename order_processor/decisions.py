@@ -350,25 +350,6 @@ async def assign_ids(session: AsyncSession, rows: Sequence[OrderRow]) -> bool:
     return True
 
 
-_ORDER_COLUMNS = frozenset(c.key for c in cast(Table, OrderRow.__table__).columns)
-
-
-async def insert_orders(session: AsyncSession, rows: Sequence[OrderRow]) -> None:
-    """Insert new order rows, ids given (``assign_ids``), as plain multi-row inserts.
-
-    The rows stay out of the session: nothing in the transaction reads them back, and the
-    unit of work's bookkeeping for each (history, identity map, flush ordering) costs more
-    than the insert itself. Rows holding the same columns go in one statement.
-    """
-    table = cast(Table, OrderRow.__table__)
-    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
-    for row in rows:
-        values = {k: v for k, v in row.__dict__.items() if k in _ORDER_COLUMNS}
-        groups.setdefault(frozenset(values), []).append(values)
-    for values_list in groups.values():
-        await session.execute(insert(table), values_list)
-
-
 async def record_decisions(
     session: AsyncSession, verdicts: Sequence[tuple[OrderRow, tuple[Decision, ...], datetime]]
 ) -> None:

@@ -27,7 +27,6 @@ from order_processor.decisions import (
     Batch,
     Decider,
     assign_ids,
-    insert_orders,
     lock_and_find,
     read_states,
     record_decisions,
@@ -44,7 +43,7 @@ from order_processor.domain.states import PENDING_CHANGE_STATES
 from order_processor.events import Fence, Outbox, no_fence
 from order_processor.records import apply_to_row, to_domain
 from order_processor.repositories.accounts import AccountRepository
-from order_processor.repositories.orders import OrderRepository
+from order_processor.repositories.orders import OrderRepository, insert_orders
 from order_processor.service import amended_order, check_change
 from shared.bus import EventBus
 from shared.clock import Clock

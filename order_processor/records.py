@@ -261,24 +261,45 @@ def apply_to_row(order: Order, row: OrderRow) -> None:
             setattr(row, name, value)
 
 
+MOVED_COLUMNS = (
+    "status",
+    "side",
+    "quantity",
+    "limit_price",
+    "trigger_price",
+    "filled_quantity",
+    "filled_value",
+    "fill_count",
+    "average_price",
+    "reason_code",
+    "reason",
+    "submitted_at",
+    "triggered_at",
+    "broker_order_id",
+)
+"""The columns of an order's row that its state moves (besides ``version`` and
+``updated_at``)."""
+
+
 def _moves(order: Order) -> dict[str, Any]:
-    """The columns of an order's row that its state moves."""
-    return {
-        "status": order.status.value,
-        "side": order.side.value,
-        "quantity": order.quantity,
-        "limit_price": order.limit_price,
-        "trigger_price": order.trigger_price,
-        "filled_quantity": order.filled_quantity,
-        "filled_value": order.filled_value,
-        "fill_count": order.fill_count,
-        "average_price": order.average_price,
-        "reason_code": order.reason_code,
-        "reason": order.reason,
-        "submitted_at": order.submitted_at,
-        "triggered_at": order.triggered_at,
-        "broker_order_id": order.broker_order_id,
-    }
+    """The values of ``MOVED_COLUMNS`` for ``order``."""
+    values = (
+        order.status.value,
+        order.side.value,
+        order.quantity,
+        order.limit_price,
+        order.trigger_price,
+        order.filled_quantity,
+        order.filled_value,
+        order.fill_count,
+        order.average_price,
+        order.reason_code,
+        order.reason,
+        order.submitted_at,
+        order.triggered_at,
+        order.broker_order_id,
+    )
+    return dict(zip(MOVED_COLUMNS, values, strict=True))
 
 
 def same_terms(a: Order, b: Order) -> bool:

@@ -20,6 +20,8 @@ from sqlalchemy import ColumnElement, any_, bindparam, func, select, text, tuple
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 
 def on_postgres(session: AsyncSession) -> bool:
@@ -35,6 +37,14 @@ def one_of(
     return column.in_(list(values))
 
 
+def unnested(**columns: tuple[TypeEngine[Any], Sequence[Any]]) -> TableValuedAlias:
+    """Lists of equal length as the rows of a table named by the keywords (PostgreSQL:
+    ``unnest`` of one array parameter per column); each keyword gives a column's type and
+    values."""
+    arrays = [bindparam(None, list(values), type_=ARRAY(kind)) for kind, values in columns.values()]
+    return func.unnest(*arrays).table_valued(*columns).render_derived()
+
+
 def pair_of(
     session: AsyncSession,
     columns: tuple[QueryableAttribute[Any], QueryableAttribute[Any]],
@@ -43,15 +53,9 @@ def pair_of(
     """``(a, b) IN pairs``, as two array parameters on PostgreSQL."""
     if not on_postgres(session):
         return tuple_(*columns).in_(list(pairs))
-    firsts: Sequence[Any] = [p[0] for p in pairs]
-    seconds: Sequence[Any] = [p[1] for p in pairs]
-    listed = (
-        func.unnest(
-            bindparam(None, firsts, type_=ARRAY(columns[0].expression.type)),
-            bindparam(None, seconds, type_=ARRAY(columns[1].expression.type)),
-        )
-        .table_valued("a", "b")
-        .render_derived()
+    listed = unnested(
+        a=(columns[0].expression.type, [p[0] for p in pairs]),
+        b=(columns[1].expression.type, [p[1] for p in pairs]),
     )
     return tuple_(*columns).in_(select(listed.c.a, listed.c.b))
 

@@ -13,14 +13,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, and_, bindparam, func, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import BigInteger, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.domain.risk import RiskLimits
 from order_processor.repositories.book import FILL_TERMS, FillTerms
 from order_processor.repositories.orders import OPEN_STATES
-from shared.batch_sql import on_postgres, one_of, pair_of
+from shared.batch_sql import on_postgres, one_of, pair_of, unnested
 from shared.models import BrokerAccount, Fill, Order, TradingHalt, UserRiskLimits
 
 AccountKey = tuple[int, int]
@@ -119,15 +118,11 @@ class BatchQueries:
         if not last_ids:
             return []
         if on_postgres(self.session):  # one statement text however many accounts
-            ids = [
-                bindparam(None, values, type_=ARRAY(BigInteger()))
-                for values in (
-                    [user_id for user_id, _ in last_ids],
-                    [account_id for _, account_id in last_ids],
-                    list(last_ids.values()),
-                )
-            ]
-            seen = func.unnest(*ids).table_valued("user_id", "account_id", "last").render_derived()
+            seen = unnested(
+                user_id=(BigInteger(), [user_id for user_id, _ in last_ids]),
+                account_id=(BigInteger(), [account_id for _, account_id in last_ids]),
+                last=(BigInteger(), list(last_ids.values())),
+            )
             listed = (
                 select(*FILL_TERMS)
                 .join(Order, Order.id == Fill.order_id)

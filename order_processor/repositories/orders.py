@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,7 @@ from order_processor.domain.states import (
     TERMINAL_STATES,
     WORKING_STATES,
 )
-from order_processor.records import new_row
+from order_processor.records import MOVED_COLUMNS, new_row
 from shared.contracts import OrderStatus
 from shared.errors import NotFound
 from shared.models import Order
@@ -34,24 +34,7 @@ NOT_TERMINAL = tuple(s.value for s in OrderStatus if s not in TERMINAL_STATES)
 
 
 _TABLE = cast(Table, Order.__table__)
-_MOVES = (
-    "status",
-    "side",
-    "quantity",
-    "limit_price",
-    "trigger_price",
-    "filled_quantity",
-    "filled_value",
-    "fill_count",
-    "average_price",
-    "reason_code",
-    "reason",
-    "submitted_at",
-    "triggered_at",
-    "broker_order_id",
-    "version",
-    "updated_at",
-)
+_MOVES = (*MOVED_COLUMNS, "version", "updated_at")
 """What booking a broker's event may change of an order (``records.apply_to_row``)."""
 _UPDATE_MOVES = (
     update(_TABLE)
@@ -80,6 +63,24 @@ async def update_orders(session: AsyncSession, rows: Sequence[Order]) -> None:
             _UPDATE_MOVES,
             [{"order_id": r.id, **{f"new_{n}": r.__dict__[n] for n in _MOVES}} for r in rows],
         )
+
+
+_COLUMNS = frozenset(c.key for c in _TABLE.columns)
+
+
+async def insert_orders(session: AsyncSession, rows: Sequence[Order]) -> None:
+    """Insert new order rows, ids given, as plain multi-row inserts.
+
+    The rows stay out of the session: nothing in the transaction reads them back, and the
+    unit of work's bookkeeping for each (history, identity map, flush ordering) costs more
+    than the insert itself. Rows holding the same columns go in one statement.
+    """
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:
+        values = {k: v for k, v in row.__dict__.items() if k in _COLUMNS}
+        groups.setdefault(frozenset(values), []).append(values)
+    for values_list in groups.values():
+        await session.execute(insert(_TABLE), values_list)
 
 
 @dataclass(frozen=True)

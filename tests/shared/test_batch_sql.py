@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.batch_sql import next_ids, on_postgres, one_of, pair_of
 from shared.db import create_engine, create_sessionmaker, transaction
@@ -14,13 +15,18 @@ from shared.models import User
 from tests.api_gateway.conftest import settings_for
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres", "pgbouncer"])
-async def world(request, tmp_path_factory):
+async def _migrated(request, tmp_path_factory) -> AsyncEngine:
+    """An engine on a migrated database of the kind the fixture is parametrised with."""
     from algotrade.migrate import upgrade
 
     settings = settings_for(request.param, request, tmp_path_factory.mktemp("batch_sql"))
     await asyncio.to_thread(upgrade, settings.migration_url)
-    engine = create_engine(settings)
+    return create_engine(settings)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres", "pgbouncer"])
+async def world(request, tmp_path_factory):
+    engine = await _migrated(request, tmp_path_factory)
     sessions = create_sessionmaker(engine)
     async with transaction(sessions) as session:
         users = [User(email=f"set{i}@example.com", password_hash="-") for i in range(60)]
@@ -75,11 +81,7 @@ async def test_pair_of_matches_both_columns_with_one_text_on_postgres(world):
 
 @pytest.fixture(scope="module", params=["postgres", "pgbouncer"])
 async def postgres_sessions(request, tmp_path_factory):
-    from algotrade.migrate import upgrade
-
-    settings = settings_for(request.param, request, tmp_path_factory.mktemp("batch_ids"))
-    await asyncio.to_thread(upgrade, settings.migration_url)
-    engine = create_engine(settings)
+    engine = await _migrated(request, tmp_path_factory)
     yield create_sessionmaker(engine)
     await engine.dispose()
 

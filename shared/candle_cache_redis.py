@@ -14,6 +14,38 @@ from shared.contracts import CandleMsg, Timeframe
 KEY = "candles:{symbol}:{timeframe}"
 _MERGE_ATTEMPTS = 10
 
+# KEYS[1] the series; ARGV: depth, n (snapshot length), 1 if the merged candles may be
+# followed by candles pushed since the snapshot, the n snapshot rows, the merged rows.
+# Pushes only append after the last row and trim the head, so the list now must be a
+# suffix of the snapshot followed by what was pushed since; anything else (another
+# merge) returns 0 and the caller starts again from a new snapshot.
+_REPLACE = """
+local depth = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local rows = redis.call('LRANGE', KEYS[1], 0, -1)
+local last = 0
+if n > 0 then
+  local want = ARGV[3 + n]
+  for i = #rows, 1, -1 do
+    if rows[i] == want then last = i break end
+  end
+  if last == 0 or last > n then return 0 end
+  for i = 1, last do
+    if rows[i] ~= ARGV[3 + n - last + i] then return 0 end
+  end
+end
+if last < #rows and ARGV[3] ~= '1' then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 4 + n, #ARGV, 1000 do
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+for i = last + 1, #rows, 1000 do
+  redis.call('RPUSH', KEYS[1], unpack(rows, i, math.min(i + 999, #rows)))
+end
+redis.call('LTRIM', KEYS[1], -depth, -1)
+return 1
+"""
+
 
 def _key(symbol: str, timeframe: Timeframe | str) -> str:
     return KEY.format(symbol=symbol, timeframe=str(timeframe))
@@ -30,6 +62,7 @@ class RedisCandleCache:
     def __init__(self, client: Any, depth: int = DEFAULT_DEPTH) -> None:
         self.client = client
         self.depth = depth
+        self._replace = client.register_script(_REPLACE)
 
     async def push(self, candles: Sequence[CandleMsg]) -> None:
         if not candles:
@@ -49,26 +82,23 @@ class RedisCandleCache:
         await pipe.execute()
 
     async def merge(self, symbol: str, timeframe: Timeframe, candles: Sequence[CandleMsg]) -> int:
-        """Read, merge and write the series in one optimistic transaction (WATCH): a
-        candle the engine pushes meanwhile makes it start again, so none is lost."""
+        """Merge ``candles`` into the series from a snapshot, written by a script that
+        checks the list is still that snapshot (less what pushes trimmed off its head)
+        and puts the candles pushed since the snapshot after the merged ones: history
+        under the live candles never waits for the engine to pause, and nothing pushed
+        meanwhile is lost. Only a merge that adds candles newer than the snapshot's last
+        (or into an empty series) starts again when a push came in between."""
         key = _key(symbol, timeframe)
-        async with self.client.pipeline(transaction=True) as pipe:
-            for _ in range(_MERGE_ATTEMPTS):
-                try:
-                    await pipe.watch(key)
-                    rows = await pipe.lrange(key, 0, -1)
-                    cached = [m for m in (decode(r) for r in rows) if isinstance(m, CandleMsg)]
-                    merged, added = merged_series(cached, candles, self.depth)
-                    if not added:
-                        await pipe.reset()
-                        return 0
-                    pipe.multi()
-                    pipe.delete(key)
-                    pipe.rpush(key, *(encode(c) for c in merged))
-                    await pipe.execute()
-                    return added
-                except WatchError:
-                    continue
+        for _ in range(_MERGE_ATTEMPTS):
+            rows = await self.client.lrange(key, 0, -1)
+            cached = [m for m in (decode(r) for r in rows) if isinstance(m, CandleMsg)]
+            merged, added = merged_series(cached, candles, self.depth)
+            if not added:
+                return 0
+            under = bool(cached) and merged[-1].start == cached[-1].start
+            args = [self.depth, len(rows), int(under), *rows, *(encode(c) for c in merged)]
+            if await self._replace(keys=[key], args=args):
+                return added
         raise WatchError(f"{key} kept changing while its history was merged")
 
     async def _last_starts(self, keys: list[str]) -> dict[str, Any]:

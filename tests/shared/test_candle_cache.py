@@ -88,3 +88,35 @@ async def test_candles_pushed_during_merges_are_never_lost(cache):
     starts = [c.start for c in series]
     assert starts == sorted(set(starts))
     assert series[-30:] == live
+
+
+async def test_a_merge_completes_while_the_engine_pushes_without_pause(cache):
+    """An engine pushing between every read and write of a merge neither makes the merge
+    give up nor loses a pushed candle."""
+    cache.depth = 5000  # room for the whole history and every live candle
+    history = minutes(0, 200)
+    pushed: list[CandleMsg] = []
+    merging = True
+
+    async def engine() -> None:
+        i = 10_000
+        while merging:
+            candle = minute(i, close=3.0)
+            await cache.push([candle])
+            pushed.append(candle)
+            i += 1
+            await asyncio.sleep(0)
+
+    async def downloads() -> None:
+        nonlocal merging
+        try:
+            for first in range(180, -1, -20):  # newest chunk first, as a backfill goes
+                await cache.merge("BTCUSDT", Timeframe.M1, history[first : first + 20])
+        finally:
+            merging = False
+
+    await asyncio.gather(engine(), downloads())
+
+    series = await cache.recent("BTCUSDT", Timeframe.M1, 5000)
+    assert [c.start for c in series] == [c.start for c in [*history, *pushed]]
+    assert series[200:] == pushed

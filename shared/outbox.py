@@ -29,6 +29,7 @@ import itertools
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -121,14 +122,24 @@ async def _publish(bus: EventBus | None, messages: Iterable[tuple[str, Message]]
 
 
 def _count(messages: Iterable[tuple[str, Message]]) -> None:
-    """Metrics of committed changes: orders by the state reached, denials by check, fills."""
+    """Metrics of committed changes: orders by the state reached, denials by check, fills;
+    counted first, then one increment per label (a label look-up takes the metric's lock)."""
+    reached: Counter[OrderStatus] = Counter()
+    denied: Counter[str] = Counter()
+    filled: Counter[str] = Counter()
     for _, message in messages:
         if isinstance(message, OrderEvent):
-            metrics.ORDER_TRANSITIONS.labels(message.status.value).inc()
+            reached[message.status] += 1
             if message.status is OrderStatus.DENIED:
-                metrics.RISK_DENIALS.labels(message.reason_code or "unknown").inc()
+                denied[message.reason_code or "unknown"] += 1
         elif isinstance(message, FillEvent):
-            metrics.FILLS.labels(message.side.value).inc()
+            filled[message.side.value] += 1
+    for status, n in reached.items():
+        metrics.ORDER_TRANSITIONS.labels(status.value).inc(n)
+    for code, n in denied.items():
+        metrics.RISK_DENIALS.labels(code).inc(n)
+    for side, n in filled.items():
+        metrics.FILLS.labels(side).inc(n)
 
 
 class Relay:

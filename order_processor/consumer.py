@@ -164,11 +164,13 @@ class IntentConsumer:
                 return [False]
             log.warning("a batch of %d intents failed; handling them one by one", len(entries))
             return [await self._one(e) for e in entries]
+        logged = log.isEnabledFor(logging.INFO)  # else no line, and no context to set
         for index, intent in enumerate(cast(list[OrderIntent], intents)):
-            with correlation(intent.correlation_id):
-                if index in refused:
+            if index in refused:
+                with correlation(intent.correlation_id):
                     self._refused(intent, refused[index])
-                else:
+            elif logged:
+                with correlation(intent.correlation_id):
                     log.info("%s handled", _name(intent), extra=_fields(intent))
         self.handled += len(entries) - len(refused)
         return [True] * len(entries)

@@ -55,6 +55,7 @@ from order_processor.records import (
     is_exit_row,
     request_hash,
     row_from_intent,
+    side_of,
     to_domain,
     working_quantities,
 )
@@ -62,7 +63,7 @@ from order_processor.repositories.batch import AccountKey, BatchQueries, OpenOrd
 from order_processor.repositories.orders import OPEN_STATES
 from order_processor.service import IdempotencyKeyReused, check_intent, currency_refusal
 from shared.batch_sql import next_ids, on_postgres, pair_of
-from shared.contracts import OrderIntent, OrderStatus, Side
+from shared.contracts import OrderIntent, OrderStatus
 from shared.errors import DomainError, NotFound
 from shared.models import BrokerAccount, RiskVerdict
 from shared.models import Order as OrderRow
@@ -119,7 +120,7 @@ class AccountState:
 
 def _view(o: OpenOrder) -> WorkingOrderView:
     price = o.limit_price if o.limit_price is not None else o.trigger_price
-    return WorkingOrderView(o.symbol, Side(o.side), o.quantity - o.filled_quantity, price)
+    return WorkingOrderView(o.symbol, side_of(o.side), o.quantity - o.filled_quantity, price)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from order_processor.domain.account import Account
 from order_processor.domain.fills import Fill
 from order_processor.domain.positions import PositionBook
+from order_processor.records import product_of, side_of
 from order_processor.repositories.batch import BatchQueries
 from order_processor.repositories.book import FillTerms
 from shared.contracts import Product, Side
@@ -130,8 +131,8 @@ def _book(tracker: EquityTracker, fill: FillTerms) -> None:
     tracker.apply(
         fill.id,
         symbol=fill.symbol,
-        side=Side(fill.side),
-        product=Product(fill.product),
+        side=side_of(fill.side),
+        product=product_of(fill.product),
         quantity=fill.quantity,
         price=fill.price,
         charges=fill.charges,

@@ -25,7 +25,6 @@ from shared.contracts import (
     FillEvent,
     OrderEvent,
     PositionEvent,
-    Side,
     user_channel,
 )
 from shared.models import Order, Position
@@ -88,7 +87,7 @@ def fill_event(fill: Mapping[str, Any], fill_id: int) -> FillEvent:
         order_id=fill["order_id"],
         fill_id=fill_id,
         symbol=fill["symbol"],
-        side=Side(fill["side"]),
+        side=side_of(fill["side"]),
         quantity=fill["quantity"],
         price=fill["price"],
         charges=fill["charges"],

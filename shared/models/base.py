@@ -48,13 +48,21 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        # asyncpg reads TIMESTAMPTZ as UTC datetimes already: no call per value (the order
+        # path reads thousands a second).
+        if dialect.driver == "asyncpg":
+            return self.impl_instance.result_processor(dialect, coltype)
+        return super().result_processor(dialect, coltype)
 
 
 class Money(TypeDecorator[Decimal]):
@@ -84,6 +92,12 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         return Decimal(str(value))
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        # asyncpg reads NUMERIC as Decimal already: no call per value.
+        if dialect.driver == "asyncpg":
+            return self.impl_instance.result_processor(dialect, coltype)
+        return super().result_processor(dialect, coltype)
 
 
 def utcnow() -> datetime:

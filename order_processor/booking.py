@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, or_, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from order_processor.accounting import AccountReader
@@ -55,7 +55,7 @@ from order_processor.events import (
 from order_processor.records import apply_to_row, same_terms, to_domain
 from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.orders import load_orders, update_orders
-from shared.batch_sql import next_ids, on_postgres, one_of
+from shared.batch_sql import insert_rows, next_ids, on_postgres, one_of
 from shared.bus import EventBus
 from shared.contracts import OrderStatus, Product, order_partition, user_channel
 from shared.db import transaction
@@ -170,15 +170,8 @@ class Booker:
         ``update_orders``."""
         ids = {o.order_id for o in orders if o.order_id is not None}
         keys = {o.client_order_id for o in orders if o.order_id is None}
-        clauses = []
-        if ids:
-            clauses.append(one_of(session, OrderRow.id, ids))
-        if keys:
-            clauses.append(one_of(session, OrderRow.client_order_id, keys))
-        if not clauses:
-            return {}
         out: dict[int | str, OrderRow] = {}
-        for row in await load_orders(session, OrderRow.user_id == user_id, or_(*clauses)):
+        for row in await load_orders(session, user_id, ids, keys):
             out[row.id] = row
             out[row.client_order_id] = row
         return out
@@ -347,8 +340,8 @@ async def _store_fills(session: AsyncSession, booked: Sequence[_Booked], outbox:
     fills = cast(Table, Fill.__table__)
     if on_postgres(session):  # ids first: one insert text whatever the number of fills
         ids: Sequence[int] = await next_ids(session, "fills", len(booked))
-        await session.execute(
-            insert(fills), [{"id": i, **b.row} for i, b in zip(ids, booked, strict=True)]
+        await insert_rows(
+            session, fills, [{"id": i, **b.row} for i, b in zip(ids, booked, strict=True)]
         )
     else:
         stmt = insert(fills).returning(fills.c.id, sort_by_parameter_order=True)
@@ -367,8 +360,7 @@ async def _store_fills(session: AsyncSession, booked: Sequence[_Booked], outbox:
         for b, fill_id in zip(booked, ids, strict=True)
         for entry in b.entries
     ]
-    if ledger:
-        await session.execute(insert(cast(Table, LedgerEntry.__table__)), ledger)
+    await insert_rows(session, cast(Table, LedgerEntry.__table__), ledger)
     # A position's event follows the last of its fills here, with the position as the
     # transaction leaves it: a consumer keeps the newest state of a position, so the states
     # between its fills of one booking would be replaced before anyone could use them.

@@ -34,7 +34,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.accounting import RATE_WINDOW, AccountReader
@@ -62,7 +62,7 @@ from order_processor.records import (
 from order_processor.repositories.batch import AccountKey, BatchQueries, OpenOrder
 from order_processor.repositories.orders import OPEN_STATES
 from order_processor.service import IdempotencyKeyReused, check_intent, currency_refusal
-from shared.batch_sql import next_ids, on_postgres, pair_of
+from shared.batch_sql import insert_rows, next_ids, on_postgres, pair_of
 from shared.contracts import OrderIntent, OrderStatus
 from shared.errors import DomainError, NotFound
 from shared.models import BrokerAccount, RiskVerdict
@@ -367,6 +367,5 @@ async def record_decisions(
         for row, decisions, ts in verdicts
         if decisions
     ]
-    if values:
-        # Core's insert of the table: a plain executemany, not the ORM's bulk path.
-        await session.execute(insert(cast(Table, RiskVerdict.__table__)), values)
+    # A plain executemany of the table (through the driver on asyncpg), not the ORM's bulk path.
+    await insert_rows(session, cast(Table, RiskVerdict.__table__), values)

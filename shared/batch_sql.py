@@ -9,19 +9,42 @@ one array parameter instead: ``column = ANY(:values)``, and for pairs
 ``IN``. Likewise a batch's new rows take their ids from the table's sequence in
 one statement (``next_ids``) and go in as a plain multi-row insert, where an
 insert returning its ids renders one text per number of rows.
+
+On asyncpg the order path's batch statements (``insert_rows``, ``execute_many``,
+``fetch_rows``) go straight through the driver, inside the session's transaction:
+the statement is compiled by SQLAlchemy once, and each row's values go to asyncpg
+as they are, without the per-row parameter processing of an ORM session (about
+half the cost of a row there). Elsewhere (SQLite, a session with a time budget)
+they run through the session as usual.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, any_, bindparam, func, select, text, tuple_
+import orjson
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Executable,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
+
+from shared.db import BoundedSession
 
 
 def on_postgres(session: AsyncSession) -> bool:
@@ -67,3 +90,141 @@ async def next_ids(session: AsyncSession, table: str, n: int) -> list[int]:
         {"table": table, "n": n},
     )
     return [int(i) for (i,) in found.all()]
+
+
+@dataclass(frozen=True)
+class Driver:
+    """The asyncpg connection of a session's transaction, and the SQLAlchemy connection
+    over it (whose ``before_cursor_execute`` listeners hear of each statement sent)."""
+
+    raw: Any
+    connection: Any
+
+    def announce(self, sql: str, parameters: Any, many: bool) -> None:
+        """Tell the engine's statement listeners, as a statement sent through SQLAlchemy
+        would (no cursor or execution context here: both are None)."""
+        self.connection.dispatch.before_cursor_execute(
+            self.connection, None, sql, parameters, None, many
+        )
+
+
+async def driver_connection(session: AsyncSession) -> Driver | None:
+    """The asyncpg connection running ``session``'s transaction, for a batch statement sent
+    straight through the driver; None where that cannot be: another driver, a session with
+    a time budget (its statements are bounded through the session), or no transaction
+    begun on the connection yet (a statement would run outside it)."""
+    if session.get_bind().dialect.driver != "asyncpg" or isinstance(session, BoundedSession):
+        return None
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    if raw is None or not raw.is_in_transaction():
+        return None
+    return Driver(raw, conn.sync_connection)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    """The statement's parameters, in the order of its ``$n`` placeholders."""
+    json: frozenset[str]
+    """Parameters of JSON columns: sent as their text (the codec SQLAlchemy sets takes it)."""
+    direct: bool
+    """Whether it can go through the driver: not where SQLAlchemy computes a column's value
+    in Python (a default or ``onupdate`` the parameters leave out)."""
+
+
+_COMPILED: dict[tuple[str, Any, Any], _Compiled] = {}
+
+
+def _compiled(
+    session: AsyncSession,
+    key: Any,
+    build: Any,
+    column_keys: Sequence[str] | None = None,
+    json: Collection[str] = (),
+) -> _Compiled:
+    dialect = session.get_bind().dialect
+    cache_key = (dialect.name, key, tuple(column_keys) if column_keys is not None else None)
+    found = _COMPILED.get(cache_key)
+    if found is None:
+        compiled = build().compile(
+            dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None
+        )
+        names = tuple(compiled.positiontup or ())
+        computed = bool(compiled.insert_prefetch or compiled.update_prefetch)
+        found = _Compiled(
+            compiled.string, names, frozenset(json) & frozenset(names), direct=not computed
+        )
+        _COMPILED[cache_key] = found
+    return found
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _records(compiled: _Compiled, params: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    names = compiled.names
+    if not compiled.json:
+        return [tuple(p[n] for n in names) for p in params]
+    json = compiled.json
+    return [tuple(_json_text(p[n]) if n in json else p[n] for n in names) for p in params]
+
+
+async def insert_rows(
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert ``rows`` (column name -> value) into ``table``: one executemany per set of
+    columns given, straight through asyncpg where ``driver_connection`` allows."""
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    if not groups:
+        return
+    driver = await driver_connection(session)
+    for columns, group in groups.items():
+        if driver is None:
+            await session.execute(insert(table), group)
+            continue
+        json = [c.key for c in table.columns if isinstance(c.type, JSON)]
+        compiled = _compiled(session, table.name, lambda: insert(table), columns, json)
+        if not compiled.direct:
+            await session.execute(insert(table), group)
+            continue
+        records = _records(compiled, group)
+        driver.announce(compiled.sql, records, True)
+        await driver.raw.executemany(compiled.sql, records)
+
+
+async def execute_many(
+    session: AsyncSession, key: str, statement: Executable, params: Sequence[Mapping[str, Any]]
+) -> None:
+    """``statement`` (its parameters bound by name) once per item of ``params``; ``key``
+    names the statement for its compiled form."""
+    if not params:
+        return
+    driver = await driver_connection(session)
+    compiled = _compiled(session, key, lambda: statement) if driver is not None else None
+    if driver is None or compiled is None or not compiled.direct:
+        await session.execute(statement, list(params))
+        return
+    records = _records(compiled, params)
+    driver.announce(compiled.sql, records, True)
+    await driver.raw.executemany(compiled.sql, records)
+
+
+async def fetch_rows(
+    session: AsyncSession, key: str, statement: Executable, params: Mapping[str, Any]
+) -> Sequence[Mapping[str, Any]]:
+    """The rows of ``statement`` (its parameters bound by name) as mappings of column name
+    to value; ``key`` names the statement for its compiled form."""
+    driver = await driver_connection(session)
+    compiled = _compiled(session, key, lambda: statement) if driver is not None else None
+    if driver is None or compiled is None or not compiled.direct:
+        found = await session.execute(statement, dict(params))
+        return [dict(row) for row in found.mappings()]
+    args = tuple(params[n] for n in compiled.names)
+    driver.announce(compiled.sql, args, False)
+    records: Sequence[Mapping[str, Any]] = await driver.raw.fetch(compiled.sql, *args)
+    return records

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, insert, select, update
+from sqlalchemy import BigInteger, String, Table, any_, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,7 @@ from order_processor.domain.states import (
     WORKING_STATES,
 )
 from order_processor.records import MOVED_COLUMNS, new_row
+from shared.batch_sql import execute_many, fetch_rows, insert_rows, on_postgres
 from shared.contracts import OrderStatus
 from shared.errors import NotFound
 from shared.models import Order
@@ -43,26 +45,49 @@ _UPDATE_MOVES = (
 )
 
 
-async def load_orders(session: AsyncSession, *where: ColumnElement[bool]) -> list[Order]:
-    """Orders matching ``where`` as rows outside the session, for a writer that holds their
-    account's lock and stores what it changes with ``update_orders``.
+_LOAD = select(*_TABLE.c).where(
+    _TABLE.c.user_id == bindparam("user_id"),
+    or_(
+        _TABLE.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
+        _TABLE.c.client_order_id == any_(bindparam("keys", type_=ARRAY(String))),
+    ),
+)
+"""The orders of a user with any of some ids or client order ids (PostgreSQL: one text)."""
+
+
+async def load_orders(
+    session: AsyncSession, user_id: int, ids: Collection[int], keys: Collection[str]
+) -> list[Order]:
+    """The user's orders with any of ``ids`` or client order ids ``keys``, as rows outside
+    the session, for a writer that holds their account's lock and stores what it changes
+    with ``update_orders``.
 
     The rows are read as plain values and made into rows without the session's identity
     map and change tracking: booking a tick's fills reads and writes many orders, and the
-    unit of work's bookkeeping for each cost more than the statements themselves. The
-    caller must scope ``where`` to the user.
+    unit of work's bookkeeping for each cost more than the statements themselves.
     """
-    result = await session.execute(select(*_TABLE.c).where(*where))
-    return [new_row(**values) for values in result.mappings()]
+    if not ids and not keys:
+        return []
+    if on_postgres(session):
+        params = {"user_id": user_id, "ids": list(ids), "keys": list(keys)}
+        return [
+            new_row(**values) for values in await fetch_rows(session, "orders.load", _LOAD, params)
+        ]
+    clauses = []
+    if ids:
+        clauses.append(_TABLE.c.id.in_(list(ids)))
+    if keys:
+        clauses.append(_TABLE.c.client_order_id.in_(list(keys)))
+    found = await session.execute(
+        select(*_TABLE.c).where(_TABLE.c.user_id == user_id, or_(*clauses))
+    )
+    return [new_row(**values) for values in found.mappings()]
 
 
 async def update_orders(session: AsyncSession, rows: Sequence[Order]) -> None:
     """Write back what booking changed of rows read with ``load_orders`` (one statement)."""
-    if rows:
-        await session.execute(
-            _UPDATE_MOVES,
-            [{"order_id": r.id, **{f"new_{n}": r.__dict__[n] for n in _MOVES}} for r in rows],
-        )
+    params = [{"order_id": r.id, **{f"new_{n}": r.__dict__[n] for n in _MOVES}} for r in rows]
+    await execute_many(session, "orders.update_moves", _UPDATE_MOVES, params)
 
 
 _COLUMNS = frozenset(c.key for c in _TABLE.columns)
@@ -75,12 +100,9 @@ async def insert_orders(session: AsyncSession, rows: Sequence[Order]) -> None:
     unit of work's bookkeeping for each (history, identity map, flush ordering) costs more
     than the insert itself. Rows holding the same columns go in one statement.
     """
-    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
-    for row in rows:
-        values = {k: v for k, v in row.__dict__.items() if k in _COLUMNS}
-        groups.setdefault(frozenset(values), []).append(values)
-    for values_list in groups.values():
-        await session.execute(insert(_TABLE), values_list)
+    await insert_rows(
+        session, _TABLE, [{k: v for k, v in r.__dict__.items() if k in _COLUMNS} for r in rows]
+    )
 
 
 @dataclass(frozen=True)

@@ -139,3 +139,27 @@ def test_day_start_turns_at_midnight_ist():
     assert day_start(before) == ist(0, day=date(2026, 3, 5))
     assert day_start(after) == ist(0, day=date(2026, 3, 6))
     assert day_start(before) == ist(0, day=date(2026, 3, 5))
+
+
+@given(
+    st.lists(st.integers(0, 3 * 24 * 60), min_size=1, max_size=30),
+    st.integers(-24 * 60, 4 * 24 * 60),
+    st.sampled_from(["UTC", "Asia/Kolkata", "America/New_York", "+05:30"]),
+)
+def test_book_equity_before_a_time_is_the_same_in_every_zone(minutes, at, zone):
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    account = Account(START)
+    before = Account(START)  # the same fills, only those before the moment
+    base = datetime(2026, 12, 1, tzinfo=UTC)
+    moment = base + timedelta(minutes=at)
+    for n, m in enumerate(sorted(minutes)):
+        side = Side.BUY if n % 2 == 0 else Side.SELL
+        when = base + timedelta(minutes=m)
+        account.book_fill(fill(side, 1, 100 + n, coid=f"f{n}", ts=when), Decimal(n))
+        if when < moment:
+            before.book_fill(fill(side, 1, 100 + n, coid=f"f{n}", ts=when), Decimal(n))
+    tz = timezone(timedelta(hours=5, minutes=30)) if zone == "+05:30" else ZoneInfo(zone)
+    assert account.book_equity_before(moment) == before.book_equity
+    assert account.book_equity_before(moment.astimezone(tz)) == before.book_equity

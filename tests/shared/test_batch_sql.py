@@ -92,3 +92,110 @@ async def test_next_ids_are_new_and_distinct(postgres_sessions):
         second = await next_ids(session, "fills", 3)
     assert len(set(first + second)) == 8
     assert min(second) > max(first)
+
+
+async def test_batch_writes_and_reads_keep_money_times_and_json_on_every_backend(world):
+    """``insert_rows``, ``execute_many`` and ``fetch_rows``: on asyncpg straight through the
+    driver (announced to the statement listeners, without an execution context), elsewhere
+    and where SQLAlchemy computes a value (``onupdate``) through the session; the values
+    come back the same either way."""
+    from datetime import UTC, datetime, timedelta, timezone
+    from decimal import Decimal
+    from typing import cast
+
+    from sqlalchemy import Table, bindparam, update
+
+    from shared.batch_sql import driver_connection, execute_many, fetch_rows, insert_rows
+    from shared.models import BrokerAccount, LedgerEntry, UserPreferences
+
+    sessions, ids, _ = world
+    engine = sessions.kw["bind"].sync_engine
+    sent: list[tuple[str, bool]] = []  # (statement's first word, through the driver)
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement.split()[0], context is None))
+
+    ist = timezone(timedelta(hours=5, minutes=30))
+    amounts = [Decimal("-1.23456789"), Decimal("0"), Decimal("1E+3"), Decimal("42.5")]
+    ledger = cast(Table, LedgerEntry.__table__)
+    prefs = cast(Table, UserPreferences.__table__)
+    async with transaction(sessions) as session:
+        postgres = on_postgres(session)
+        assert await driver_connection(session) is None  # nothing begun yet: no driver path
+        account = BrokerAccount(
+            user_id=ids[0], broker="paper", label="sql", currency="USDT",
+            starting_capital=Decimal(1000),
+        )  # fmt: skip
+        session.add(account)
+        await session.flush()
+        assert (await driver_connection(session) is not None) is postgres
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            await insert_rows(
+                session,
+                ledger,
+                [
+                    {"user_id": ids[0], "broker_account_id": account.id, "kind": "charge",
+                     "amount": amount, "ts": datetime(2026, 12, 7, 9, 15, n, tzinfo=ist),
+                     "description": f"entry {n}"}
+                    for n, amount in enumerate(amounts)
+                ],
+            )  # fmt: skip
+            await insert_rows(
+                session,
+                prefs,
+                [
+                    {"user_id": i, "watchlist": ["BTCUSDT", f"S{i}"], "symbol": None,
+                     "theme": "dark", "layout": {"density": "compact", "n": i},
+                     "updated_at": datetime(2026, 12, 7, tzinfo=UTC)}
+                    for i in ids[:3]
+                ],
+            )  # fmt: skip
+            await execute_many(
+                session,
+                "test.ledger_describe",
+                update(ledger)
+                .where(ledger.c.description == bindparam("was"))
+                .values(description=bindparam("now")),
+                [{"was": "entry 0", "now": "first"}, {"was": "entry 3", "now": "last"}],
+            )
+            await execute_many(  # ``updated_at`` has an onupdate: through the session
+                session,
+                "test.prefs_theme",
+                update(prefs)
+                .where(prefs.c.user_id == bindparam("who"))
+                .values(theme=bindparam("t")),
+                [{"who": ids[0], "t": "light"}, {"who": ids[1], "t": "system"}],
+            )
+            read = select(ledger.c.amount, ledger.c.ts, ledger.c.description).where(
+                ledger.c.broker_account_id == bindparam("account")
+            )
+            rows = await fetch_rows(
+                session, "test.ledger", read.order_by(ledger.c.id), {"account": account.id}
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert [r["amount"] for r in rows] == amounts
+    assert all(isinstance(r["amount"], Decimal) for r in rows)
+    assert [r["ts"] for r in rows] == [
+        datetime(2026, 12, 7, 3, 45, n, tzinfo=UTC) for n in range(4)
+    ]
+    assert all(r["ts"].tzinfo is UTC for r in rows)
+    assert [r["description"] for r in rows] == ["first", "entry 1", "entry 2", "last"]
+    async with sessions() as session:
+        stored = (
+            await session.scalars(
+                select(UserPreferences).where(UserPreferences.user_id.in_(ids[:3]))
+                .order_by(UserPreferences.user_id)
+            )
+        ).all()  # fmt: skip
+    assert [(p.watchlist, p.layout, p.theme) for p in stored] == [
+        (["BTCUSDT", f"S{i}"], {"density": "compact", "n": i}, theme)
+        for i, theme in zip(ids[:3], ["light", "system", "dark"], strict=True)
+    ]
+    assert stored[0].updated_at > datetime(2026, 12, 7, tzinfo=UTC)  # the onupdate ran
+    # Every statement was announced; on asyncpg all but the onupdate went through the driver.
+    assert sent == [
+        ("INSERT", postgres), ("INSERT", postgres), ("UPDATE", postgres), ("UPDATE", False),
+        ("SELECT", postgres),
+    ]  # fmt: skip

@@ -123,9 +123,28 @@ class Booker:
                 log.exception("booking %d events of account %s failed", len(events), key[1])
 
     async def _apply_account(self, key: tuple[int, int], events: list[BrokerEvent]) -> None:
-        user_id, account_id = key
         outbox = Outbox()
         stale: list[Order] = []
+        try:
+            await self._book_in_transaction(key, events, outbox, stale)
+        except BaseException:
+            # The account's equity model may have read this transaction's fills (the
+            # summary): they were not committed, so it is read again from the database.
+            if self.reader is not None:
+                self.reader.forget(key[1])
+            raise
+        await self.relay.send(outbox)
+        for order in stale:
+            await self._realign(order)
+
+    async def _book_in_transaction(
+        self,
+        key: tuple[int, int],
+        events: list[BrokerEvent],
+        outbox: Outbox,
+        stale: list[Order],
+    ) -> None:
+        user_id, account_id = key
         async with transaction(self.sessions) as session:
             try:
                 account = await AccountRepository(session, user_id).lock(account_id)
@@ -157,9 +176,6 @@ class Booker:
                     summary = await self.reader.summary(session, account, as_of)
                     outbox.add(user_channel(user_id), account_event(user_id, summary))
             await outbox.stage(session, max(e.ts for e in events))
-        await self.relay.send(outbox)
-        for order in stale:
-            await self._realign(order)
 
     async def _rows(
         self, session: AsyncSession, user_id: int, orders: Sequence[Order]

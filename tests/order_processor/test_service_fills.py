@@ -443,3 +443,39 @@ async def test_a_booking_of_many_fills_sends_each_position_once_as_it_left_it(en
     stored = next(p for p in held if p.symbol == "SOLUSDT")
     assert stored.quantity == Decimal(6)
     assert positions[0].average_price == stored.average_price
+
+
+async def test_a_booking_that_does_not_commit_leaves_no_fill_in_the_account_model(
+    env, monkeypatch
+):
+    """The account's summary is made inside the booking's transaction (its equity model reads
+    the fills just stored): should the transaction then fail, the model must not keep
+    fills that were never committed (it would count them in every later risk view)."""
+    from order_processor.events import Outbox
+
+    user, account = await env.account(capital="100000")
+    await _limits(env, user, NO_LIMITS)
+    await env.tick("SOLUSDT", "150")
+    await env.place(user, account, symbol="SOLUSDT", side="BUY", quantity=Decimal("2"))
+    stage = Outbox.stage
+    failed = []
+
+    async def failing(self, session, now):
+        if not failed:
+            failed.append(now)
+            raise ConnectionError("the database went away before the commit")
+        return await stage(self, session, now)
+
+    before = env.engine.booker.failures
+    monkeypatch.setattr(Outbox, "stage", failing)
+    await env.tick("SOLUSDT", "150")
+    monkeypatch.setattr(Outbox, "stage", stage)
+    assert failed and env.engine.booker.failures == before + 1
+
+    async with env.sessions() as session:
+        stored = await session.scalar(select(func.count()).where(Fill.user_id == user))
+        summary = await env.engine.reader.summary(
+            session, await session.get(BrokerAccount, account), env.clock.now()
+        )
+    assert stored == 0
+    assert (summary.cash, summary.open_positions) == (Decimal(100000), 0)

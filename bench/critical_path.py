@@ -22,8 +22,13 @@ figure is orders per second from the first intent appended until the last
 order is filled; the reference is bare one-row transactions per second on the
 same server (the database's floor for one order). The intents arrive as a burst
 (a candle close across many symbols) and a tick every 10 ms fills the market
-orders, as a live feed does, so orders are decided and filled side by side. A
-throwaway PostgreSQL is
+orders, as a live feed does, so orders are decided and filled side by side. Before
+the timed burst a first round of orders goes the same way, so that the
+processor's pooled connections have prepared their statements, as those of a
+running processor have (the reference's one connection has prepared its insert
+after its first row). The burst and the reference are each run twice and the
+better run of each is reported: the machine's speed moves between runs of a
+second or two. A throwaway PostgreSQL is
 started from the test suite's launcher; without the binaries the metric is
 reported as skipped (NaN).
 """
@@ -244,6 +249,8 @@ def measure_latency(quick: bool) -> list[Metric]:
 # -- throughput with PostgreSQL --------------------------------------------------------------
 
 ACCOUNTS = 8
+WARM_UP = 32 * ACCOUNTS  # orders decided and filled before the timed burst
+ROUNDS = 2  # timed bursts, and reference runs: the best of each is reported
 NO_EXPOSURE_LIMITS = {
     "disabled_checks": ["order_rate", "duplicate_position", "max_open_positions"],
 }
@@ -297,11 +304,14 @@ async def _orders_per_s(
     async with db.connect() as conn:
         await conn.execute(text("CREATE TABLE bench_floor (id int, v text)"))
         await conn.commit()
-        t0 = time.perf_counter()
-        for i in range(n):
-            await conn.execute(text("INSERT INTO bench_floor VALUES (:i, 'x')"), {"i": i})
-            await conn.commit()
-        floor = n / (time.perf_counter() - t0)
+        floors = []
+        for _ in range(ROUNDS):
+            t0 = time.perf_counter()
+            for i in range(n):
+                await conn.execute(text("INSERT INTO bench_floor VALUES (:i, 'x')"), {"i": i})
+                await conn.commit()
+            floors.append(n / (time.perf_counter() - t0))
+        floor = max(floors)
     bus = InProcessEventBus()
     clock = SystemClock()
     engine = OrderEngine(
@@ -314,19 +324,21 @@ async def _orders_per_s(
     thresholds = gc.get_threshold()
     tune_collector()  # as the order processor's entry point does once started
     await engine.on_tick(TickMsg(symbol=SYMBOL, ts=clock.now(), price=150.0, qty=0.0))
-    intents = [
-        OrderIntent(
-            client_order_id=f"bench-{i}",
-            user_id=accounts[i % ACCOUNTS][0],
-            broker_account_id=accounts[i % ACCOUNTS][1],
-            symbol=SYMBOL,
-            side=Side.BUY,
-            quantity=Decimal(1),
-            order_type=OrderType.MARKET,
-            created_at=clock.now(),
-        )
-        for i in range(n)
-    ]
+
+    def burst(name: str, count: int) -> list[OrderIntent]:
+        return [
+            OrderIntent(
+                client_order_id=f"{name}-{i}",
+                user_id=accounts[i % ACCOUNTS][0],
+                broker_account_id=accounts[i % ACCOUNTS][1],
+                symbol=SYMBOL,
+                side=Side.BUY,
+                quantity=Decimal(1),
+                order_type=OrderType.MARKET,
+                created_at=clock.now(),
+            )
+            for i in range(count)
+        ]
 
     async def ticker() -> None:  # a live feed: a tick every 10 ms fills the market orders
         while True:
@@ -338,26 +350,46 @@ async def _orders_per_s(
             found = await conn.scalar(text("SELECT count(*) FROM orders WHERE status = 'FILLED'"))
             return int(found or 0)
 
+    async def drain(intents: list[OrderIntent], before: int) -> None:
+        for intent in intents:
+            await bus.append(intent_stream(intent.broker_account_id), intent)
+        while engine.handled < before + len(intents):  # noqa: ASYNC110 - a counter
+            await asyncio.sleep(0.002)
+        while await filled() < before + len(intents):  # noqa: ASYNC110 - the database
+            await asyncio.sleep(0.005)
+
     feed = asyncio.ensure_future(ticker())
-    t0 = time.perf_counter()
-    for intent in intents:
-        await bus.append(intent_stream(intent.broker_account_id), intent)
-    while engine.handled < n:  # noqa: ASYNC110 - polling a counter is the point
-        await asyncio.sleep(0.002)
-    while await filled() < n:  # noqa: ASYNC110 - polling the database is the point
-        await asyncio.sleep(0.005)
-    elapsed = time.perf_counter() - t0
+    # A running processor's connections have prepared its statements (as the floor's one
+    # connection has its insert): a first round of orders warms them, then the timed burst.
+    warm = burst("warm", WARM_UP)
+    await drain(warm, 0)
+    rates = []
+    for r in range(ROUNDS):
+        t0 = time.perf_counter()
+        await drain(burst(f"bench{r}", n), len(warm) + r * n)
+        rates.append(n / (time.perf_counter() - t0))
     feed.cancel()
     await asyncio.gather(feed, return_exceptions=True)
-    done = await filled()
+    done = await filled() - len(warm)
     gc.set_threshold(*thresholds)
     gc.unfreeze()
     await engine.stop()
     await bus.close()
     await db.dispose()
-    if done != n:
-        raise RuntimeError(f"only {done} of {n} benchmark orders filled")
-    return n / elapsed, floor
+    if done != n * ROUNDS:
+        raise RuntimeError(f"only {done} of {n * ROUNDS} benchmark orders filled")
+    return max(rates), floor
+
+
+SQLITE_TARGET = 500
+
+
+def _at_least(value: float, floor: float) -> bool | None:
+    """Whether batching stores orders at least as fast as one-row transactions do (the
+    target of the PostgreSQL phases, judged by the ratio of the same run)."""
+    if math.isnan(value) or math.isnan(floor):
+        return None
+    return value >= floor
 
 
 def measure_postgres(quick: bool) -> list[Metric]:
@@ -382,6 +414,8 @@ def measure_postgres(quick: bool) -> list[Metric]:
             "orders/s",
             reference="one-row INSERT+COMMIT transactions/s, same server",
             reference_value=floor,
+            target=">= 1.0 x floor (2,000/s)",
+            met=_at_least(value, floor),
         )
     ]
 
@@ -420,6 +454,8 @@ def measure_pgbouncer(quick: bool) -> list[Metric]:
             "orders/s",
             reference="one-row INSERT+COMMIT transactions/s through the same PgBouncer",
             reference_value=floor,
+            target=">= 1.0 x floor",
+            met=_at_least(value, floor),
         )
     ]
 
@@ -436,6 +472,8 @@ def measure_sqlite(quick: bool) -> list[Metric]:
             "orders/s",
             reference="one-row INSERT+COMMIT transactions/s, same file",
             reference_value=floor,
+            target=f">= {SQLITE_TARGET} orders/s",
+            met=None if math.isnan(value) else value >= SQLITE_TARGET,
         )
     ]
 

@@ -445,9 +445,7 @@ async def test_a_booking_of_many_fills_sends_each_position_once_as_it_left_it(en
     assert positions[0].average_price == stored.average_price
 
 
-async def test_a_booking_that_does_not_commit_leaves_no_fill_in_the_account_model(
-    env, monkeypatch
-):
+async def test_a_booking_that_does_not_commit_leaves_no_fill_in_the_account_model(env, monkeypatch):
     """The account's summary is made inside the booking's transaction (its equity model reads
     the fills just stored): should the transaction then fail, the model must not keep
     fills that were never committed (it would count them in every later risk view)."""

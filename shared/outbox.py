@@ -33,12 +33,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
+from shared.batch_sql import fetch_rows
 from shared.bus import EventBus
 from shared.bus.codec import decode, encode
 from shared.contracts import Event, FillEvent, Message, OrderEvent, OrderStatus
@@ -49,6 +51,16 @@ log = logging.getLogger(__name__)
 
 _PROCESS = uuid.uuid4().hex[:12]
 _SEQUENCE = itertools.count(1)
+
+
+_OUTBOX = cast(Table, OutboxBatch.__table__)
+_STAGE = (
+    insert(_OUTBOX)
+    .values(created_at=bindparam("created_at"), messages=bindparam("messages"))
+    .returning(_OUTBOX.c.id)
+)
+"""One outbox row, its id back (a plain statement: staging is the last step of every
+writing transaction, and the unit of work's flush cost more than the insert)."""
 
 
 def new_event_id() -> str:
@@ -85,10 +97,9 @@ class Outbox:
         if not self.messages:
             return
         self.messages = [(channel, _with_id(m)) for channel, m in self.messages]
-        batch = OutboxBatch(created_at=now, messages=pack(self.messages))
-        session.add(batch)
-        await session.flush()
-        self.batch_id = batch.id
+        params = {"created_at": now, "messages": pack(self.messages)}
+        (row,) = await fetch_rows(session, "outbox.stage", _STAGE, params)
+        self.batch_id = row["id"]
 
     async def publish(self, bus: EventBus | None) -> None:
         """Publish events that are not stored changes (marks of prices); a failure is logged.

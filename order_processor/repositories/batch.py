@@ -13,13 +13,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, and_, or_, select
+from sqlalchemy import BigInteger, and_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.domain.risk import RiskLimits
 from order_processor.repositories.book import FILL_TERMS, FillTerms
 from order_processor.repositories.orders import OPEN_STATES
-from shared.batch_sql import on_postgres, one_of, pair_of, unnested
+from shared.batch_sql import fetch_rows, on_postgres, one_of, pair_of
 from shared.models import BrokerAccount, Fill, Order, TradingHalt, UserRiskLimits
 
 AccountKey = tuple[int, int]
@@ -38,6 +39,46 @@ class OpenOrder(NamedTuple):
     filled_quantity: Decimal
     limit_price: Decimal | None
     trigger_price: Decimal | None
+
+
+class StoredFill(NamedTuple):
+    """A stored fill as an account model books it (``FillTerms``)."""
+
+    id: int
+    broker_account_id: int
+    symbol: str
+    side: str
+    product: str
+    quantity: Decimal
+    price: Decimal
+    charges: Decimal
+    ts: datetime
+
+
+_SEEN = (
+    func.unnest(
+        bindparam("users", type_=ARRAY(BigInteger)),
+        bindparam("accounts", type_=ARRAY(BigInteger)),
+        bindparam("lasts", type_=ARRAY(BigInteger)),
+    )
+    .table_valued("user_id", "account_id", "last")
+    .render_derived()
+)
+_FILLS_AFTER = (
+    select(*FILL_TERMS)
+    .join(Order, Order.id == Fill.order_id)
+    .join(
+        _SEEN,
+        and_(
+            Fill.user_id == _SEEN.c.user_id,
+            Fill.broker_account_id == _SEEN.c.account_id,
+            Fill.id > _SEEN.c.last,
+        ),
+    )
+    .order_by(Fill.id)
+)
+"""PostgreSQL: each account's fills above its last id seen (``users``, ``accounts`` and
+``lasts`` side by side as arrays)."""
 
 
 class BatchQueries:
@@ -117,26 +158,14 @@ class BatchQueries:
         """Each account's fills above its last id seen, in id order."""
         if not last_ids:
             return []
-        if on_postgres(self.session):  # one statement text however many accounts
-            seen = unnested(
-                user_id=(BigInteger(), [user_id for user_id, _ in last_ids]),
-                account_id=(BigInteger(), [account_id for _, account_id in last_ids]),
-                last=(BigInteger(), list(last_ids.values())),
-            )
-            listed = (
-                select(*FILL_TERMS)
-                .join(Order, Order.id == Fill.order_id)
-                .join(
-                    seen,
-                    and_(
-                        Fill.user_id == seen.c.user_id,
-                        Fill.broker_account_id == seen.c.account_id,
-                        Fill.id > seen.c.last,
-                    ),
-                )
-                .order_by(Fill.id)
-            )
-            return (await self.session.execute(listed)).all()
+        if on_postgres(self.session):  # one statement, compiled once (through the driver)
+            params = {
+                "users": [user_id for user_id, _ in last_ids],
+                "accounts": [account_id for _, account_id in last_ids],
+                "lasts": list(last_ids.values()),
+            }
+            rows = await fetch_rows(self.session, "fills.after", _FILLS_AFTER, params)
+            return [StoredFill(**row) for row in rows]
         stmt = (
             select(*FILL_TERMS)
             .join(Order, Order.id == Fill.order_id)

@@ -18,15 +18,24 @@ from shared.repository import Page, UserScopedRepository
 class FillTerms(Protocol):
     """What an account model books of a stored fill."""
 
-    id: int
-    broker_account_id: int
-    symbol: str
-    side: str
-    product: str
-    quantity: Decimal
-    price: Decimal
-    charges: Decimal
-    ts: datetime
+    @property
+    def id(self) -> int: ...
+    @property
+    def broker_account_id(self) -> int: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def product(self) -> str: ...
+    @property
+    def quantity(self) -> Decimal: ...
+    @property
+    def price(self) -> Decimal: ...
+    @property
+    def charges(self) -> Decimal: ...
+    @property
+    def ts(self) -> datetime: ...
 
 
 FILL_TERMS = (

@@ -20,7 +20,7 @@ they run through the session as usual.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,7 +128,7 @@ class _Compiled:
     names: tuple[str, ...]
     """The statement's parameters, in the order of its ``$n`` placeholders."""
     json: frozenset[str]
-    """Parameters of JSON columns: sent as their text (the codec SQLAlchemy sets takes it)."""
+    """Parameters of JSON type: sent as their text (the codec SQLAlchemy sets takes it)."""
     direct: bool
     """Whether it can go through the driver: not where SQLAlchemy computes a column's value
     in Python (a default or ``onupdate`` the parameters leave out)."""
@@ -137,13 +137,17 @@ class _Compiled:
 _COMPILED: dict[tuple[str, Any, Any], _Compiled] = {}
 
 
-def _compiled(
+async def _direct(
     session: AsyncSession,
     key: Any,
-    build: Any,
+    build: Callable[[], Any],
     column_keys: Sequence[str] | None = None,
-    json: Collection[str] = (),
-) -> _Compiled:
+) -> tuple[Driver, _Compiled] | None:
+    """The driver connection and the statement compiled for it (once per dialect and
+    ``key``), or None: the session runs the statement itself."""
+    driver = await driver_connection(session)
+    if driver is None:
+        return None
     dialect = session.get_bind().dialect
     cache_key = (dialect.name, key, tuple(column_keys) if column_keys is not None else None)
     found = _COMPILED.get(cache_key)
@@ -152,12 +156,11 @@ def _compiled(
             dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None
         )
         names = tuple(compiled.positiontup or ())
+        json = frozenset(n for n in names if isinstance(compiled.binds[n].type, JSON))
         computed = bool(compiled.insert_prefetch or compiled.update_prefetch)
-        found = _Compiled(
-            compiled.string, names, frozenset(json) & frozenset(names), direct=not computed
-        )
+        found = _Compiled(compiled.string, names, json, direct=not computed)
         _COMPILED[cache_key] = found
-    return found
+    return (driver, found) if found.direct else None
 
 
 def _json_text(value: Any) -> str:
@@ -180,18 +183,12 @@ async def insert_rows(
     groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(row), []).append(row)
-    if not groups:
-        return
-    driver = await driver_connection(session)
     for columns, group in groups.items():
-        if driver is None:
+        direct = await _direct(session, table.name, lambda: insert(table), columns)
+        if direct is None:
             await session.execute(insert(table), group)
             continue
-        json = [c.key for c in table.columns if isinstance(c.type, JSON)]
-        compiled = _compiled(session, table.name, lambda: insert(table), columns, json)
-        if not compiled.direct:
-            await session.execute(insert(table), group)
-            continue
+        driver, compiled = direct
         records = _records(compiled, group)
         driver.announce(compiled.sql, records, True)
         await driver.raw.executemany(compiled.sql, records)
@@ -204,11 +201,11 @@ async def execute_many(
     names the statement for its compiled form."""
     if not params:
         return
-    driver = await driver_connection(session)
-    compiled = _compiled(session, key, lambda: statement) if driver is not None else None
-    if driver is None or compiled is None or not compiled.direct:
+    direct = await _direct(session, key, lambda: statement)
+    if direct is None:
         await session.execute(statement, list(params))
         return
+    driver, compiled = direct
     records = _records(compiled, params)
     driver.announce(compiled.sql, records, True)
     await driver.raw.executemany(compiled.sql, records)
@@ -219,12 +216,12 @@ async def fetch_rows(
 ) -> Sequence[Mapping[str, Any]]:
     """The rows of ``statement`` (its parameters bound by name) as mappings of column name
     to value; ``key`` names the statement for its compiled form."""
-    driver = await driver_connection(session)
-    compiled = _compiled(session, key, lambda: statement) if driver is not None else None
-    if driver is None or compiled is None or not compiled.direct:
+    direct = await _direct(session, key, lambda: statement)
+    if direct is None:
         found = await session.execute(statement, dict(params))
         return [dict(row) for row in found.mappings()]
-    args = tuple(params[n] for n in compiled.names)
+    driver, compiled = direct
+    (args,) = _records(compiled, [params])
     driver.announce(compiled.sql, args, False)
     records: Sequence[Mapping[str, Any]] = await driver.raw.fetch(compiled.sql, *args)
     return records

@@ -41,20 +41,6 @@ class OpenOrder(NamedTuple):
     trigger_price: Decimal | None
 
 
-class StoredFill(NamedTuple):
-    """A stored fill as an account model books it (``FillTerms``)."""
-
-    id: int
-    broker_account_id: int
-    symbol: str
-    side: str
-    product: str
-    quantity: Decimal
-    price: Decimal
-    charges: Decimal
-    ts: datetime
-
-
 _SEEN = (
     func.unnest(
         bindparam("users", type_=ARRAY(BigInteger)),
@@ -165,7 +151,7 @@ class BatchQueries:
                 "lasts": list(last_ids.values()),
             }
             rows = await fetch_rows(self.session, "fills.after", _FILLS_AFTER, params)
-            return [StoredFill(**row) for row in rows]
+            return [FillTerms(**row) for row in rows]
         stmt = (
             select(*FILL_TERMS)
             .join(Order, Order.id == Fill.order_id)
@@ -183,7 +169,7 @@ class BatchQueries:
             )
             .order_by(Fill.id)
         )
-        return (await self.session.execute(stmt)).all()
+        return [FillTerms(*row) for row in await self.session.execute(stmt)]
 
     async def halt_scopes(self, user_ids: Iterable[int]) -> dict[int, list[int | None]]:
         """The scopes of the active halts that stop each user (None: the global halt)."""

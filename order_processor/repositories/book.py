@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, insert
 
@@ -15,27 +15,18 @@ from shared.models import Fill, LedgerEntry, Order, Position, RiskVerdict
 from shared.repository import Page, UserScopedRepository
 
 
-class FillTerms(Protocol):
-    """What an account model books of a stored fill."""
+class FillTerms(NamedTuple):
+    """What an account model books of a stored fill (the columns of ``FILL_TERMS``)."""
 
-    @property
-    def id(self) -> int: ...
-    @property
-    def broker_account_id(self) -> int: ...
-    @property
-    def symbol(self) -> str: ...
-    @property
-    def side(self) -> str: ...
-    @property
-    def product(self) -> str: ...
-    @property
-    def quantity(self) -> Decimal: ...
-    @property
-    def price(self) -> Decimal: ...
-    @property
-    def charges(self) -> Decimal: ...
-    @property
-    def ts(self) -> datetime: ...
+    id: int
+    broker_account_id: int
+    symbol: str
+    side: str
+    product: str
+    quantity: Decimal
+    price: Decimal
+    charges: Decimal
+    ts: datetime
 
 
 FILL_TERMS = (

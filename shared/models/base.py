@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric, String
 from sqlalchemy.engine import Dialect
@@ -37,7 +37,21 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class UTCDateTime(TypeDecorator[datetime]):
+_T = TypeVar("_T")
+
+
+class _ReadByAsyncpg(TypeDecorator[_T]):
+    """A column type whose values asyncpg reads in their final form itself (NUMERIC as
+    Decimal, TIMESTAMPTZ as UTC datetimes): there, no call per value read (the order path
+    reads thousands a second); elsewhere the type's own conversion."""
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.driver == "asyncpg":
+            return self.impl_instance.result_processor(dialect, coltype)
+        return super().result_processor(dialect, coltype)
+
+
+class UTCDateTime(_ReadByAsyncpg[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
 
     impl = DateTime(timezone=True)
@@ -57,15 +71,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
-        # asyncpg reads TIMESTAMPTZ as UTC datetimes already: no call per value (the order
-        # path reads thousands a second).
-        if dialect.driver == "asyncpg":
-            return self.impl_instance.result_processor(dialect, coltype)
-        return super().result_processor(dialect, coltype)
 
-
-class Money(TypeDecorator[Decimal]):
+class Money(_ReadByAsyncpg[Decimal]):
     """Exact decimals: NUMERIC on PostgreSQL, text on SQLite (whose NUMERIC is a float)."""
 
     impl = Numeric(28, 8)
@@ -92,12 +99,6 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         return Decimal(str(value))
-
-    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
-        # asyncpg reads NUMERIC as Decimal already: no call per value.
-        if dialect.driver == "asyncpg":
-            return self.impl_instance.result_processor(dialect, coltype)
-        return super().result_processor(dialect, coltype)
 
 
 def utcnow() -> datetime:

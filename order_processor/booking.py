@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import String, Table, any_, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from order_processor.accounting import AccountReader
@@ -55,7 +56,7 @@ from order_processor.events import (
 from order_processor.records import apply_to_row, same_terms, to_domain
 from order_processor.repositories.accounts import AccountRepository
 from order_processor.repositories.orders import load_orders, update_orders
-from shared.batch_sql import insert_rows, next_ids, on_postgres, one_of
+from shared.batch_sql import insert_rows, next_ids, on_postgres
 from shared.bus import EventBus
 from shared.contracts import OrderStatus, Product, order_partition, user_channel
 from shared.db import transaction
@@ -65,6 +66,13 @@ from shared.models import Order as OrderRow
 from shared.outbox import Relay
 
 log = logging.getLogger(__name__)
+
+_POSITIONS_OF = select(Position).where(
+    Position.user_id == bindparam("user_id"),
+    Position.broker_account_id == bindparam("account_id"),
+)
+_POSITIONS = _POSITIONS_OF.where(Position.symbol == any_(bindparam("symbols", type_=ARRAY(String))))
+"""PostgreSQL: an account's positions in some symbols (one text, built once)."""
 S = OrderStatus
 
 
@@ -199,12 +207,14 @@ class Booker:
         symbols = {e.fill.symbol for e in events if isinstance(e, OrderFilled)}
         if not symbols:
             return {}
-        stmt = select(Position).where(
-            Position.user_id == user_id,
-            Position.broker_account_id == account_id,
-            one_of(session, Position.symbol, symbols),
-        )
-        return {(p.symbol, p.product): p for p in (await session.scalars(stmt)).all()}
+        params = {"user_id": user_id, "account_id": account_id}
+        if on_postgres(session):
+            found = await session.scalars(_POSITIONS, {**params, "symbols": list(symbols)})
+        else:
+            found = await session.scalars(
+                _POSITIONS_OF.where(Position.symbol.in_(list(symbols))), params
+            )
+        return {(p.symbol, p.product): p for p in found.all()}
 
     def book_status(
         self,

@@ -32,15 +32,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Integer, any_, bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.batch_sql import fetch_rows, on_postgres
 from shared.clock import Clock
 from shared.contracts import ORDER_PARTITIONS
 from shared.db import transaction
 from shared.models import OrderPartition, OrderProcessorMember
 
 log = logging.getLogger(__name__)
+
+_FENCE_OF = select(OrderPartition.partition, OrderPartition.token).with_for_update(
+    read=True, key_share=True
+)
+_FENCE = _FENCE_OF.where(
+    OrderPartition.partition == any_(bindparam("partitions", type_=ARRAY(Integer)))
+)
+"""PostgreSQL: the tokens of some partitions, share-locked against a takeover (built once:
+every writing transaction of the order path checks them)."""
 
 
 class PartitionLost(RuntimeError):
@@ -94,12 +105,14 @@ class Ownership:
         missing = wanted - self.held.keys()
         if missing:
             raise PartitionLost(f"partitions {sorted(missing)} are not owned here")
-        rows = await session.execute(
-            select(OrderPartition.partition, OrderPartition.token)
-            .where(OrderPartition.partition.in_(wanted))
-            .with_for_update(read=True, key_share=True)
-        )
-        for partition, token in rows.all():
+        if on_postgres(session):
+            params = {"partitions": list(wanted)}
+            rows = await fetch_rows(session, "partitions.fence", _FENCE, params, tuples=True)
+        else:
+            rows = (
+                await session.execute(_FENCE_OF.where(OrderPartition.partition.in_(wanted)))
+            ).all()
+        for partition, token in rows:
             if token != self.held.get(partition):
                 raise PartitionLost(f"partition {partition} was taken over (token {token})")
 

@@ -83,13 +83,22 @@ def pair_of(
     return tuple_(*columns).in_(select(listed.c.a, listed.c.b))
 
 
+_NEXT_IDS = text(
+    "SELECT array_agg(id ORDER BY id) FROM"
+    " (SELECT nextval(pg_get_serial_sequence(:table, 'id')) AS id"
+    " FROM generate_series(1, :n)) AS taken"
+)
+"""The ids as one array (one value to decode, not a row per id)."""
+
+
 async def next_ids(session: AsyncSession, table: str, n: int) -> list[int]:
-    """``n`` new ids from ``table``'s id sequence, in one round trip (PostgreSQL only)."""
-    found = await session.execute(
-        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-        {"table": table, "n": n},
-    )
-    return [int(i) for (i,) in found.all()]
+    """``n`` new ids from ``table``'s id sequence, ascending, in one round trip (PostgreSQL
+    only)."""
+    if n <= 0:
+        return []
+    params = {"table": table, "n": n}
+    ((ids,),) = await fetch_rows(session, "sequence.next_ids", _NEXT_IDS, params, tuples=True)
+    return list(ids)
 
 
 @dataclass(frozen=True)
@@ -212,16 +221,24 @@ async def execute_many(
 
 
 async def fetch_rows(
-    session: AsyncSession, key: str, statement: Executable, params: Mapping[str, Any]
-) -> Sequence[Mapping[str, Any]]:
+    session: AsyncSession,
+    key: str,
+    statement: Executable,
+    params: Mapping[str, Any],
+    *,
+    tuples: bool = False,
+) -> Sequence[Any]:
     """The rows of ``statement`` (its parameters bound by name) as mappings of column name
-    to value; ``key`` names the statement for its compiled form."""
+    to value, or with ``tuples`` as sequences of the values in the order of its columns;
+    ``key`` names the statement for its compiled form."""
     direct = await _direct(session, key, lambda: statement)
     if direct is None:
         found = await session.execute(statement, dict(params))
+        if tuples:
+            return found.all()
         return [dict(row) for row in found.mappings()]
     driver, compiled = direct
     (args,) = _records(compiled, [params])
     driver.announce(compiled.sql, args, False)
-    records: Sequence[Mapping[str, Any]] = await driver.raw.fetch(compiled.sql, *args)
-    return records
+    records: Sequence[Any] = await driver.raw.fetch(compiled.sql, *args)
+    return records  # asyncpg's records: values by name and by position

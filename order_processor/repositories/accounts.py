@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam, select
+
 from shared.errors import NotFound
 from shared.models import BrokerAccount
 from shared.repository import UserScopedRepository
+
+_LOCK = (
+    select(BrokerAccount)
+    .where(
+        BrokerAccount.user_id == bindparam("user_id"),
+        BrokerAccount.id == bindparam("account_id"),
+    )
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+"""One account of a user, locked (built once: it is taken for every decision and booking)."""
 
 
 class AccountRepository(UserScopedRepository[BrokerAccount]):
@@ -19,16 +32,11 @@ class AccountRepository(UserScopedRepository[BrokerAccount]):
         in transaction pooling mode. SQLite ignores it; there every writing
         transaction holds the database's write lock already.
         """
-        stmt = (
-            self._scoped()
-            .where(BrokerAccount.id == account_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        account = await self.session.scalar(stmt)
+        params = {"user_id": self.user_id, "account_id": account_id}
+        account = await self.session.scalar(_LOCK, params)
         if account is None:
             raise NotFound(self.not_found_message)
-        return account  # type: ignore[no-any-return]
+        return account
 
     async def lock_all(self) -> list[BrokerAccount]:
         """Every account of the user, locked in id order (so two lockers never deadlock)."""

@@ -11,16 +11,28 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, and_, bindparam, func, or_, select
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_processor.domain.risk import RiskLimits
 from order_processor.repositories.book import FILL_TERMS, FillTerms
 from order_processor.repositories.orders import OPEN_STATES
-from shared.batch_sql import fetch_rows, on_postgres, one_of, pair_of
+from shared.batch_sql import fetch_rows, on_postgres, pair_of
 from shared.models import BrokerAccount, Fill, Order, TradingHalt, UserRiskLimits
 
 AccountKey = tuple[int, int]
@@ -40,6 +52,72 @@ class OpenOrder(NamedTuple):
     limit_price: Decimal | None
     trigger_price: Decimal | None
 
+
+# PostgreSQL: the batch's statements built once, their keys bound as arrays (one text,
+# prepared once per connection, whatever the batch's size; building and keying a statement
+# for every batch cost more than running it).
+
+_USERS = bindparam("users", type_=ARRAY(BigInteger))
+_ACCOUNTS = (
+    func.unnest(_USERS, bindparam("accounts", type_=ARRAY(BigInteger)))
+    .table_valued("user_id", "account_id")
+    .render_derived()
+)
+"""The accounts of a batch, ``(user_id, account_id)`` pairs as two arrays."""
+
+
+def _of_accounts(user_id: Any, account_id: Any) -> ColumnElement[bool]:
+    return tuple_(user_id, account_id).in_(select(_ACCOUNTS.c.user_id, _ACCOUNTS.c.account_id))
+
+
+_LOCK_ACCOUNTS = (
+    select(BrokerAccount)
+    .where(_of_accounts(BrokerAccount.user_id, BrokerAccount.id))
+    .order_by(BrokerAccount.id)
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_KEYS = (
+    func.unnest(_USERS, bindparam("keys", type_=ARRAY(String)))
+    .table_valued("user_id", "client_order_id")
+    .render_derived()
+)
+_ORDERS_BY_KEY = select(Order).where(
+    tuple_(Order.user_id, Order.client_order_id).in_(
+        select(_KEYS.c.user_id, _KEYS.c.client_order_id)
+    )
+)
+_OPEN_COLUMNS = (
+    Order.broker_account_id,
+    Order.id,
+    Order.symbol,
+    Order.side,
+    Order.product,
+    Order.quantity,
+    Order.filled_quantity,
+    Order.limit_price,
+    Order.trigger_price,
+)
+_OPEN_ORDERS = (
+    select(*_OPEN_COLUMNS)
+    .where(
+        _of_accounts(Order.user_id, Order.broker_account_id),
+        Order.status == any_(bindparam("states", type_=ARRAY(String))),
+    )
+    .order_by(Order.id)
+)
+_OPEN_STATE_VALUES = sorted(OPEN_STATES)
+_SUBMIT_TIMES = select(Order.broker_account_id, Order.submitted_at).where(
+    _of_accounts(Order.user_id, Order.broker_account_id),
+    Order.submitted_at >= bindparam("since"),
+)
+_HALT_SCOPES = select(TradingHalt.user_id).where(
+    TradingHalt.cleared_at.is_(None),
+    or_(TradingHalt.user_id.is_(None), TradingHalt.user_id == any_(_USERS)),
+)
+_LIMITS = select(UserRiskLimits.user_id, UserRiskLimits.limits).where(
+    UserRiskLimits.user_id == any_(_USERS)
+)
 
 _SEEN = (
     func.unnest(
@@ -76,6 +154,9 @@ class BatchQueries:
         (the order every locker of several accounts takes, so none deadlocks)."""
         if not keys:
             return {}
+        if on_postgres(self.session):
+            found = await self.session.scalars(_LOCK_ACCOUNTS, _account_params(keys))
+            return {a.id: a for a in found.all()}
         stmt = (
             select(BrokerAccount)
             .where(pair_of(self.session, (BrokerAccount.user_id, BrokerAccount.id), keys))
@@ -91,35 +172,41 @@ class BatchQueries:
         """Stored orders by ``(user_id, client_order_id)``."""
         if not keys:
             return {}
-        stmt = select(Order).where(
-            pair_of(self.session, (Order.user_id, Order.client_order_id), keys)
-        )
-        return {(o.user_id, o.client_order_id): o for o in (await self.session.scalars(stmt)).all()}
+        if on_postgres(self.session):
+            params = {"users": [k[0] for k in keys], "keys": [k[1] for k in keys]}
+            found = await self.session.scalars(_ORDERS_BY_KEY, params)
+        else:
+            found = await self.session.scalars(
+                select(Order).where(
+                    pair_of(self.session, (Order.user_id, Order.client_order_id), keys)
+                )
+            )
+        return {(o.user_id, o.client_order_id): o for o in found.all()}
 
     async def open_orders(self, keys: Collection[AccountKey]) -> dict[int, list[OpenOrder]]:
         """Each account's orders that were sent and are not finished, oldest first."""
         out: dict[int, list[OpenOrder]] = {account_id: [] for _, account_id in keys}
         if not keys:
             return out
-        stmt = (
-            select(
-                Order.broker_account_id,
-                Order.id,
-                Order.symbol,
-                Order.side,
-                Order.product,
-                Order.quantity,
-                Order.filled_quantity,
-                Order.limit_price,
-                Order.trigger_price,
+        if on_postgres(self.session):
+            found: Iterable[Sequence[Any]] = await fetch_rows(
+                self.session,
+                "orders.open",
+                _OPEN_ORDERS,
+                {**_account_params(keys), "states": _OPEN_STATE_VALUES},
+                tuples=True,
             )
-            .where(
-                pair_of(self.session, (Order.user_id, Order.broker_account_id), keys),
-                Order.status.in_(OPEN_STATES),
+        else:
+            stmt = (
+                select(*_OPEN_COLUMNS)
+                .where(
+                    pair_of(self.session, (Order.user_id, Order.broker_account_id), keys),
+                    Order.status.in_(OPEN_STATES),
+                )
+                .order_by(Order.id)
             )
-            .order_by(Order.id)
-        )
-        for r in (await self.session.execute(stmt)).all():
+            found = (await self.session.execute(stmt)).all()
+        for r in found:
             out[r[0]].append(OpenOrder(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]))
         return out
 
@@ -130,14 +217,19 @@ class BatchQueries:
         out: dict[int, list[datetime]] = {account_id: [] for _, account_id in keys}
         if not keys:
             return out
-        stmt = select(Order.broker_account_id, Order.submitted_at).where(
-            pair_of(self.session, (Order.user_id, Order.broker_account_id), keys),
-            Order.submitted_at.is_not(None),
-            Order.submitted_at >= since,
-        )
-        for account_id, ts in (await self.session.execute(stmt)).all():
-            if ts is not None:
-                out[account_id].append(ts)
+        if on_postgres(self.session):
+            params = {**_account_params(keys), "since": since}
+            found: Iterable[Sequence[Any]] = await fetch_rows(
+                self.session, "orders.submit_times", _SUBMIT_TIMES, params, tuples=True
+            )
+        else:
+            stmt = select(Order.broker_account_id, Order.submitted_at).where(
+                pair_of(self.session, (Order.user_id, Order.broker_account_id), keys),
+                Order.submitted_at >= since,
+            )
+            found = (await self.session.execute(stmt)).all()
+        for account_id, ts in found:
+            out[account_id].append(ts)
         return out
 
     async def fills_after(self, last_ids: Mapping[AccountKey, int]) -> Sequence[FillTerms]:
@@ -177,11 +269,17 @@ class BatchQueries:
         out: dict[int, list[int | None]] = {u: [] for u in users}
         if not users:
             return out
-        stmt = select(TradingHalt.user_id).where(
-            TradingHalt.cleared_at.is_(None),
-            or_(TradingHalt.user_id.is_(None), one_of(self.session, TradingHalt.user_id, users)),
-        )
-        for (scope,) in (await self.session.execute(stmt)).all():
+        if on_postgres(self.session):
+            found: Iterable[Sequence[Any]] = await fetch_rows(
+                self.session, "halts.scopes", _HALT_SCOPES, {"users": list(users)}, tuples=True
+            )
+        else:
+            stmt = select(TradingHalt.user_id).where(
+                TradingHalt.cleared_at.is_(None),
+                or_(TradingHalt.user_id.is_(None), TradingHalt.user_id.in_(users)),
+            )
+            found = (await self.session.execute(stmt)).all()
+        for (scope,) in found:
             for user_id in users if scope is None else (scope,):
                 out[user_id].append(scope)
         return out
@@ -192,8 +290,36 @@ class BatchQueries:
         out = dict.fromkeys(users, RiskLimits())
         if not users:
             return out
-        stmt = select(UserRiskLimits).where(one_of(self.session, UserRiskLimits.user_id, users))
-        for row in (await self.session.scalars(stmt)).all():
-            if row.limits:
-                out[row.user_id] = RiskLimits.model_validate(row.limits)
+        if on_postgres(self.session):
+            found: Iterable[Sequence[Any]] = await fetch_rows(
+                self.session, "limits.of_users", _LIMITS, {"users": list(users)}, tuples=True
+            )
+        else:
+            stmt = select(UserRiskLimits.user_id, UserRiskLimits.limits).where(
+                UserRiskLimits.user_id.in_(users)
+            )
+            found = (await self.session.execute(stmt)).all()
+        for user_id, limits in found:
+            if limits:
+                out[user_id] = _risk_limits(limits)
         return out
+
+
+def _account_params(keys: Collection[AccountKey]) -> dict[str, list[int]]:
+    return {"users": [k[0] for k in keys], "accounts": [k[1] for k in keys]}
+
+
+_PARSED_LIMITS: dict[str, RiskLimits] = {}
+
+
+def _risk_limits(stored: Any) -> RiskLimits:
+    """A user's stored limits (the JSON column's value, or its text), parsed once per
+    distinct value: the same few settings are read for every batch."""
+    text = stored if isinstance(stored, str) else orjson.dumps(stored).decode()
+    found = _PARSED_LIMITS.get(text)
+    if found is None:
+        if len(_PARSED_LIMITS) >= 10_000:
+            _PARSED_LIMITS.clear()
+        found = RiskLimits.model_validate(orjson.loads(text) if stored is text else stored)
+        _PARSED_LIMITS[text] = found
+    return found

@@ -86,12 +86,17 @@ async def postgres_sessions(request, tmp_path_factory):
     await engine.dispose()
 
 
-async def test_next_ids_are_new_and_distinct(postgres_sessions):
-    async with postgres_sessions() as session:
+async def test_next_ids_are_new_distinct_and_ascending(postgres_sessions):
+    async with postgres_sessions() as session, session.begin():
         first = await next_ids(session, "fills", 5)
         second = await next_ids(session, "fills", 3)
-    assert len(set(first + second)) == 8
-    assert min(second) > max(first)
+        assert await next_ids(session, "fills", 0) == []
+    async with postgres_sessions() as session:
+        third = await next_ids(session, "fills", 2)  # outside a transaction: the session
+    assert len(set(first + second + third)) == 10
+    assert first == sorted(first) and second == sorted(second)
+    assert min(second) > max(first) and min(third) > max(second)
+    assert all(type(i) is int for i in first + third)
 
 
 async def test_batch_writes_and_reads_keep_money_times_and_json_on_every_backend(world):

@@ -17,7 +17,19 @@ from shared.bus.codec import (
     decode,
     encode,
 )
-from shared.contracts import FillEvent, PositionEvent, Side, TickMsg
+from shared.contracts import (
+    AccountEvent,
+    FillEvent,
+    OrderEvent,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    PositionEvent,
+    Product,
+    Side,
+    TickMsg,
+    Validity,
+)
 from tests.shared.test_bus import sample_messages
 
 
@@ -135,3 +147,59 @@ def test_position_and_account_amounts_read_plainly_with_no_negative_zero(stored,
     assert {
         payload[k] for k in ("quantity", "average_price", "realised_pnl", "unrealised_pnl")
     } == {shown}
+
+
+_AMOUNT = st.decimals(allow_nan=False, allow_infinity=False, places=8) | st.decimals(
+    allow_nan=False, allow_infinity=False
+)
+
+
+@given(
+    quantity=_AMOUNT,
+    limit=st.none() | _AMOUNT,
+    ts=st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))])),
+    reason=st.none() | st.text(),
+)
+def test_events_with_amounts_encode_to_the_bytes_pydantic_writes(quantity, limit, ts, reason):
+    # Events with amounts skip pydantic's serializer (their amounts written as plain text
+    # first): the bytes must be the serializer's, byte for byte.
+    order = OrderEvent(
+        user_id=1,
+        order_id=2,
+        version=3,
+        broker_account_id=4,
+        client_order_id="k-1",
+        symbol="INFY",
+        side=Side.SELL,
+        order_type=OrderType.LIMIT,
+        product=Product.CNC,
+        validity=Validity.DAY,
+        status=OrderStatus.PARTIALLY_FILLED,
+        quantity=quantity,
+        filled_quantity=quantity,
+        limit_price=limit,
+        average_price=limit,
+        origin="subscription",
+        reason=reason,
+        created_at=ts,
+        ts=ts,
+    )
+    position = PositionEvent(
+        user_id=1,
+        broker_account_id=1,
+        symbol="INFY",
+        quantity=quantity,
+        average_price=limit if limit is not None else quantity,
+        realised_pnl=quantity,
+        unrealised_pnl=-quantity,
+        ts=ts,
+    )
+    for message in (order, position, fill(quantity)):
+        assert encode(message) == message.__pydantic_serializer__.to_json(message)
+        assert decode(encode(message)) == message
+
+
+def test_every_event_with_amounts_takes_the_direct_path():
+    from shared.bus.codec import _AMOUNTS
+
+    assert {OrderEvent, FillEvent, PositionEvent, AccountEvent, OrderIntent} <= set(_AMOUNTS)

@@ -41,6 +41,7 @@ from .fills import Fill
 from .ledger import LedgerEntry, fill_entries
 from .money import ZERO
 from .positions import Position, PositionBook
+from .quick import quick_init
 
 KEEP_DAYS = 9  # enough equity history for the start of the week
 
@@ -70,6 +71,7 @@ def week_start(now: datetime) -> datetime:
     return start - timedelta(days=start.weekday())
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Settlement:
     """What one fill does: its charges, the position after it, the P&L it realised, its entries."""

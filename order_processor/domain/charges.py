@@ -21,8 +21,10 @@ from shared.contracts import Product, Side
 
 from .fills import Fill
 from .money import PAISE, SATOSHI, ZERO, round_charge
+from .quick import quick_init
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ChargeBreakdown:
     """Itemised charges of one fill, each in the fill's currency rounded to its unit."""

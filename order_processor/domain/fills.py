@@ -9,8 +9,10 @@ from decimal import Decimal
 from shared.contracts import Product, Side
 
 from .money import ZERO
+from .quick import quick_init
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Fill:
     """One execution. ``seq`` numbers the fills of an order from 1, so ``fill_key`` is stable."""

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from .charges import ChargeBreakdown
 from .fills import Fill
+from .quick import quick_init
 
 
 class EntryKind(StrEnum):
@@ -19,6 +20,7 @@ class EntryKind(StrEnum):
     ADJUSTMENT = "ADJUSTMENT"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LedgerEntry:
     """One cash movement: ``amount`` is positive into the account, negative out of it."""

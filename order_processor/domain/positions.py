@@ -23,11 +23,13 @@ from shared.contracts import Product
 
 from .fills import Fill
 from .money import COST_SCALE, ZERO
+from .quick import quick_init
 
 PositionKey = tuple[str, Product]
 """(symbol, product): intraday and delivery positions in one symbol are kept apart."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Position:
     """An open (or flat) position in one symbol and product."""

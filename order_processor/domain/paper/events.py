@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from ..fills import Fill
 from ..orders import Order
+from ..quick import quick_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,7 @@ class PaperEvent:
     ts: datetime
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderAccepted(PaperEvent):
     """The paper broker took the order: now OPEN."""
@@ -38,6 +40,7 @@ class OrderTriggered(PaperEvent):
     price: Decimal
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderFilled(PaperEvent):
     """A fill: the order is now PARTIALLY_FILLED or FILLED."""

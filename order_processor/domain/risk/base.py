@@ -14,6 +14,7 @@ from shared.instruments import Instrument
 from ..instruments import SessionCalendar
 from ..money import ZERO
 from ..orders import Order
+from ..quick import quick_init
 
 OK = "ok"
 """Code of a plain pass."""
@@ -31,6 +32,7 @@ class Decision:
     check: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PositionView:
     """A net open position in one symbol (all products together), signed: + long, - short."""
@@ -41,6 +43,7 @@ class PositionView:
     sector: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class WorkingOrderView:
     """An order that may still fill: its remaining quantity and its price, if it has one."""
@@ -116,6 +119,7 @@ def _no_prices(symbol: str) -> Decimal | None:
     return None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AccountView:
     """What the checks may read about the account and the order's instrument, as of ``now``.

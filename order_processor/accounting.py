@@ -160,7 +160,11 @@ class AccountReader:
         )
 
     def _net_positions(self, model: Account) -> dict[str, PositionView]:
-        """Open positions netted per symbol over products, as the risk checks see them."""
+        """Open positions netted per symbol over products, as the risk checks see them (made
+        once per fill booked: every order of a batch asks)."""
+        return model.kept("net_positions", lambda: self._netted(model))
+
+    def _netted(self, model: Account) -> dict[str, PositionView]:
         qty: dict[str, Decimal] = {}
         cost: dict[str, Decimal] = {}
         for p in model.positions.open_positions():

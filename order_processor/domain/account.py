@@ -29,10 +29,11 @@ extended), and free margin is equity minus margin used.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from shared.calendar import IST
 
@@ -42,6 +43,8 @@ from .ledger import LedgerEntry, fill_entries
 from .money import ZERO
 from .positions import Position, PositionBook
 from .quick import quick_init
+
+_V = TypeVar("_V")
 
 KEEP_DAYS = 9  # enough equity history for the start of the week
 
@@ -124,6 +127,8 @@ class Account:
         self._times: list[datetime] = []  # the checkpoints' times, for bisection
         self._in_order = True  # whether the checkpoints' times never go back
         self._floor = starting_capital  # book equity before the oldest checkpoint kept
+        self._kept: dict[Hashable, Any] = {}
+        """Values derived from the fills booked so far (``kept``); emptied by the next fill."""
 
     def trade(self, fill: Fill, fee_model: FeeModel) -> Settlement:
         """Price ``fill``'s charges with ``fee_model`` and book it."""
@@ -134,6 +139,7 @@ class Account:
     def book_fill(self, fill: Fill, charges: Decimal) -> Position:
         """Book a fill whose charges are priced already (a stored fill); the position after it."""
         position, _ = self.positions.apply_fill(fill)
+        self._kept.clear()
         self.flows += fill.cash_flow
         self.charges += charges
         equity = self.book_equity
@@ -172,11 +178,22 @@ class Account:
                 return equity
         return self._floor
 
+    def kept(self, key: Hashable, make: Callable[[], _V]) -> _V:
+        """``make()``, a value derived from the fills booked so far, made once until the next
+        fill (the risk view of every order of a batch asks the same of its account)."""
+        try:
+            found: _V = self._kept[key]
+        except KeyError:
+            found = self._kept[key] = make()
+        return found
+
     def start_of_day(self, now: datetime) -> Decimal:
-        return self.book_equity_before(day_start(now))
+        start = day_start(now)
+        return self.kept(("before", start), lambda: self.book_equity_before(start))
 
     def start_of_week(self, now: datetime) -> Decimal:
-        return self.book_equity_before(week_start(now))
+        start = week_start(now)
+        return self.kept(("before", start), lambda: self.book_equity_before(start))
 
     def peak(self, current_equity: Decimal) -> Decimal:
         return max(self.peak_book_equity, current_equity)

@@ -99,6 +99,22 @@ def test_start_of_day_is_book_equity_after_the_last_fill_before_midnight():
     assert account.peak(Decimal(0)) == START + 100 - 7
 
 
+def test_what_a_batch_asks_of_an_account_is_made_again_after_each_fill():
+    # The start of the day and of the week are kept between fills (every order of a batch
+    # asks): a fill, even one booked late with an earlier time, makes them anew.
+    account = Account(START)
+    yesterday = ist(10) - timedelta(days=1)
+    account.book_fill(fill(Side.BUY, 10, 100, coid="a", ts=yesterday), Decimal(3))
+    assert account.start_of_day(ist(15)) == START - 3
+    account.book_fill(fill(Side.SELL, 10, 110, coid="b", ts=yesterday), Decimal(4))
+    assert account.start_of_day(ist(15)) == START + 100 - 7
+    made = []
+    assert account.kept("k", lambda: made.append(1) or len(made)) == 1
+    assert account.kept("k", lambda: made.append(1) or len(made)) == 1
+    account.book_fill(fill(Side.BUY, 1, 100, coid="c", ts=ist(10)), Decimal(0))
+    assert account.kept("k", lambda: made.append(1) or len(made)) == 2
+
+
 def test_tracker_ignores_a_stored_fill_it_has_read():
     tracker = EquityTracker(START)
     row = {

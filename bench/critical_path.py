@@ -250,7 +250,7 @@ def measure_latency(quick: bool) -> list[Metric]:
 
 ACCOUNTS = 8
 WARM_UP = 32 * ACCOUNTS  # orders decided and filled before the timed burst
-ROUNDS = 2  # timed bursts, and reference runs: the best of each is reported
+ROUNDS = 3  # timed bursts, and reference runs: the best of each is reported
 NO_EXPOSURE_LIMITS = {
     "disabled_checks": ["order_rate", "duplicate_position", "max_open_positions"],
 }

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import String, Table, any_, bindparam, insert, select
+from sqlalchemy import String, Table, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -359,19 +359,17 @@ class _Booked:
 
 
 async def _store_fills(session: AsyncSession, booked: Sequence[_Booked], outbox: Outbox) -> None:
-    """Insert the fills (one statement; on PostgreSQL their ids are taken from the sequence
-    first), then their ledger entries (one statement); the fill and position events follow
-    the fills."""
+    """Insert the fills (one statement, their ids taken first), then their ledger entries
+    (one statement); the fill and position events follow the fills."""
     await session.flush()  # the positions' changes first, as one unit of work
-    fills = cast(Table, Fill.__table__)
-    if on_postgres(session):  # ids first: one insert text whatever the number of fills
-        ids: Sequence[int] = await next_ids(session, "fills", len(booked))
-        await insert_rows(
-            session, fills, [{"id": i, **b.row} for i, b in zip(ids, booked, strict=True)]
-        )
-    else:
-        stmt = insert(fills).returning(fills.c.id, sort_by_parameter_order=True)
-        ids = (await session.scalars(stmt, [b.row for b in booked])).all()
+    # Ids first: one insert text whatever the number of fills (an insert returning its ids
+    # goes row by row on SQLite).
+    ids = await next_ids(session, "fills", len(booked))
+    await insert_rows(
+        session,
+        cast(Table, Fill.__table__),
+        [{"id": i, **b.row} for i, b in zip(ids, booked, strict=True)],
+    )
     ledger = [
         {
             "user_id": b.order.user_id,

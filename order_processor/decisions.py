@@ -62,7 +62,7 @@ from order_processor.records import (
 from order_processor.repositories.batch import AccountKey, BatchQueries, OpenOrder
 from order_processor.repositories.orders import OPEN_STATES
 from order_processor.service import IdempotencyKeyReused, check_intent, currency_refusal
-from shared.batch_sql import insert_rows, next_ids, on_postgres, pair_of
+from shared.batch_sql import insert_rows, next_ids, pair_of
 from shared.contracts import OrderIntent, OrderStatus
 from shared.errors import DomainError, NotFound
 from shared.models import BrokerAccount, RiskVerdict
@@ -337,18 +337,14 @@ class Decider:
         return replace(order, side=closing.side, quantity=closing.quantity, algo_tag=row.algo_tag)
 
 
-async def assign_ids(session: AsyncSession, rows: Sequence[OrderRow]) -> bool:
-    """Give new order rows their ids from the table's sequence, in one round trip.
+async def assign_ids(session: AsyncSession, rows: Sequence[OrderRow]) -> None:
+    """Give new order rows their ids (``next_ids``: one round trip on PostgreSQL).
 
     With its id known, a row can be decided (placed, announced) before it is stored, and is
-    then inserted once in its decided state instead of inserted PENDING and updated. False
-    where ids come only from an insert (SQLite): the caller inserts the rows first.
+    then inserted once in its decided state instead of inserted PENDING and updated.
     """
-    if not rows or not on_postgres(session):
-        return False
     for row, order_id in zip(rows, await next_ids(session, "orders", len(rows)), strict=True):
         row.id = order_id
-    return True
 
 
 async def record_decisions(

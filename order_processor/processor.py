@@ -147,10 +147,7 @@ class OrderProcessor:
                 todo = self.decider.accept(intents, accounts, stored, states, batch)
                 new = [r for r in todo if r.id is None]
                 todo += [r for r in rows.values() if r.status == S.PENDING]  # the sweeper's
-                if new and not await assign_ids(session, new):
-                    session.add_all(new)
-                    await session.flush()
-                    new = []  # stored PENDING already
+                await assign_ids(session, new)
                 verdicts = []
                 for row in todo:
                     state = states.get(row.broker_account_id)

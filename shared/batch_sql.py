@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import orjson
@@ -29,14 +30,19 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Executable,
+    Integer,
+    String,
     Table,
     any_,
     bindparam,
+    column,
     func,
     insert,
     select,
+    table,
     text,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,14 +97,56 @@ _NEXT_IDS = text(
 """The ids as one array (one value to decode, not a row per id)."""
 
 
+@cache
+def _counted_tables() -> dict[str, Table]:
+    """The tables whose ids are counted and never reused (``ids_never_reused``: a sequence
+    on PostgreSQL, AUTOINCREMENT on SQLite), by name."""
+    from shared.models import Base
+
+    return {
+        t.name: t
+        for t in Base.metadata.tables.values()
+        if t.dialect_options["sqlite"].get("autoincrement")
+    }
+
+
+_SQLITE_SEQUENCE = table("sqlite_sequence", column("name", String), column("seq", Integer))
+
+
+_SQLITE_SEQUENCE_ROW = text(
+    "INSERT INTO sqlite_sequence (name, seq) SELECT :table, 0"
+    " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = :table)"
+)
+
+
 async def next_ids(session: AsyncSession, table: str, n: int) -> list[int]:
-    """``n`` new ids from ``table``'s id sequence, ascending, in one round trip (PostgreSQL
-    only)."""
+    """``n`` new ids of ``table``, ascending, taken before the rows are inserted with them.
+
+    PostgreSQL: from the table's sequence, in one round trip. SQLite: the table's
+    AUTOINCREMENT counter (``sqlite_sequence``) moved past them; every SQLite transaction
+    here holds the database's write lock from its start (``BEGIN IMMEDIATE``), so no other
+    writer takes ids meanwhile, and a row inserted later the usual way gets an id above.
+    """
+    counted = _counted_tables().get(table)
+    if counted is None:
+        raise ValueError(f"{table!r} is not a table with counted ids")
     if n <= 0:
         return []
     params = {"table": table, "n": n}
-    ((ids,),) = await fetch_rows(session, "sequence.next_ids", _NEXT_IDS, params, tuples=True)
-    return list(ids)
+    if on_postgres(session):
+        rows = await fetch_rows(session, "sequence.next_ids", _NEXT_IDS, params, tuples=True)
+        ((ids,),) = rows
+        return list(ids)
+    await session.execute(_SQLITE_SEQUENCE_ROW, {"table": table})
+    highest = select(func.coalesce(func.max(counted.c.id), 0)).scalar_subquery()
+    move = (
+        update(_SQLITE_SEQUENCE)
+        .where(_SQLITE_SEQUENCE.c.name == table)
+        .values(seq=func.max(_SQLITE_SEQUENCE.c.seq, highest) + n)
+        .returning(_SQLITE_SEQUENCE.c.seq)
+    )
+    last = int(await session.scalar(move))
+    return list(range(last - n + 1, last + 1))
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,29 @@ async def test_pair_of_matches_both_columns_with_one_text_on_postgres(world):
     assert (len(texts) == 1) is postgres
 
 
+async def test_ids_taken_first_are_new_and_rows_inserted_later_get_higher_ones(world):
+    # On SQLite the ids come from the AUTOINCREMENT counter, moved past them under the
+    # transaction's write lock: an account made afterwards the usual way (an insert that
+    # numbers it) must not collide with them or reuse one.
+    sessions, ids, _ = world
+    async with transaction(sessions) as session:
+        taken = await next_ids(session, "users", 4)
+        assert taken == list(range(taken[0], taken[0] + 4)) and taken[0] > max(ids)
+        for i in taken:
+            session.add(User(id=i, email=f"taken{i}@example.com", password_hash="-"))
+        await session.flush()
+    async with transaction(sessions) as session:
+        reserved = await next_ids(session, "users", 3)  # taken, never used
+    async with transaction(sessions) as session:
+        later = User(email="later@example.com", password_hash="-")
+        session.add(later)
+        await session.flush()
+        assert later.id > max(reserved) > max(taken)
+        assert await next_ids(session, "users", 0) == []
+        with pytest.raises(ValueError, match="order_partitions"):  # no counted ids
+            await next_ids(session, "order_partitions", 1)
+
+
 @pytest.fixture(scope="module", params=["postgres", "pgbouncer"])
 async def postgres_sessions(request, tmp_path_factory):
     engine = await _migrated(request, tmp_path_factory)

@@ -347,6 +347,26 @@ async def assign_ids(session: AsyncSession, rows: Sequence[OrderRow]) -> None:
         row.id = order_id
 
 
+_CHECKS: dict[tuple[int, ...], tuple[tuple[Decision, ...], list[list[Any]]]] = {}
+"""The stored form of a set of decisions, by the decisions' identities: most orders pass
+every check, and a check's plain pass is one shared value, so most orders of a batch share
+one list (written once per statement). The decisions are kept with it, so their ids stay
+theirs."""
+
+
+def _checks(decisions: tuple[Decision, ...]) -> list[list[Any]]:
+    """The decisions as stored in a verdict's ``checks`` (not to be changed: shared)."""
+    key = tuple(map(id, decisions))
+    found = _CHECKS.get(key)
+    if found is not None:
+        return found[1]
+    checks = [[d.check, d.approved, d.code, d.message] for d in decisions]
+    if len(_CHECKS) >= 1_000:
+        _CHECKS.clear()
+    _CHECKS[key] = (decisions, checks)
+    return checks
+
+
 async def record_decisions(
     session: AsyncSession, verdicts: Sequence[tuple[OrderRow, tuple[Decision, ...], datetime]]
 ) -> None:
@@ -357,7 +377,7 @@ async def record_decisions(
             "user_id": row.user_id,
             "order_id": row.id,
             "approved": all(d.approved for d in decisions),
-            "checks": [[d.check, d.approved, d.code, d.message] for d in decisions],
+            "checks": _checks(decisions),
             "ts": ts,
         }
         for row, decisions, ts in verdicts

@@ -229,7 +229,17 @@ def _records(compiled: _Compiled, params: Sequence[Mapping[str, Any]]) -> list[t
     if not compiled.json:
         return [tuple(p[n] for n in names) for p in params]
     json = compiled.json
-    return [tuple(_json_text(p[n]) if n in json else p[n] for n in names) for p in params]
+    # A JSON value given for many rows (one object: a batch's shared verdicts) is written
+    # once; the rows hold the objects, so no id here is reused while this runs.
+    texts: dict[int, str] = {}
+
+    def text_of(value: Any) -> str:
+        found = texts.get(id(value))
+        if found is None:
+            found = texts[id(value)] = _json_text(value)
+        return found
+
+    return [tuple(text_of(p[n]) if n in json else p[n] for n in names) for p in params]
 
 
 async def insert_rows(

@@ -37,10 +37,9 @@ async def env(request, tmp_path):
         yield built
 
 
-@pytest.fixture(params=["postgres", "pgbouncer"])
-async def pg_env(request, tmp_path):
-    """A round trip is a statement on PostgreSQL (SQLite inserts rows one by one, in process).
-    The engine's loops stay off, so every statement seen is the batch's."""
+@pytest.fixture(params=["sqlite", "postgres", "pgbouncer"])
+async def quiet_env(request, tmp_path):
+    """The engine's loops stay off, so every statement seen is the batch's."""
     async for built in _env(request.param, request, tmp_path, start=False):
         yield built
 
@@ -86,8 +85,8 @@ async def test_a_batch_decides_each_accounts_orders_in_stream_order(env):
     assert (again.id, again.version) == (a1.id, a1.version)
 
 
-async def test_round_trips_do_not_grow_with_the_batch(pg_env):
-    env = pg_env
+async def test_round_trips_do_not_grow_with_the_batch(quiet_env):
+    env = quiet_env
     statements: list[str] = []
     engine = env.sessions.kw["bind"].sync_engine
 
@@ -115,10 +114,11 @@ async def test_round_trips_do_not_grow_with_the_batch(pg_env):
     assert small <= 16
 
 
-async def test_new_orders_are_inserted_once_in_their_decided_state(pg_env):
-    """Ids come from the sequence first, so a new order is stored once, decided (OPEN or
-    DENIED), never inserted PENDING and then updated; its events carry the stored id."""
-    env = pg_env
+async def test_new_orders_are_inserted_once_in_their_decided_state(quiet_env):
+    """Ids are taken first (PostgreSQL: the sequence; SQLite: its AUTOINCREMENT counter), so
+    a new order is stored once, decided (OPEN or DENIED), never inserted PENDING and then
+    updated; its events carry the stored id."""
+    env = quiet_env
     user, account = await env.account()
     intents = [
         env.intent(user, account, client_order_id="first", **LIMIT),

@@ -169,13 +169,14 @@ async def test_batch_writes_and_reads_keep_money_times_and_json_on_every_backend
                     for n, amount in enumerate(amounts)
                 ],
             )  # fmt: skip
+            shared = {"density": "compact"}  # one object for two rows: written once
             await insert_rows(
                 session,
                 prefs,
                 [
                     {"user_id": i, "watchlist": ["BTCUSDT", f"S{i}"], "symbol": None,
-                     "theme": "dark", "layout": {"density": "compact", "n": i},
-                     "updated_at": datetime(2026, 12, 7, tzinfo=UTC)}
+                     "theme": "dark", "updated_at": datetime(2026, 12, 7, tzinfo=UTC),
+                     "layout": shared if i != ids[1] else {"density": "roomy", "n": i}}
                     for i in ids[:3]
                 ],
             )  # fmt: skip
@@ -217,9 +218,10 @@ async def test_batch_writes_and_reads_keep_money_times_and_json_on_every_backend
                 .order_by(UserPreferences.user_id)
             )
         ).all()  # fmt: skip
+    layouts = [{"density": "compact"}, {"density": "roomy", "n": ids[1]}, {"density": "compact"}]
     assert [(p.watchlist, p.layout, p.theme) for p in stored] == [
-        (["BTCUSDT", f"S{i}"], {"density": "compact", "n": i}, theme)
-        for i, theme in zip(ids[:3], ["light", "system", "dark"], strict=True)
+        (["BTCUSDT", f"S{i}"], layout, theme)
+        for i, layout, theme in zip(ids[:3], layouts, ["light", "system", "dark"], strict=True)
     ]
     assert stored[0].updated_at > datetime(2026, 12, 7, tzinfo=UTC)  # the onupdate ran
     # Every statement was announced; on asyncpg all but the onupdate went through the driver.

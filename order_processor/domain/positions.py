@@ -16,7 +16,7 @@ realised + unrealised P&L always equals the cash flows plus the marked value.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from shared.contracts import Product
@@ -64,19 +64,25 @@ class Position:
         """The position after a fill (+ buy, - sell) at ``price``, and the P&L it realised."""
         q = self.quantity
         if q == 0 or (q > 0) == (signed_quantity > 0):
-            return replace(
-                self, quantity=q + signed_quantity, cost=self.cost + signed_quantity * price
-            ), ZERO
+            grown = Position(
+                self.symbol,
+                self.product,
+                q + signed_quantity,
+                self.cost + signed_quantity * price,
+                self.realised_pnl,
+            )
+            return grown, ZERO
         closing = -q if abs(signed_quantity) >= abs(q) else signed_quantity
         remaining = q + closing
         cost_after = (self.cost * remaining / q).quantize(COST_SCALE) if remaining else ZERO
         realised = -closing * price - (self.cost - cost_after)
         opening = signed_quantity - closing
-        position = replace(
-            self,
-            quantity=remaining + opening,
-            cost=cost_after + opening * price,
-            realised_pnl=self.realised_pnl + realised,
+        position = Position(
+            self.symbol,
+            self.product,
+            remaining + opening,
+            cost_after + opening * price,
+            self.realised_pnl + realised,
         )
         return position, realised
 

@@ -123,3 +123,25 @@ def test_exit_passes_the_default_chain_while_halted_and_over_limits():
 
     assert result.approved
     assert {d.code for d in result.decisions} >= {"risk_reducing"}
+
+
+def test_a_pass_that_says_the_same_is_one_value_and_a_denial_is_new_each_time():
+    # Verdicts of orders that share their passes are stored from one list: the passes of
+    # a check (with or without a message) must be shared values, and still say what they say.
+    from order_processor.domain.risk.base import BaseCheck
+
+    class Probe(BaseCheck):
+        name = "probe"
+
+    check = Probe()
+    assert check.ok() is check.ok()
+    noted = check.ok("no stop given", "no_stop")
+    assert noted is check.ok("no stop given", "no_stop")
+    assert (noted.approved, noted.code, noted.message, noted.check) == (
+        True,
+        "no_stop",
+        "no stop given",
+        "probe",
+    )
+    assert check.ok("other wording", "no_stop") is not noted
+    assert check.deny("limit", "too big") is not check.deny("limit", "too big")

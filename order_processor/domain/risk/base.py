@@ -178,7 +178,7 @@ class RiskCheck(Protocol):
     def check(self, order: Order, view: AccountView) -> Decision: ...
 
 
-_PASSED: dict[str, Decision] = {}
+_PASSED: dict[tuple[str, str, str], Decision] = {}
 
 
 class BaseCheck:
@@ -187,13 +187,15 @@ class BaseCheck:
     name: ClassVar[str] = ""
 
     def ok(self, message: str = "", code: str = OK) -> Decision:
-        if message or code != OK:
-            return Decision(True, code, message, self.name)
-        # The plain pass of a check is the same value every time (decisions are frozen): one
-        # per check, not one per order.
-        passed = _PASSED.get(self.name)
+        # A pass is the same value every time it says the same (decisions are frozen): one
+        # per check and wording, not one per order (and the verdicts of orders that share
+        # their passes are stored from one list).
+        key = (self.name, code, message)
+        passed = _PASSED.get(key)
         if passed is None:
-            passed = _PASSED[self.name] = Decision(True, OK, "", self.name)
+            if len(_PASSED) >= 10_000:  # wordings with numbers in them
+                _PASSED.clear()
+            passed = _PASSED[key] = Decision(True, code, message, self.name)
         return passed
 
     def deny(self, code: str, message: str) -> Decision:

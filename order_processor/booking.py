@@ -372,12 +372,12 @@ async def _store_fills(session: AsyncSession, booked: Sequence[_Booked], outbox:
     )
     ledger = [
         {
-            "user_id": b.order.user_id,
-            "broker_account_id": b.order.broker_account_id,
+            "user_id": b.row["user_id"],
+            "broker_account_id": b.row["broker_account_id"],
             "ts": entry.ts,
             "kind": entry.kind.value,
             "amount": entry.amount,
-            "order_id": b.order.id,
+            "order_id": b.row["order_id"],
             "fill_id": fill_id,
             "description": _describe(entry.item, b.fill),
         }
@@ -390,7 +390,7 @@ async def _store_fills(session: AsyncSession, booked: Sequence[_Booked], outbox:
     # between its fills of one booking would be replaced before anyone could use them.
     last = {id(b.position): i for i, b in enumerate(booked)}
     for i, (b, fill_id) in enumerate(zip(booked, ids, strict=True)):
-        channel = user_channel(b.order.user_id)
+        channel = user_channel(b.row["user_id"])
         outbox.add(channel, fill_event(b.row, fill_id))
         if last[id(b.position)] == i:
             outbox.add(channel, position_event(b.position, b.fill.price, b.fill.ts))

@@ -53,6 +53,7 @@ from order_processor.records import (
     exit_tag,
     is_exit_intent,
     is_exit_row,
+    loaded_values,
     request_hash,
     row_from_intent,
     side_of,
@@ -99,18 +100,19 @@ class AccountState:
 
     def decided(self, row: OrderRow) -> None:
         """Count a decided order (sent, working) in what the account's next orders see."""
-        if row.submitted_at is not None:
-            self.recent.append(row.submitted_at)
-        if row.status in OPEN:
+        v = loaded_values(row)  # its values at once (attribute reads cost a call each)
+        if v["submitted_at"] is not None:
+            self.recent.append(v["submitted_at"])
+        if v["status"] in OPEN:
             held = OpenOrder(
-                row.id,
-                row.symbol,
-                row.side,
-                row.product,
-                row.quantity,
-                row.filled_quantity,
-                row.limit_price,
-                row.trigger_price,
+                v["id"],
+                v["symbol"],
+                v["side"],
+                v["product"],
+                v["quantity"],
+                v["filled_quantity"],
+                v["limit_price"],
+                v["trigger_price"],
             )
             self.open_orders.append(held)
             view = _view(held)

@@ -73,6 +73,7 @@ _POSITIONS_OF = select(Position).where(
 )
 _POSITIONS = _POSITIONS_OF.where(Position.symbol == any_(bindparam("symbols", type_=ARRAY(String))))
 """PostgreSQL: an account's positions in some symbols (one text, built once)."""
+
 S = OrderStatus
 
 

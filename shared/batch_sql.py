@@ -74,6 +74,14 @@ def unnested(**columns: tuple[TypeEngine[Any], Sequence[Any]]) -> TableValuedAli
     return func.unnest(*arrays).table_valued(*columns).render_derived()
 
 
+def bound_rows(**columns: tuple[str, TypeEngine[Any]]) -> TableValuedAlias:
+    """Arrays bound by name as the rows of a table (PostgreSQL: ``unnest``), for a statement
+    built once; each keyword names a column and gives its parameter's name and element
+    type."""
+    binds = [bindparam(name, type_=ARRAY(kind)) for name, kind in columns.values()]
+    return func.unnest(*binds).table_valued(*columns).render_derived()
+
+
 def pair_of(
     session: AsyncSession,
     columns: tuple[QueryableAttribute[Any], QueryableAttribute[Any]],
@@ -127,8 +135,7 @@ async def next_ids(session: AsyncSession, table: str, n: int) -> list[int]:
     here holds the database's write lock from its start (``BEGIN IMMEDIATE``), so no other
     writer takes ids meanwhile, and a row inserted later the usual way gets an id above.
     """
-    counted = _counted_tables().get(table)
-    if counted is None:
+    if table not in _counted_tables():
         raise ValueError(f"{table!r} is not a table with counted ids")
     if n <= 0:
         return []
@@ -138,15 +145,22 @@ async def next_ids(session: AsyncSession, table: str, n: int) -> list[int]:
         ((ids,),) = rows
         return list(ids)
     await session.execute(_SQLITE_SEQUENCE_ROW, {"table": table})
+    last = int(await session.scalar(_sqlite_take(table), params))
+    return list(range(last - n + 1, last + 1))
+
+
+@cache
+def _sqlite_take(name: str) -> Executable:
+    """SQLite: move ``name``'s AUTOINCREMENT counter ``:n`` past the highest id it has
+    given or the table holds, returning where it stops (built once per table)."""
+    counted = _counted_tables()[name]
     highest = select(func.coalesce(func.max(counted.c.id), 0)).scalar_subquery()
-    move = (
+    return (
         update(_SQLITE_SEQUENCE)
-        .where(_SQLITE_SEQUENCE.c.name == table)
-        .values(seq=func.max(_SQLITE_SEQUENCE.c.seq, highest) + n)
+        .where(_SQLITE_SEQUENCE.c.name == bindparam("table"))
+        .values(seq=func.max(_SQLITE_SEQUENCE.c.seq, highest) + bindparam("n"))
         .returning(_SQLITE_SEQUENCE.c.seq)
     )
-    last = int(await session.scalar(move))
-    return list(range(last - n + 1, last + 1))
 
 
 @dataclass(frozen=True)

@@ -206,9 +206,9 @@ def _compile_evolve(cls: type[_T]) -> Callable[..., _T]:
     ``replace`` walks the fields and calls ``__init__`` with every one of them as a keyword
     on each call (about 7 us for an ``Order``); this function takes the changes as keywords
     and copies the other fields straight across, each through its slot's setter (under
-    2.5 us). An order changes three or
-    four times on its way to a fill. No field of ``Order`` has an ``init=False`` or a
-    ``__post_init__`` to run; a new one would need them here (a test compares the two).
+    2.5 us). An order changes three or four times on its way to a fill. No field of
+    ``Order`` has an ``init=False`` or a ``__post_init__`` to run; a new one would need them
+    here (a test compares the two).
     """
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     params = ", ".join(f"{n}=_KEEP" for n in names)

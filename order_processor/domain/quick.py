@@ -27,11 +27,8 @@ def quick_init(cls: type[_T]) -> type[_T]:
         raise TypeError(f"{cls.__name__} is not a slotted dataclass")
     found = fields(cls)
     takes = list(inspect.signature(cls.__init__).parameters)[1:]
-    if takes != [f.name for f in found]:  # an init-only variable
-        raise TypeError(f"{cls.__name__}.__init__ takes more than its fields")
-    for f in found:
-        if not f.init:
-            raise TypeError(f"{cls.__name__}.{f.name} is not a field of __init__")
+    if takes != [f.name for f in found]:  # an init-only variable, a field not in __init__
+        raise TypeError(f"{cls.__name__}.__init__ takes other than its fields")
     keyword = {f.kw_only for f in found}
     if len(keyword) > 1:
         raise TypeError(f"{cls.__name__} mixes keyword-only and positional fields")

@@ -21,7 +21,6 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    func,
     or_,
     select,
     tuple_,
@@ -32,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from order_processor.domain.risk import RiskLimits
 from order_processor.repositories.book import FILL_TERMS, FillTerms
 from order_processor.repositories.orders import OPEN_STATES
-from shared.batch_sql import fetch_rows, on_postgres, pair_of
+from shared.batch_sql import bound_rows, fetch_rows, on_postgres, pair_of
 from shared.models import BrokerAccount, Fill, Order, TradingHalt, UserRiskLimits
 
 AccountKey = tuple[int, int]
@@ -58,11 +57,7 @@ class OpenOrder(NamedTuple):
 # for every batch cost more than running it).
 
 _USERS = bindparam("users", type_=ARRAY(BigInteger))
-_ACCOUNTS = (
-    func.unnest(_USERS, bindparam("accounts", type_=ARRAY(BigInteger)))
-    .table_valued("user_id", "account_id")
-    .render_derived()
-)
+_ACCOUNTS = bound_rows(user_id=("users", BigInteger()), account_id=("accounts", BigInteger()))
 """The accounts of a batch, ``(user_id, account_id)`` pairs as two arrays."""
 
 
@@ -77,11 +72,7 @@ _LOCK_ACCOUNTS = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
-_KEYS = (
-    func.unnest(_USERS, bindparam("keys", type_=ARRAY(String)))
-    .table_valued("user_id", "client_order_id")
-    .render_derived()
-)
+_KEYS = bound_rows(user_id=("users", BigInteger()), client_order_id=("keys", String()))
 _ORDERS_BY_KEY = select(Order).where(
     tuple_(Order.user_id, Order.client_order_id).in_(
         select(_KEYS.c.user_id, _KEYS.c.client_order_id)
@@ -119,14 +110,10 @@ _LIMITS = select(UserRiskLimits.user_id, UserRiskLimits.limits).where(
     UserRiskLimits.user_id == any_(_USERS)
 )
 
-_SEEN = (
-    func.unnest(
-        bindparam("users", type_=ARRAY(BigInteger)),
-        bindparam("accounts", type_=ARRAY(BigInteger)),
-        bindparam("lasts", type_=ARRAY(BigInteger)),
-    )
-    .table_valued("user_id", "account_id", "last")
-    .render_derived()
+_SEEN = bound_rows(
+    user_id=("users", BigInteger()),
+    account_id=("accounts", BigInteger()),
+    last=("lasts", BigInteger()),
 )
 _FILLS_AFTER = (
     select(*FILL_TERMS)
@@ -309,17 +296,16 @@ def _account_params(keys: Collection[AccountKey]) -> dict[str, list[int]]:
     return {"users": [k[0] for k in keys], "accounts": [k[1] for k in keys]}
 
 
-_PARSED_LIMITS: dict[str, RiskLimits] = {}
+_PARSED_LIMITS: dict[bytes, RiskLimits] = {}
 
 
 def _risk_limits(stored: Any) -> RiskLimits:
-    """A user's stored limits (the JSON column's value, or its text), parsed once per
-    distinct value: the same few settings are read for every batch."""
-    text = stored if isinstance(stored, str) else orjson.dumps(stored).decode()
-    found = _PARSED_LIMITS.get(text)
+    """A user's stored limits (the JSON column's value), parsed once per distinct value:
+    the same few settings are read for every batch."""
+    key = orjson.dumps(stored)
+    found = _PARSED_LIMITS.get(key)
     if found is None:
         if len(_PARSED_LIMITS) >= 10_000:
             _PARSED_LIMITS.clear()
-        found = RiskLimits.model_validate(orjson.loads(text) if stored is text else stored)
-        _PARSED_LIMITS[text] = found
+        found = _PARSED_LIMITS[key] = RiskLimits.model_validate(stored)
     return found
